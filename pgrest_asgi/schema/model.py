@@ -1,0 +1,143 @@
+"""The schema cache: an immutable picture of the exposed schemas, built by ``loader.py``.
+
+Everything here is plain data (frozen ``msgspec.Struct``s) so it can be built once, shared by
+every request without locks, encoded to JSON for snapshots, and swapped atomically on reload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import msgspec
+
+__all__ = [
+    "Column",
+    "ForeignKey",
+    "QualifiedName",
+    "RelationKind",
+    "Routine",
+    "RoutineParam",
+    "SchemaCache",
+    "Table",
+]
+
+RelationKind = Literal["table", "view", "materialized_view", "foreign_table", "partitioned_table"]
+Volatility = Literal["immutable", "stable", "volatile"]
+
+
+class QualifiedName(msgspec.Struct, frozen=True, order=True):
+    schema: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+class Column(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    #: ``format_type`` of the column, e.g. ``integer``, ``character varying(20)``, ``my_domain``.
+    data_type: str
+    #: The base type when ``data_type`` is a domain, else the same as ``data_type``.
+    base_type: str
+    nullable: bool
+    #: The default expression (``pg_get_expr``), or ``None``.
+    default: str | None = None
+    description: str | None = None
+    max_length: int | None = None
+    #: Labels of an enum type, in order; empty for other types.
+    enum_values: tuple[str, ...] = ()
+    is_generated: bool = False
+    is_identity: bool = False
+
+
+class Table(msgspec.Struct, frozen=True, kw_only=True):
+    """A table-like relation: table, view, materialized view, foreign or partitioned table."""
+
+    schema: str
+    name: str
+    kind: RelationKind
+    description: str | None = None
+    columns: tuple[Column, ...] = ()
+    #: Primary key columns in key order; for views, derived from the base table.
+    primary_key: tuple[str, ...] = ()
+    insertable: bool = False
+    updatable: bool = False
+    deletable: bool = False
+
+    @property
+    def qualified(self) -> QualifiedName:
+        return QualifiedName(self.schema, self.name)
+
+    def column(self, name: str) -> Column | None:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        return None
+
+
+class ForeignKey(msgspec.Struct, frozen=True, kw_only=True):
+    """A foreign key ``table(columns) → foreign_table(foreign_columns)``.
+
+    For views, keys are derived from the base tables' keys through the view definitions
+    (recursively through chains of views); ``constraint`` keeps the base constraint's name.
+    """
+
+    constraint: str
+    table: QualifiedName
+    columns: tuple[str, ...]
+    foreign_table: QualifiedName
+    foreign_columns: tuple[str, ...]
+    #: True when ``columns`` are also a primary key or unique key of ``table`` (one-to-one).
+    one_to_one: bool = False
+
+
+class RoutineParam(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    data_type: str
+    required: bool = True
+    variadic: bool = False
+
+
+class Routine(msgspec.Struct, frozen=True, kw_only=True):
+    """A function callable as ``/rpc/<name>``."""
+
+    schema: str
+    name: str
+    description: str | None = None
+    params: tuple[RoutineParam, ...] = ()
+    #: The return type: ``QualifiedName`` of a composite/table type, or a scalar type name.
+    return_type: str
+    return_type_schema: str | None = None
+    returns_set: bool = False
+    #: ``composite`` (a table or row type), ``scalar``, ``void``, or ``record`` (untyped).
+    return_kind: Literal["composite", "scalar", "void", "record"] = "scalar"
+    volatility: Volatility = "volatile"
+    #: ``proconfig`` entries (``SET x = v`` on the function), as (name, value).
+    settings: tuple[tuple[str, str], ...] = ()
+    #: Estimated result rows (``prorows``); ``ROWS 1`` makes a computed relationship to-one.
+    rows: float = 0.0
+
+
+class SchemaCache(msgspec.Struct, frozen=True, kw_only=True):
+    """The loaded picture of the database, restricted to ``db_schemas`` (+ their keys)."""
+
+    #: Exposed schemas, in the configured order.
+    schemas: tuple[str, ...]
+    tables: Mapping[QualifiedName, Table]
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    routines: Mapping[QualifiedName, tuple[Routine, ...]] = msgspec.field(default_factory=dict)
+    #: ``ALTER ROLE r SET k = v`` values the authenticator may re-apply, per role.
+    role_settings: Mapping[str, tuple[tuple[str, str], ...]] = msgspec.field(
+        default_factory=dict
+    )
+    #: ``default_transaction_isolation`` per role, when a role sets one.
+    role_isolation: Mapping[str, str] = msgspec.field(default_factory=dict)
+    #: ``server_version_num``.
+    pg_version: int = 0
+
+    def table(self, schema: str, name: str) -> Table | None:
+        return self.tables.get(QualifiedName(schema, name))
+
+    def table_names(self, schema: str) -> list[str]:
+        return [q.name for q in self.tables if q.schema == schema]
