@@ -128,9 +128,7 @@ class SchemaCache(msgspec.Struct, frozen=True, kw_only=True):
     foreign_keys: tuple[ForeignKey, ...] = ()
     routines: Mapping[QualifiedName, tuple[Routine, ...]] = msgspec.field(default_factory=dict)
     #: ``ALTER ROLE r SET k = v`` values the authenticator may re-apply, per role.
-    role_settings: Mapping[str, tuple[tuple[str, str], ...]] = msgspec.field(
-        default_factory=dict
-    )
+    role_settings: Mapping[str, tuple[tuple[str, str], ...]] = msgspec.field(default_factory=dict)
     #: ``default_transaction_isolation`` per role, when a role sets one.
     role_isolation: Mapping[str, str] = msgspec.field(default_factory=dict)
     #: ``server_version_num``.
