@@ -83,7 +83,7 @@ class PgRestError(Exception):
         return f"{type(self).__name__}({self.code!r}, {self.status}, {self.message!r})"
 
 
-class ConnectionError(PgRestError):  # noqa: A001 - PostgREST's name for the group
+class ConnectionError(PgRestError):
     """PGRST000-003: the database could not be reached or no connection was free."""
 
     code = "PGRST000"
@@ -156,9 +156,7 @@ class ApiRequestError(PgRestError):
 
     @classmethod
     def invalid_range(cls, details: str) -> ApiRequestError:
-        return cls(
-            "Requested range not satisfiable", code="PGRST103", status=416, details=details
-        )
+        return cls("Requested range not satisfiable", code="PGRST103", status=416, details=details)
 
     @classmethod
     def invalid_body(cls, message: str) -> ApiRequestError:
@@ -192,14 +190,12 @@ class ApiRequestError(PgRestError):
 
     @classmethod
     def bad_response_status(cls) -> ApiRequestError:
-        return cls(
-            "response.status guc must be a valid status code", code="PGRST112", status=500
-        )
+        return cls("response.status guc must be a valid status code", code="PGRST112", status=500)
 
     @classmethod
     def bad_raise_pgrst(cls, details: str, hint: str) -> ApiRequestError:
         return cls(
-            'Could not parse JSON in the "RAISE SQLSTATE \'PGRST\'" error',
+            "Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error",
             code="PGRST121",
             status=500,
             details=details,

@@ -28,8 +28,12 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
 Observer = Callable[[Event], None]
 
 _logger = logging.getLogger("pgrest_asgi")
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-           "error": logging.ERROR}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 def log_observer(event: Event) -> None:

@@ -201,10 +201,9 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
-_FIELD_TYPES: dict[str, Any] = {
-    f: type(getattr(Settings(), f)) for f in Settings.__struct_fields__
-}
+_FIELD_TYPES: dict[str, Any] = {f: type(getattr(Settings(), f)) for f in Settings.__struct_fields__}
 _OPTIONAL = {f for f in Settings.__struct_fields__ if getattr(Settings(), f) is None}
+
 
 def env_values(environ: Mapping[str, str], prefix: str) -> dict[str, Any]:
     """The settings named by ``<prefix>*`` variables, as raw ``{key: text}``."""

@@ -1,0 +1,16 @@
+"""pgrest_asgi configured from the environment, for the benchmark's uvicorn."""
+
+from __future__ import annotations
+
+import os
+
+from pgrest_asgi import PgRestApp
+
+app = PgRestApp(
+    os.environ["BENCH_DSN"],
+    schemas=["api"],
+    db_anon_role="web_anon",
+    db_pool=int(os.environ.get("BENCH_POOL", "10")),
+    db_pool_min=int(os.environ.get("BENCH_POOL", "10")),
+    db_channel_enabled=False,
+)

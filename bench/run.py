@@ -1,0 +1,257 @@
+"""One-command benchmark: pgrest_asgi vs a hand-written ASGI + psycopg endpoint.
+
+    python bench/run.py [--duration 10] [--rounds 3] [--connections 50]
+
+Both apps serve GET /items?id=eq.N (N random per request, 100 000-row table, primary key)
+from the same throwaway PostgreSQL, under the same server (uvicorn, 1 worker, no access log)
+and pool size, driven by `wrk` on loopback. Rounds alternate between the two apps so drift on
+a shared machine hits both alike; the median round of each is reported. It also measures the
+per-request planning cost on an SQL-cache hit (no database).
+
+Needs `wrk` (apt-get install wrk). It is a benchmark, not a test: numbers swing 20-40 % on a
+shared 2-core machine; compare within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SCHEMA = """
+CREATE ROLE authenticator LOGIN NOINHERIT;
+CREATE ROLE web_anon NOLOGIN;
+GRANT web_anon TO authenticator;
+CREATE SCHEMA api;
+GRANT USAGE ON SCHEMA api TO web_anon;
+CREATE TABLE api.items (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2),
+                        created_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO api.items (id, name, price) SELECT g, 'item ' || g, g % 1000 FROM
+  generate_series(1, 100000) g;
+GRANT SELECT ON api.items TO web_anon, authenticator;
+ANALYZE api.items;
+"""
+
+LUA = """
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", "/items?id=eq." .. math.random(1, 100000))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"GET /items?id=eq.1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if s.recv(12).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not answer 200")
+
+
+def start_server(module: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            module,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--lifespan",
+            "on",
+        ],
+        cwd=ROOT / "bench",
+        env=env,
+    )
+    wait_http(port)
+    return proc, port
+
+
+def run_wrk(port: int, duration: int, connections: int, script: str) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            script,
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"\s+(50|99)%\s+([\d.]+\w+)", out)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{errors.group(1)} non-2xx responses:\n{out}")
+    return {"rps": rps, "p50": lat["50"], "p99": lat["99"]}
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def planning_cost(iterations: int = 20000) -> dict[str, float]:
+    """µs per request for grammar + planner + SQL-cache lookup on a cache hit (no I/O)."""
+    from pgrest_asgi.plan.planner import SqlglotPlanner
+    from pgrest_asgi.request.grammar import PostgrestGrammar
+    from pgrest_asgi.request.model import Target
+    from pgrest_asgi.schema.model import Column, QualifiedName, SchemaCache, Table
+    from pgrest_asgi.settings import Settings
+    from pgrest_asgi.sql.build import read_sql_cache
+
+    cache = SchemaCache(
+        schemas=("api",),
+        tables={
+            QualifiedName("api", "items"): Table(
+                schema="api",
+                name="items",
+                kind="table",
+                columns=(
+                    Column(name="id", data_type="integer", base_type="integer", nullable=False),
+                ),
+            )
+        },
+    )
+    grammar, planner = PostgrestGrammar(), SqlglotPlanner(Settings())
+    target = Target("relation", "api", "items")
+
+    def once(i: int) -> None:
+        request = grammar.parse("GET", target, [("id", f"eq.{i}")], {})
+        plan, params = planner.plan(request, cache)
+        planner.build(plan, params)
+
+    once(0)
+    misses = read_sql_cache.misses
+    start = time.perf_counter()
+    for i in range(iterations):
+        once(i)
+    hit_us = (time.perf_counter() - start) / iterations * 1e6
+    assert read_sql_cache.misses == misses, "the benchmark loop missed the SQL cache"
+    from pgrest_asgi.sql.build import SqlCache, build_read
+
+    plan, _ = planner.plan(grammar.parse("GET", target, [("id", "eq.1")], {}), cache)
+    start = time.perf_counter()
+    for _ in range(500):
+        build_read(plan, SqlCache())
+    miss_us = (time.perf_counter() - start) / 500 * 1e6
+    return {"hit_us": hit_us, "sqlglot_us": miss_us}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--pool", type=int, default=10)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("bench: `wrk` is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+
+    from pgrest_asgi.testing import PostgresCluster
+
+    costs = planning_cost()
+    print(
+        f"planning on an SQL-cache hit: {costs['hit_us']:.1f} µs/request "
+        f"(sqlglot build+generate on a miss: {costs['sqlglot_us']:.0f} µs)",
+        flush=True,
+    )
+
+    cluster = PostgresCluster(settings={"max_connections": "100"})
+    cluster.start()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        cluster.create_database("bench")
+        cluster.run_sql(SCHEMA, dbname="bench")
+        env = dict(
+            os.environ,
+            BENCH_DSN=cluster.dsn("bench", user="authenticator"),
+            BENCH_POOL=str(args.pool),
+            PYTHONPATH=str(ROOT),
+        )
+        servers = {}
+        for name, module in (
+            ("pgrest_asgi", "pgrest_app:app"),
+            ("hand-written", "handwritten:app"),
+        ):
+            proc, port = start_server(module, env)
+            procs.append(proc)
+            servers[name] = port
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+            lua.write(LUA)
+        results: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
+        for port in servers.values():  # warm-up: prepared statements, caches
+            run_wrk(port, 2, args.connections, lua.name)
+        for round_no in range(args.rounds):
+            for name, port in servers.items():
+                r = run_wrk(port, args.duration, args.connections, lua.name)
+                results[name].append(r)
+                print(
+                    f"round {round_no + 1} {name:>13}: {r['rps']:8.0f} req/s  "
+                    f"p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms",
+                    flush=True,
+                )
+        summary: dict[str, dict[str, Any]] = {}
+        for name, rows in results.items():
+            summary[name] = {
+                k: statistics.median(r[k] for r in rows) for k in ("rps", "p50", "p99")
+            }
+        ours, base = summary["pgrest_asgi"], summary["hand-written"]
+        print("\nmedian of rounds   req/s     p50 ms   p99 ms")
+        for name, s in summary.items():
+            print(f"{name:>14}  {s['rps']:8.0f}  {s['p50']:8.2f} {s['p99']:8.2f}")
+        print(
+            f"\nratio pgrest_asgi / hand-written: throughput {ours['rps'] / base['rps']:.2f}, "
+            f"p50 latency {ours['p50'] / base['p50']:.2f}"
+        )
+        os.unlink(lua.name)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+        cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,533 @@
+"""``PgRestApp``: the ASGI callable that composes the pipeline.
+
+    router → auth → grammar → planner → sql → executor → response
+
+``handle`` reads top to bottom as that pipeline. Requests that need no database (OPTIONS,
+CORS preflight, parse/plan/auth errors) never borrow a connection.
+
+Start-up (pool, schema cache, NOTIFY listener) happens behind four doors, all running the same
+code once: ASGI lifespan when this is the root app; ``async with app.lifespan():`` for hosts;
+``app.mount_into(parent, "/api")`` for Starlette/FastAPI; or lazily, under a lock, on the first
+request when nobody started it (with a one-time warning event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+
+from .auth import AuthResult, JwtAuthenticator
+from .db.executor import PsycopgExecutor
+from .errors import ApiRequestError, ConnectionError, PgRestError
+from .hooks import Authenticator, Executor, Grammar, Hooks, Planner, Router
+from .observe import Event, Observer, log_observer
+from .plan.model import ReadPlan, TxSpec
+from .plan.planner import SqlglotPlanner, find_table
+from .request.grammar import PostgrestGrammar
+from .request.model import ApiRequest, Target
+from .response.build import (
+    Response,
+    allow_header,
+    apply_response_gucs,
+    cors_headers,
+    preflight,
+    read_response,
+    with_vary,
+)
+from .router import DefaultRouter, route_path
+from .schema.model import QualifiedName, SchemaCache
+from .settings import Settings
+from .sql.gucs import search_path_value
+
+__all__ = ["PgRestApp"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_encode = msgspec.json.Encoder()
+_BODY_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+_RELOAD_RETRY_CAP = 32.0
+
+
+class PgRestApp:
+    """A PostgREST-compatible REST API over a PostgreSQL database, as an ASGI app.
+
+    ``PgRestApp(dsn, schemas=["api"], db_anon_role="web_anon", jwt_secret=...)``; any
+    PostgREST setting may be given as a keyword (``-`` → ``_``), or pass ``settings=``.
+    """
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        schemas: list[str] | tuple[str, ...] | None = None,
+        *,
+        settings: Settings | None = None,
+        hooks: Hooks | None = None,
+        **options: Any,
+    ) -> None:
+        values: dict[str, Any] = dict(options)
+        if dsn is not None:
+            values["db_uri"] = dsn
+        if schemas is not None:
+            values["db_schemas"] = tuple(schemas)
+        if settings is None:
+            settings = Settings.from_mapping(values)
+        elif values:
+            settings = msgspec.structs.replace(settings, **values)
+        self.settings = settings
+        hooks = hooks or Hooks()
+        self.observer: Observer = hooks.observer or log_observer
+        self.router: Router = hooks.router or DefaultRouter(settings.db_schemas)
+        self.grammar: Grammar = hooks.grammar or PostgrestGrammar()
+        self.planner: Planner = hooks.planner or SqlglotPlanner(settings)
+        self.executor: Executor = hooks.executor or PsycopgExecutor(
+            settings, observer=self.observer
+        )
+        self.authenticator: Authenticator = hooks.authenticator or JwtAuthenticator(settings)
+        self.schema_cache: SchemaCache | None = None
+        self._pre_request = _qualified(settings.db_pre_request)
+        # Loop-bound objects are created on start, never here (forks, per-test loops).
+        self._start_lock: asyncio.Lock | None = None
+        self._started = False
+        self._users = 0
+        self._listener: Any = None
+        self._reload_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def startup(self) -> None:
+        """Open the pool, load the schema cache and start the listener (idempotent)."""
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self._started:
+                return
+            await self.executor.open(wait=False)
+            loaded = await self.reload_schema()
+            if not loaded:
+                if self.settings.db_fail_fast:
+                    await self.executor.close()
+                    raise RuntimeError("pgrest_asgi: could not load the schema cache")
+                self._reload_task = asyncio.create_task(self._retry_schema_load())
+            if self.settings.db_channel_enabled:
+                from .schema.listener import SchemaListener
+
+                self._listener = SchemaListener(
+                    self.settings.db_uri,
+                    channel=self.settings.db_channel,
+                    on_reload_schema=self._reload_from_listener,
+                    observer=self.observer,
+                )
+                await self._listener.start()
+            self._started = True
+
+    async def shutdown(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        if self._reload_task is not None:
+            self._reload_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reload_task
+            self._reload_task = None
+        if self._listener is not None:
+            await self._listener.stop()
+            self._listener = None
+        await self.executor.close()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[PgRestApp]:
+        """``async with app.lifespan():`` — for hosts that run their own lifespan.
+
+        Re-entrant: nested or repeated entries share one start-up; the last exit shuts down.
+        """
+        self._users += 1
+        try:
+            await self.startup()
+            yield self
+        finally:
+            self._users -= 1
+            if self._users == 0:
+                await self.shutdown()
+
+    def mount_into(self, parent: Any, path: str = "/api") -> None:
+        """Mount into a Starlette/FastAPI app and chain this app's start-up into its lifespan."""
+        parent.mount(path, self)
+        previous = parent.router.lifespan_context
+
+        @contextlib.asynccontextmanager
+        async def chained(app: Any) -> AsyncIterator[Any]:
+            async with self.lifespan(), previous(app) as state:
+                yield state
+
+        parent.router.lifespan_context = chained
+
+    async def reload_schema(self) -> bool:
+        """Load the schema cache; on failure keep serving the old one. Returns success."""
+        from .schema.loader import load_schema_cache
+
+        executor = self.executor
+        pool = getattr(executor, "pool", None)
+        started = time.perf_counter()
+        try:
+            if pool is None:
+                raise ConnectionError.unreachable("no connection pool")
+            async with pool.connection() as conn:
+                await conn.execute("RESET ROLE")
+                cache = await load_schema_cache(
+                    conn, self.settings.db_schemas, self.settings.db_extra_search_path
+                )
+        except Exception as exc:
+            self.observer(
+                Event(
+                    name="schema_cache.failed",
+                    message=f"schema cache load failed: {exc}",
+                    level="error",
+                )
+            )
+            return False
+        self.schema_cache = cache
+        self.observer(
+            Event(
+                name="schema_cache.loaded",
+                message=f"schema cache loaded in {time.perf_counter() - started:.3f}s",
+                fields={"tables": len(cache.tables)},
+            )
+        )
+        return True
+
+    async def _reload_from_listener(self) -> None:
+        await self.reload_schema()
+
+    async def _retry_schema_load(self) -> None:
+        attempt = 0
+        while self.schema_cache is None:
+            await asyncio.sleep(min(_RELOAD_RETRY_CAP, 0.5 * 2**attempt))
+            attempt += 1
+            await self.reload_schema()
+
+    async def _ensure_started(self) -> None:
+        if self._started:
+            return
+        was_lazy = self._start_lock is None or not self._start_lock.locked()
+        await self.startup()
+        if was_lazy and self._users == 0 and not getattr(self, "_warned_lazy", False):
+            self._warned_lazy = True
+            self.observer(
+                Event(
+                    name="app.lazy_start",
+                    message="started on the first request: no lifespan reached this app; "
+                    "use `async with app.lifespan()` or `app.mount_into(parent)`",
+                    level="warning",
+                )
+            )
+
+    # -- ASGI ------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        else:
+            raise RuntimeError(f"pgrest_asgi does not handle {kind!r} connections")
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self._users += 1
+                    await self.startup()
+                except Exception as exc:
+                    self._users -= 1
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self._users = max(0, self._users - 1)
+                if self._users == 0:
+                    await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = _headers(scope)
+        started = time.perf_counter() if self.settings.server_timing_enabled else 0.0
+        timings: dict[str, float] = {}
+        try:
+            response = await self.handle(scope, receive, headers, timings)
+        except PgRestError as exc:
+            response = self.error_response(exc)
+        except Exception as exc:
+            self.observer(
+                Event(
+                    name="app.unhandled",
+                    message=repr(exc),
+                    level="error",
+                    fields={"path": scope.get("path")},
+                )
+            )
+            response = self.error_response(PgRestError("Internal server error"))
+        if not any(name == b"access-control-allow-origin" for name, _ in response.headers):
+            response.headers += cors_headers(
+                headers.get("origin"), self.settings.server_cors_allowed_origins
+            )
+        if self.settings.server_timing_enabled:
+            timings.setdefault("response", (time.perf_counter() - started) * 1000)
+            response.headers.append((b"server-timing", _server_timing(timings)))
+        trace = self.settings.server_trace_header
+        if trace:
+            response.headers.append(
+                (trace.lower().encode("latin-1"), headers.get(trace.lower(), "").encode("latin-1"))
+            )
+        await _send(send, response)
+
+    def error_response(self, exc: PgRestError) -> Response:
+        body = exc.body(verbose=self.settings.client_error_verbosity == "verbose")
+        headers = exc.response_headers(len(body))
+        if exc.status == 503 and not any(k == b"retry-after" for k, _ in headers):
+            headers.append((b"retry-after", b"0"))
+        return Response(exc.status, with_vary(headers), body, reason=exc.reason)
+
+    # -- the pipeline ----------------------------------------------------------------------
+    async def handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        headers: Mapping[str, str],
+        timings: dict[str, float],
+    ) -> Response:
+        method: str = scope["method"]
+        path = route_path(scope)
+        query: bytes = scope.get("query_string", b"")
+        if len(path) + len(query) > self.settings.server_max_url_length:
+            raise ApiRequestError.too_long("URL", self.settings.server_max_url_length)
+        if (
+            method == "OPTIONS"
+            and "origin" in headers
+            and ("access-control-request-method" in headers)
+        ):
+            return preflight(headers, self.settings.server_cors_allowed_origins)
+
+        target = self.router.match(method, path, headers)
+        t0 = time.perf_counter()
+        auth = await self.authenticator.authenticate(scope, headers)
+        timings["jwt"] = (time.perf_counter() - t0) * 1000
+
+        await self._ensure_started()
+        schema = self.schema_cache
+        if schema is None:
+            raise ConnectionError.schema_cache_not_loaded()
+
+        t0 = time.perf_counter()
+        body = (
+            await _read_body(receive, self.settings.server_max_body_size)
+            if (method in _BODY_METHODS)
+            else None
+        )
+        request = self.grammar.parse(method, target, _query_params(query), headers, body)
+        timings["parse"] = (time.perf_counter() - t0) * 1000
+        if method == "OPTIONS":
+            return self.options(target, schema)
+        self.check_supported(request)
+        self.check_preferences(request)
+
+        t0 = time.perf_counter()
+        plan, params = self.planner.plan(request, schema)
+        statement = self.planner.build(plan, params)
+        tx = self.transaction(request, auth, schema, path, headers)
+        timings["plan"] = (time.perf_counter() - t0) * 1000
+
+        t0 = time.perf_counter()
+        result = await self.executor.execute(statement, tx)
+        timings["transaction"] = (time.perf_counter() - t0) * 1000
+
+        t0 = time.perf_counter()
+        assert isinstance(plan, ReadPlan)
+        offset = _planned_offset(self.planner, request)
+        response = read_response(
+            request,
+            media=plan.media,
+            strip_nulls=plan.strip_nulls,
+            offset=offset,
+            total=result.total,
+            page_total=result.page_total,
+            body=result.body,
+            schema_header=len(self.settings.db_schemas) > 1,
+            tx_applied=request.preferences.tx if self.settings.tx_allow_override else None,
+        )
+        response = apply_response_gucs(response, result.response_headers, result.response_status)
+        with_vary(response.headers)
+        timings["response"] = (time.perf_counter() - t0) * 1000
+        return response
+
+    def check_supported(self, request: ApiRequest) -> None:
+        """What this version serves: reads of tables and views."""
+        target = request.target
+        if target.kind == "relation" and request.method in ("GET", "HEAD"):
+            return
+        what = {
+            "root": "The OpenAPI root endpoint",
+            "rpc": "Calling functions (/rpc)",
+            "relation": f"{request.method} on tables and views",
+        }[target.kind]
+        raise ApiRequestError(
+            "Feature not implemented",
+            code="PGRST127",
+            details=f"{what} is not available in this version of pgrest_asgi",
+        )
+
+    def check_preferences(self, request: ApiRequest) -> None:
+        prefs = request.preferences
+        if prefs.handling == "strict" and prefs.invalid:
+            raise ApiRequestError.invalid_preferences(prefs.invalid)
+
+    def options(self, target: Target, schema: SchemaCache) -> Response:
+        if target.kind == "root":
+            allow = allow_header(None)
+        elif target.kind == "rpc":
+            routines = schema.routines.get(QualifiedName(target.schema, target.name), ())
+            if not routines:
+                raise ApiRequestError(
+                    f"Could not find the function {target.schema}.{target.name} in the "
+                    "schema cache",
+                    code="PGRST202",
+                    status=404,
+                )
+            allow = allow_header(routines)
+        else:
+            table = find_table(schema, target)
+            allow = allow_header(table)
+        return Response(200, [(b"allow", allow), (b"access-control-allow-origin", b"*")])
+
+    def transaction(
+        self,
+        request: ApiRequest,
+        auth: AuthResult,
+        schema: SchemaCache,
+        path: bytes,
+        headers: Mapping[str, str],
+    ) -> TxSpec:
+        """The transaction settings for this request (PostgREST's per-request GUCs)."""
+        settings = self.settings
+        rollback = settings.tx_rollback_default
+        prefer_tx = request.preferences.tx
+        if settings.tx_allow_override and prefer_tx is not None:
+            rollback = prefer_tx == "rollback"
+        return TxSpec(
+            read_only=request.method in ("GET", "HEAD"),
+            role=auth.role,
+            claims_json=auth.claims_json,
+            method=request.method,
+            path=path.decode("utf-8", "replace"),
+            headers_json=_encode.encode(
+                {k: v for k, v in headers.items() if k != "cookie"}
+            ).decode(),
+            cookies_json=_cookies_json(headers.get("cookie")),
+            search_path=search_path_value((request.target.schema, *settings.db_extra_search_path)),
+            isolation=schema.role_isolation.get(auth.role),
+            rollback=rollback,
+            timezone=request.preferences.timezone,
+            role_settings=tuple(schema.role_settings.get(auth.role, ())),
+            settings=tuple(("app.settings." + k, v) for k, v in settings.app_settings.items()),
+            pre_request=self._pre_request,
+        )
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _headers(scope: Scope) -> dict[str, str]:
+    """Lower-cased header names → values (repeated headers joined with ``, ``)."""
+    out: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        if name in out:
+            out[name] = out[name] + ("; " if name == "cookie" else ", ") + value
+        else:
+            out[name] = value
+    return out
+
+
+def _cookies_json(raw: str | None) -> str:
+    if not raw:
+        return "{}"
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(raw)
+    except CookieError:
+        return "{}"
+    return _encode.encode({k: m.value for k, m in jar.items()}).decode()
+
+
+def _query_params(query: bytes) -> list[tuple[str, str]]:
+    if not query:
+        return []
+    try:
+        text = query.decode("ascii")
+        return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeError:
+        raise ApiRequestError(
+            "Invalid query string",
+            details="The query string is not valid UTF-8 after percent-decoding",
+        ) from None
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ApiRequestError("Client disconnected", status=400)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise ApiRequestError.too_long("request body", limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _planned_offset(planner: Planner, request: ApiRequest) -> int:
+    paging = getattr(planner, "paging", None)
+    if paging is None:
+        return request.offset or 0
+    _, offset = paging(request)
+    return int(offset)
+
+
+def _qualified(name: str | None) -> QualifiedName | None:
+    if not name:
+        return None
+    schema, _, fn = name.rpartition(".")
+    return QualifiedName(schema, fn)
+
+
+def _server_timing(timings: Mapping[str, float]) -> bytes:
+    order = ("jwt", "parse", "plan", "transaction", "response")
+    return ", ".join(f"{k};dur={timings[k]:.1f}" for k in order if k in timings).encode()
+
+
+async def _send(send: Send, response: Response) -> None:
+    headers = response.headers
+    if not response.head:
+        headers = [h for h in headers if h[0] != b"content-length"]
+        headers.append((b"content-length", str(len(response.body)).encode()))
+    else:
+        headers = [h for h in headers if h[0] != b"content-length"]
+    start: dict[str, Any] = {
+        "type": "http.response.start",
+        "status": response.status,
+        "headers": headers,
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": b"" if response.head else response.body})

@@ -1,0 +1,127 @@
+"""The plan: a resolved request, with every user value moved out into a parameter list.
+
+A ``ReadPlan`` holds no values, only parameter slots (``Param(n)``), so two requests that
+differ only in their values produce equal plans. That makes the plan itself the key of the
+SQL-text cache in ``sql/build.py``: a request shape seen before never runs sqlglot again.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from ..schema.model import QualifiedName
+
+__all__ = [
+    "Cond",
+    "IsCond",
+    "LogicCond",
+    "MediaKind",
+    "OrderBy",
+    "Param",
+    "Plan",
+    "ReadPlan",
+    "SelectColumn",
+    "TxSpec",
+]
+
+MediaKind = Literal["json", "singular", "csv"]
+
+
+class Param(msgspec.Struct, frozen=True, array_like=True):
+    """``$n`` in the SQL text; ``cast`` adds ``::type`` (e.g. ``int`` for JSON indexes)."""
+
+    index: int
+    cast: str | None = None
+
+
+class ColumnExpr(msgspec.Struct, frozen=True, array_like=True):
+    """``"schema"."table"."name"`` followed by JSON steps whose keys are parameters."""
+
+    name: str
+    json_path: tuple[tuple[Literal["->", "->>"], Param], ...] = ()
+
+
+class SelectColumn(msgspec.Struct, frozen=True, array_like=True):
+    expr: ColumnExpr
+    #: Output key; ``None`` keeps the column's own name (and ``*`` has none).
+    alias: str | None = None
+    cast: str | None = None
+
+
+class Cond(msgspec.Struct, frozen=True, tag="cond"):
+    """``<expr> <sql op> [ANY|ALL] (<param>)``, possibly negated."""
+
+    expr: ColumnExpr
+    sql_op: str
+    value: Param
+    negated: bool = False
+    quantifier: Literal["any", "all"] | None = None
+    #: Full-text: the tsquery function, and the language parameter if one was given.
+    fts: str | None = None
+    language: Param | None = None
+    #: Full-text on a column that is not a ``tsvector``: wrap it in ``to_tsvector``.
+    vectorize: bool = False
+
+
+class IsCond(msgspec.Struct, frozen=True, tag="is"):
+    """``<expr> IS [NOT] NULL|TRUE|FALSE|UNKNOWN`` — keywords come from a whitelist."""
+
+    expr: ColumnExpr
+    keyword: str
+    negated: bool = False
+
+
+class LogicCond(msgspec.Struct, frozen=True, tag="logic"):
+    operator: Literal["and", "or"]
+    children: tuple[Cond | IsCond | LogicCond, ...]
+    negated: bool = False
+
+
+Condition = Cond | IsCond | LogicCond
+
+
+class OrderBy(msgspec.Struct, frozen=True, array_like=True):
+    expr: ColumnExpr
+    direction: Literal["asc", "desc"] | None = None
+    nulls: Literal["first", "last"] | None = None
+
+
+class ReadPlan(msgspec.Struct, frozen=True, kw_only=True, tag="read"):
+    table: QualifiedName
+    select: tuple[SelectColumn, ...]
+    where: tuple[Condition, ...] = ()
+    order: tuple[OrderBy, ...] = ()
+    limit: Param | None = None
+    offset: Param | None = None
+    #: ``Prefer: count=exact``: compute the total row count (without limit/offset).
+    count: bool = False
+    media: MediaKind = "json"
+    #: HEAD: run the query but return no body.
+    head: bool = False
+    strip_nulls: bool = False
+
+
+Plan = ReadPlan
+
+
+class TxSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """How to run the transaction around the main statement, and the settings it gets."""
+
+    read_only: bool
+    role: str
+    claims_json: str
+    method: str
+    path: str
+    headers_json: str
+    cookies_json: str
+    search_path: str
+    isolation: str | None = None
+    rollback: bool = False
+    timezone: str | None = None
+    #: The impersonated role's own settings (``ALTER ROLE … SET``), applied before ``role``.
+    role_settings: tuple[tuple[str, str], ...] = ()
+    #: Hoisted function settings, then ``app.settings.*``, applied after the request GUCs.
+    settings: tuple[tuple[str, str], ...] = ()
+    pre_request: QualifiedName | None = None

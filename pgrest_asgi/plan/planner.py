@@ -1,0 +1,259 @@
+"""The planner hook: ``ApiRequest`` + ``SchemaCache`` → ``Plan`` + parameter values. Pure.
+
+Planning resolves names against the schema cache, negotiates the media type, works out
+paging, and moves every user value into the parameter list. Then ``passes`` run in order;
+each is a small pure function ``(plan, ctx) -> plan`` (sqlglot's optimizer style). A host
+appends its own, e.g. a tenant filter, with ``SqlglotPlanner(passes=(*DEFAULT_PASSES, mine))``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from ..errors import ApiRequestError, SchemaCacheError
+from ..request.model import (
+    ApiRequest,
+    Field,
+    Filter,
+    LogicTree,
+    MediaType,
+    OrderTerm,
+    Target,
+)
+from ..request.model import SelectField as ReqSelectField
+from ..request.operators import FTS_FUNCTIONS, IS_VALUES, OPERATORS, Operator
+from ..schema.model import SchemaCache, Table
+from ..settings import Settings
+from ..sql.build import Statement, build_read
+from .model import (
+    ColumnExpr,
+    Cond,
+    Condition,
+    IsCond,
+    LogicCond,
+    MediaKind,
+    OrderBy,
+    Param,
+    Plan,
+    ReadPlan,
+    SelectColumn,
+)
+
+__all__ = ["DEFAULT_PASSES", "PlanContext", "PlanPass", "SqlglotPlanner", "negotiate"]
+
+
+class PlanContext:
+    """What a pass may read (request, schema, settings) and the parameter list it may extend."""
+
+    __slots__ = ("params", "request", "schema", "settings")
+
+    def __init__(self, request: ApiRequest, schema: SchemaCache, settings: Settings) -> None:
+        self.request = request
+        self.schema = schema
+        self.settings = settings
+        self.params: list[Any] = []
+
+    def param(self, value: Any, cast: str | None = None) -> Param:
+        """Add a value; returns the slot that refers to it (``$n``)."""
+        self.params.append(value)
+        return Param(len(self.params), cast)
+
+
+PlanPass = Callable[[Plan, PlanContext], Plan]
+DEFAULT_PASSES: tuple[PlanPass, ...] = ()
+
+_SIMILARITY = 0.75
+_MAX_TABLES_FOR_HINT = 500
+
+# Producible media types for reads, by Accept name.
+_READ_MEDIA: Mapping[str, MediaKind] = {
+    "application/json": "json",
+    "application/vnd.pgrst.array+json": "json",
+    "application/vnd.pgrst.array": "json",
+    "application/vnd.pgrst.object+json": "singular",
+    "application/vnd.pgrst.object": "singular",
+    "*/*": "json",
+    "application/*": "json",
+}
+
+
+def negotiate(accept: Sequence[MediaType]) -> tuple[MediaKind, bool]:
+    """The first producible type in ``Accept`` (ordered by q) and whether nulls are stripped."""
+    if not accept:
+        return "json", False
+    for media in accept:
+        kind = _READ_MEDIA.get(media.type)
+        if kind is not None:
+            strip = ("nulls", "stripped") in media.params and media.type.startswith(
+                "application/vnd.pgrst."
+            )
+            return kind, strip
+    raise ApiRequestError.not_acceptable([str(m) for m in accept])
+
+
+class SqlglotPlanner:
+    """The default planner: builds ``ReadPlan``s and renders them with sqlglot (cached)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        operators: Mapping[str, Operator] = OPERATORS,
+        passes: Sequence[PlanPass] = DEFAULT_PASSES,
+    ) -> None:
+        self.settings = settings
+        self.operators = operators
+        self.passes = tuple(passes)
+
+    # -- hook API --------------------------------------------------------------------------
+    def plan(self, request: ApiRequest, schema: SchemaCache) -> tuple[Plan, list[Any]]:
+        ctx = PlanContext(request, schema, self.settings)
+        plan: Plan = self.plan_read(request, ctx)
+        for step in self.passes:
+            plan = step(plan, ctx)
+        return plan, ctx.params
+
+    def build(self, plan: Plan, params: Sequence[Any]) -> Statement:
+        return Statement(build_read(plan), tuple(params))
+
+    # -- reads -----------------------------------------------------------------------------
+    def resolve_table(self, request: ApiRequest, schema: SchemaCache) -> Table:
+        return find_table(schema, request.target)
+
+    def plan_read(self, request: ApiRequest, ctx: PlanContext) -> ReadPlan:
+        table = self.resolve_table(request, ctx.schema)
+        media, strip = negotiate(request.accept)
+        if request.embedded:
+            path = request.embedded[0].path
+            raise ApiRequestError(
+                f"'{path[0]}' is not an embedded resource in this request",
+                code="PGRST108",
+                hint=f"Verify that '{path[0]}' is included in the 'select' query parameter.",
+            )
+        select = tuple(self.plan_select(item, ctx) for item in request.select)
+        where: list[Condition] = [self.plan_filter(f, table, ctx) for f in request.filters]
+        where.extend(self.plan_logic(tree, table, ctx) for tree in request.logic)
+        order = tuple(self.plan_order(term, ctx) for term in request.order)
+        limit, offset = self.paging(request)
+        return ReadPlan(
+            table=table.qualified,
+            select=select,
+            where=tuple(where),
+            order=order,
+            limit=ctx.param(str(limit)) if limit is not None else None,
+            offset=ctx.param(str(offset)) if offset else None,
+            count=request.preferences.count == "exact",
+            media=media,
+            head=request.method == "HEAD",
+            strip_nulls=strip,
+        )
+
+    def paging(self, request: ApiRequest) -> tuple[int | None, int]:
+        """Intersect ``limit``/``offset`` with the ``Range`` header and cap at ``db_max_rows``."""
+        offset = request.offset or 0
+        upper = offset + request.limit - 1 if request.limit is not None else None
+        if request.range is not None:
+            first, last = request.range
+            offset = max(offset, first)
+            if last is not None:
+                upper = last if upper is None else min(upper, last)
+        limit = None if upper is None else max(0, upper - offset + 1)
+        max_rows = self.settings.db_max_rows
+        if max_rows is not None:
+            limit = max_rows if limit is None else min(limit, max_rows)
+        return limit, offset
+
+    def plan_select(self, item: Any, ctx: PlanContext) -> SelectColumn:
+        if not isinstance(item, ReqSelectField):
+            raise ApiRequestError(
+                "Feature not implemented",
+                code="PGRST127",
+                details="Resource embedding is not available yet",
+            )
+        if item.aggregate is not None:
+            raise ApiRequestError("Use of aggregate functions is not allowed", code="PGRST123")
+        expr = self.column(item.field, ctx)
+        alias = item.alias
+        if alias is None and item.field.json_path:
+            keys = [step.key for step in item.field.json_path if not step.is_index]
+            alias = keys[-1] if keys else item.field.name
+        return SelectColumn(expr, alias, item.cast)
+
+    def column(self, field: Field, ctx: PlanContext) -> ColumnExpr:
+        if "\x00" in field.name:
+            raise ApiRequestError.parse("field", field.name, 1, "a name without NUL bytes")
+        path = tuple(
+            (step.arrow, ctx.param(step.key, "int" if step.is_index else None))
+            for step in field.json_path
+        )
+        return ColumnExpr(field.name, path)
+
+    def plan_filter(self, filt: Filter, table: Table, ctx: PlanContext) -> Condition:
+        op = filt.op
+        expr = self.column(filt.field, ctx)
+        if op.operator == "is":
+            return IsCond(expr, IS_VALUES[str(op.value)], op.negated)
+        if op.operator == "in":
+            values = op.value if isinstance(op.value, tuple) else (op.value,)
+            return Cond(expr, "=", ctx.param(pg_array_literal(values)), op.negated, "any")
+        if op.operator in FTS_FUNCTIONS:
+            language = ctx.param(op.language) if op.language else None
+            column = table.column(filt.field.name)
+            needs_vector = column is None or column.base_type != "tsvector"
+            return Cond(
+                expr,
+                "@@",
+                ctx.param(op.value),
+                op.negated,
+                fts=FTS_FUNCTIONS[op.operator],
+                language=language,
+                vectorize=needs_vector,
+            )
+        operator = self.operators[op.operator]
+        return Cond(expr, operator.sql, ctx.param(op.value), op.negated, op.quantifier)
+
+    def plan_logic(self, tree: LogicTree, table: Table, ctx: PlanContext) -> LogicCond:
+        children: list[Condition] = []
+        for child in tree.children:
+            if isinstance(child, LogicTree):
+                children.append(self.plan_logic(child, table, ctx))
+            else:
+                children.append(self.plan_filter(child, table, ctx))
+        return LogicCond(tree.operator, tuple(children), tree.negated)
+
+    def plan_order(self, term: OrderTerm, ctx: PlanContext) -> OrderBy:
+        if term.relation is not None:
+            raise ApiRequestError(
+                f"'{term.relation}' is not an embedded resource in this request",
+                code="PGRST108",
+                hint=f"Verify that '{term.relation}' is included in the 'select' query parameter.",
+            )
+        return OrderBy(self.column(term.field, ctx), term.direction, term.nulls)
+
+
+def find_table(schema: SchemaCache, target: Target) -> Table:
+    """The table or view a target names, or 404 ``PGRST205`` with a "Perhaps you meant" hint."""
+    table = schema.table(target.schema, target.name)
+    if table is not None:
+        return table
+    names = schema.table_names(target.schema)
+    suggestion = None
+    if len(names) < _MAX_TABLES_FOR_HINT:
+        close = difflib.get_close_matches(target.name, names, n=1, cutoff=_SIMILARITY)
+        suggestion = close[0] if close else None
+    raise SchemaCacheError.table_not_found(target.schema, target.name, suggestion)
+
+
+def pg_array_literal(values: Sequence[str]) -> str:
+    """``("a", "b,c")`` → ``{"a","b,c"}``: one parameter for any number of values."""
+    escaped = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in escaped) + "}"
+
+
+def plan_to_json(plan: Plan) -> bytes:
+    """A stable JSON form of a plan, for golden tests and debugging."""
+    return msgspec.json.encode(plan)

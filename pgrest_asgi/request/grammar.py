@@ -1,0 +1,660 @@
+"""PostgREST's URL grammar: query string + headers → ``ApiRequest``. Pure; no I/O.
+
+Each parser works on one parameter value and tracks its position, so errors read like
+PostgREST's: ``"failed to parse filter (foo.1)" (line 1, column 1)`` with the parser's
+expectation in ``details``.
+
+Hard limits keep hostile input cheap: nesting depth of logic trees and embeds, the number of
+terms in one parameter, and the length of any single parameter (see ``Limits``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, cast
+from urllib.parse import quote
+
+import msgspec
+
+from ..errors import ApiRequestError
+from .model import (
+    ApiRequest,
+    EmbedModifiers,
+    Field,
+    Filter,
+    JsonStep,
+    LogicTree,
+    MediaType,
+    Method,
+    OpExpr,
+    OrderTerm,
+    Preferences,
+    SelectEmbed,
+    SelectField,
+    SelectItem,
+    Target,
+)
+from .operators import FTS_FUNCTIONS, IS_VALUES, OPERATORS, Operator
+
+__all__ = ["Limits", "PostgrestGrammar", "parse_accept", "parse_prefer"]
+
+_RESERVED = frozenset({"select", "columns", "on_conflict"})
+_TAIL_RESERVED = ("order", "limit", "offset", "and", "or")
+_OPERATOR_HINT = "operator (eq, gt, ...)"
+
+
+class Limits(msgspec.Struct, frozen=True, kw_only=True):
+    """Guards against inputs that would cost unbounded time or memory."""
+
+    #: Nesting of ``or=(and(...))`` trees and of embeds in ``select``.
+    max_depth: int = 32
+    #: Terms (select items, filters in a tree, order terms, ``in`` values) in one parameter.
+    max_terms: int = 1000
+    #: ``in.(...)`` lists are sent as one array parameter, so they may be much longer.
+    max_in_values: int = 100_000
+
+
+class _Parser:
+    """A cursor over one parameter value with PostgREST-shaped errors."""
+
+    __slots__ = ("base", "origin", "part", "pos", "text")
+
+    def __init__(self, part: str, text: str, origin: str | None = None, base: int = 0) -> None:
+        self.part = part
+        self.text = text
+        self.pos = 0
+        #: For a piece of a larger value (an operator inside a logic tree): the whole value
+        #: and where the piece starts in it, so errors point into what the client sent.
+        self.origin = text if origin is None else origin
+        self.base = base
+
+    def fail(self, expecting: str, pos: int | None = None) -> ApiRequestError:
+        at = self.pos if pos is None else pos
+        found = (
+            f'unexpected "{self.text[at]}"' if at < len(self.text) else "unexpected end of input"
+        )
+        return ApiRequestError.parse(
+            self.part, self.origin, self.base + at + 1, f"{found} expecting {expecting}"
+        )
+
+    def peek(self, token: str) -> bool:
+        return self.text.startswith(token, self.pos)
+
+    def eat(self, token: str) -> bool:
+        if self.text.startswith(token, self.pos):
+            self.pos += len(token)
+            return True
+        return False
+
+    def expect(self, token: str) -> None:
+        if not self.eat(token):
+            raise self.fail(f'"{token}"')
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.text)
+
+    # -- names and paths -----------------------------------------------------------------
+    def name(self, stop: str = ",.:()!", what: str = "field name") -> str:
+        """An identifier: ``"quoted \\"name\\""`` or a run of characters not in ``stop``."""
+        if self.peek('"'):
+            return self.quoted()
+        start = self.pos
+        text = self.text
+        while self.pos < len(text):
+            ch = text[self.pos]
+            if ch in stop or ch == '"':
+                break
+            if ch == "-" and text.startswith("->", self.pos):
+                break
+            if ch == ":" and text.startswith("::", self.pos):
+                break
+            self.pos += 1
+        value = text[start : self.pos].strip()
+        if not value:
+            raise self.fail(what, start)
+        return value
+
+    def quoted(self) -> str:
+        start = self.pos
+        self.pos += 1
+        out: list[str] = []
+        text = self.text
+        while self.pos < len(text):
+            ch = text[self.pos]
+            if ch == "\\" and self.pos + 1 < len(text):
+                out.append(text[self.pos + 1])
+                self.pos += 2
+                continue
+            if ch == '"':
+                self.pos += 1
+                return "".join(out)
+            out.append(ch)
+            self.pos += 1
+        raise self.fail('"\\"" to close the quoted name', start)
+
+    def field(self, stop: str = ",.:()!") -> Field:
+        name = self.name(stop)
+        if name == "*":
+            return Field("*")
+        path: list[JsonStep] = []
+        while self.peek("->"):
+            arrow: Literal["->", "->>"] = "->>" if self.eat("->>") else "->"
+            if arrow == "->":
+                self.pos += 2
+            key = self.name(stop + ">", "a json key or index")
+            is_index = bool(_INDEX.fullmatch(key))
+            path.append(JsonStep(arrow, key, is_index))
+        return Field(name, tuple(path))
+
+
+_INDEX = re.compile(r"-?\d+")
+_CAST = re.compile(r"[A-Za-z0-9_ $\[\]]+")
+
+
+class PostgrestGrammar:
+    """The default grammar hook: ``parse(method, target, query, headers, body) → ApiRequest``.
+
+    Subclass and override one ``parse_*`` method to change a piece of the grammar, or pass a
+    different ``operators`` table to add filter operators.
+    """
+
+    def __init__(
+        self, *, operators: Mapping[str, Operator] = OPERATORS, limits: Limits | None = None
+    ) -> None:
+        self.operators = operators
+        self.limits = limits or Limits()
+        alternatives = " or ".join(
+            f'"{name}"' for name in (*self.operators, *FTS_FUNCTIONS, "in", "is")
+        )
+        self._op_expecting = f'"not" or {_OPERATOR_HINT}'
+        self._op_names = alternatives
+
+    # -- entry point ---------------------------------------------------------------------
+    def parse(
+        self,
+        method: str,
+        target: Target,
+        params: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+    ) -> ApiRequest:
+        select: tuple[SelectItem, ...] = (SelectField(Field("*")),)
+        filters: list[Filter] = []
+        logic: list[LogicTree] = []
+        order: tuple[OrderTerm, ...] = ()
+        limit: int | None = None
+        offset: int | None = None
+        columns: tuple[str, ...] | None = None
+        on_conflict: tuple[str, ...] | None = None
+        rpc_args: list[tuple[str, str]] = []
+        embedded: dict[tuple[str, ...], dict[str, Any]] = {}
+        is_rpc = target.kind == "rpc"
+
+        for key, value in params:
+            if key == "select":
+                select = self.parse_select(value)
+            elif key == "columns":
+                columns = self.parse_name_list("columns parameter", value)
+            elif key == "on_conflict":
+                on_conflict = self.parse_name_list("on_conflict parameter", value)
+            else:
+                path, last = _split_path(key)
+                mods = embedded.setdefault(path, {}) if path else None
+                if last == "order":
+                    terms = self.parse_order(value)
+                    if mods is None:
+                        order = terms
+                    else:
+                        mods["order"] = terms
+                elif last in ("limit", "offset"):
+                    number = self.parse_int(key, value)
+                    if mods is None:
+                        limit, offset = (number, offset) if last == "limit" else (limit, number)
+                    else:
+                        mods[last] = number
+                elif last in ("or", "and") or (
+                    last.startswith("not.") and last[4:] in ("or", "and")
+                ):
+                    negated = last.startswith("not.")
+                    op = cast(Literal["and", "or"], last[4:] if negated else last)
+                    tree = self.parse_logic(op, negated, value)
+                    if mods is None:
+                        logic.append(tree)
+                    else:
+                        mods.setdefault("logic", []).append(tree)
+                elif is_rpc and not path and not self.looks_like_filter(value):
+                    rpc_args.append((key, value))
+                else:
+                    filt = self.parse_filter(last, value)
+                    if mods is None:
+                        filters.append(filt)
+                    else:
+                        mods.setdefault("filters", []).append(filt)
+        if len(filters) > self.limits.max_terms:
+            raise ApiRequestError(
+                "Too many filters", details=f"The limit is {self.limits.max_terms}"
+            )
+        prefer = parse_prefer(_all_values(headers, "prefer"))
+        rng = self.parse_range(headers.get("range")) if method == "GET" else None
+        return ApiRequest(
+            method=cast(Method, method),
+            target=target,
+            select=select,
+            filters=tuple(filters),
+            logic=tuple(logic),
+            order=order,
+            limit=limit,
+            offset=offset,
+            range=rng,
+            embedded=tuple(
+                EmbedModifiers(
+                    path=path,
+                    filters=tuple(m.get("filters", ())),
+                    logic=tuple(m.get("logic", ())),
+                    order=m.get("order", ()),
+                    limit=m.get("limit"),
+                    offset=m.get("offset"),
+                )
+                for path, m in embedded.items()
+            ),
+            preferences=prefer,
+            accept=parse_accept(headers.get("accept")),
+            rpc_args=tuple(rpc_args),
+            columns=columns,
+            on_conflict=on_conflict,
+            content_type=headers.get("content-type"),
+            body=body,
+            canonical_query=canonical_query(params),
+        )
+
+    # -- select ----------------------------------------------------------------------------
+    def parse_select(self, value: str) -> tuple[SelectItem, ...]:
+        p = _Parser("select parameter", value)
+        items = self._select_list(p, depth=0)
+        if not p.at_end():
+            raise p.fail('"," or end of input')
+        return items
+
+    def _select_list(self, p: _Parser, depth: int) -> tuple[SelectItem, ...]:
+        if depth > self.limits.max_depth:
+            raise p.fail(f"at most {self.limits.max_depth} levels of embedding")
+        items: list[SelectItem] = []
+        if p.at_end() or p.peek(")"):
+            return ()
+        while True:
+            items.append(self._select_item(p, depth))
+            if len(items) > self.limits.max_terms:
+                raise p.fail(f"at most {self.limits.max_terms} items")
+            if not p.eat(","):
+                return tuple(items)
+
+    def _select_item(self, p: _Parser, depth: int) -> SelectItem:
+        spread = p.eat("...")
+        start = p.pos
+        alias: str | None = None
+        first = p.field(",.:()!")
+        if p.peek(":") and not p.peek("::"):
+            if first.json_path:
+                raise p.fail('"(" or ","')
+            p.pos += 1
+            alias = first.name
+            start = p.pos
+            first = p.field(",.:()!")
+        if p.peek("(") or p.peek("!"):
+            if first.json_path:
+                raise p.fail('"," or ")"', start)
+            hint: str | None = None
+            join: Literal["left", "inner"] | None = None
+            while p.eat("!"):
+                word = p.name(",.:()!", "a hint or join type")
+                if word in ("inner", "left"):
+                    join = cast(Literal["left", "inner"], word)
+                elif hint is None:
+                    hint = word
+                else:
+                    raise p.fail('"inner" or "left"')
+            p.expect("(")
+            items = self._select_list(p, depth + 1)
+            p.expect(")")
+            return SelectEmbed(first.name, items, alias, hint, join, spread)
+        if spread:
+            raise p.fail('"("')
+        cast_to: str | None = None
+        aggregate: str | None = None
+        aggregate_cast: str | None = None
+        if p.eat("::"):
+            cast_to = self._cast(p)
+        if p.peek(".") and not p.peek(".."):
+            p.pos += 1
+            aggregate = p.name(",.:()!", "an aggregate function")
+            p.expect("(")
+            p.expect(")")
+            if p.eat("::"):
+                aggregate_cast = self._cast(p)
+        return SelectField(first, alias, cast_to, aggregate, aggregate_cast)
+
+    def _cast(self, p: _Parser) -> str:
+        match = _CAST.match(p.text, p.pos)
+        if match is None:
+            raise p.fail("a type name")
+        p.pos = match.end()
+        return match.group(0).strip()
+
+    # -- filters ---------------------------------------------------------------------------
+    def looks_like_filter(self, value: str) -> bool:
+        """Whether ``value`` parses as ``[not.]op.value`` (RPC: filter vs argument)."""
+        try:
+            self.parse_op("x", value)
+        except ApiRequestError:
+            return False
+        return True
+
+    def parse_filter(self, key: str, value: str) -> Filter:
+        kp = _Parser("filter", key)
+        field = kp.field(",:()!")
+        if not kp.at_end():
+            raise kp.fail('"->" or "->>" or "="')
+        return Filter(field, self.parse_op(key, value))
+
+    def parse_op(
+        self, key: str, value: str, part: str = "filter", origin: str | None = None, base: int = 0
+    ) -> OpExpr:
+        p = _Parser(part, value, origin, base)
+        negated = p.eat("not.")
+        start = p.pos
+        while p.pos < len(value) and (value[p.pos].isalpha()):
+            p.pos += 1
+        name = value[start : p.pos]
+        modifier: str | None = None
+        if p.eat("("):
+            mstart = p.pos
+            end = value.find(")", p.pos)
+            if end < 0:
+                raise p.fail('")"')
+            modifier = value[mstart:end]
+            p.pos = end + 1
+        if name in self.operators:
+            operator = self.operators[name]
+            quantifier: Literal["any", "all"] | None = None
+            if modifier is not None:
+                if modifier not in ("any", "all") or not operator.quantifiable:
+                    raise p.fail('"." after the operator', start + len(name))
+                quantifier = cast(Literal["any", "all"], modifier)
+            p.expect(".")
+            raw = value[p.pos :]
+            if operator.wildcard:
+                raw = raw.replace("*", "%")
+            return OpExpr(name, raw, negated, quantifier)
+        if name in FTS_FUNCTIONS:
+            p.expect(".")
+            return OpExpr(name, value[p.pos :], negated, None, modifier)
+        if modifier is not None:
+            raise p.fail(self._op_expecting, start)
+        if name == "in":
+            p.expect(".")
+            return OpExpr("in", self._in_list(p), negated)
+        if name == "is":
+            p.expect(".")
+            keyword = value[p.pos :].lower()
+            if keyword not in IS_VALUES:
+                raise p.fail('"null" or "not_null" or "true" or "false" or "unknown"')
+            return OpExpr("is", keyword, negated)
+        raise p.fail(self._op_expecting, start)
+
+    def _in_list(self, p: _Parser) -> tuple[str, ...]:
+        p.expect("(")
+        values: list[str] = []
+        if p.eat(")"):
+            if not p.at_end():
+                raise p.fail("end of input")
+            return ()
+        while True:
+            if p.peek('"'):
+                values.append(p.quoted())
+            else:
+                start = p.pos
+                while p.pos < len(p.text) and p.text[p.pos] not in ",)":
+                    p.pos += 1
+                values.append(p.text[start : p.pos])
+            if len(values) > self.limits.max_in_values:
+                raise p.fail(f"at most {self.limits.max_in_values} values")
+            if p.eat(")"):
+                if not p.at_end():
+                    raise p.fail("end of input")
+                return tuple(values)
+            if not p.eat(","):
+                raise p.fail('"," or ")"')
+
+    # -- logic trees -----------------------------------------------------------------------
+    def parse_logic(self, op: Literal["and", "or"], negated: bool, value: str) -> LogicTree:
+        p = _Parser("logic tree", value)
+        children = self._logic_children(p, 0)
+        if not p.at_end():
+            raise p.fail("end of input")
+        return LogicTree(op, children, negated)
+
+    def _logic_children(self, p: _Parser, depth: int) -> tuple[Filter | LogicTree, ...]:
+        if depth >= self.limits.max_depth:
+            raise p.fail(f"at most {self.limits.max_depth} levels of nesting")
+        p.expect("(")
+        children: list[Filter | LogicTree] = []
+        total = 0
+        while True:
+            negated = p.eat("not.")
+            if p.peek("or(") or p.peek("and("):
+                op: Literal["and", "or"] = "or" if p.eat("or") else "and"
+                if op == "and":
+                    p.expect("and")
+                children.append(LogicTree(op, self._logic_children(p, depth + 1), negated))
+            else:
+                if negated:
+                    p.pos -= 4
+                field = p.field(",:()!.")
+                p.expect(".")
+                children.append(Filter(field, self._logic_op(p)))
+            total += 1
+            if total > self.limits.max_terms:
+                raise p.fail(f"at most {self.limits.max_terms} terms")
+            if p.eat(")"):
+                return tuple(children)
+            if not p.eat(","):
+                raise p.fail('"," or ")"')
+
+    def _logic_op(self, p: _Parser) -> OpExpr:
+        """An operator expression inside a tree: the value ends at a top-level ``,`` or ``)``."""
+        start = p.pos
+        depth = 0
+        text = p.text
+        while p.pos < len(text):
+            ch = text[p.pos]
+            if ch == '"':
+                p.quoted()
+                continue
+            if ch in "({":
+                depth += 1
+            elif ch in ")}":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif ch == "," and depth == 0:
+                break
+            p.pos += 1
+        raw = text[start : p.pos]
+        return self.parse_op("", _unquote_logic_value(raw), "logic tree", text, start)
+
+    # -- order, paging, names --------------------------------------------------------------
+    def parse_order(self, value: str) -> tuple[OrderTerm, ...]:
+        p = _Parser("order", value)
+        terms: list[OrderTerm] = []
+        while True:
+            relation: str | None = None
+            field = p.field(",.:()!")
+            if p.eat("("):
+                relation = field.name
+                field = p.field(",.:()!")
+                p.expect(")")
+            direction: Literal["asc", "desc"] | None = None
+            nulls: Literal["first", "last"] | None = None
+            while p.eat("."):
+                if p.eat("asc") and direction is None and nulls is None:
+                    direction = "asc"
+                elif p.eat("desc") and direction is None and nulls is None:
+                    direction = "desc"
+                elif p.eat("nullsfirst") and nulls is None:
+                    nulls = "first"
+                elif p.eat("nullslast") and nulls is None:
+                    nulls = "last"
+                else:
+                    raise p.fail('"asc", "desc", "nullsfirst" or "nullslast"')
+            terms.append(OrderTerm(field, direction, nulls, relation))
+            if len(terms) > self.limits.max_terms:
+                raise p.fail(f"at most {self.limits.max_terms} terms")
+            if p.at_end():
+                return tuple(terms)
+            if not p.eat(","):
+                raise p.fail('"," or "." or end of input')
+
+    def parse_int(self, key: str, value: str) -> int:
+        if not re.fullmatch(r"-?\d{1,18}", value.strip()):
+            p = _Parser(key.rsplit(".", 1)[-1], value)
+            raise p.fail("digit")
+        number = int(value)
+        if number < 0 and key.endswith("limit"):
+            raise ApiRequestError.invalid_range("Limit should be greater than or equal to zero.")
+        if number < 0:
+            raise _Parser("offset", value).fail("digit")
+        return number
+
+    def parse_name_list(self, part: str, value: str) -> tuple[str, ...]:
+        p = _Parser(part, value)
+        names: list[str] = []
+        while True:
+            names.append(p.name(",", "column name"))
+            if p.at_end():
+                return tuple(names)
+            p.expect(",")
+
+    def parse_range(self, header: str | None) -> tuple[int, int | None] | None:
+        if header is None:
+            return None
+        match = re.fullmatch(r"\s*(?:items\s*=\s*)?(\d{1,18})-(\d{0,18})\s*", header)
+        if match is None:
+            return None
+        first = int(match.group(1))
+        last = int(match.group(2)) if match.group(2) else None
+        if last is not None and first > last:
+            raise ApiRequestError.invalid_range(
+                "The lower boundary must be lower than or equal to the upper boundary in the "
+                "Range header."
+            )
+        return (first, last)
+
+
+def _unquote_logic_value(raw: str) -> str:
+    """In trees, ``a.eq."x,y"`` quotes the value; the quotes are not part of it."""
+    op_end = raw.rfind(".", 0, raw.find('"')) if '"' in raw else -1
+    if op_end >= 0 and raw.endswith('"') and raw[op_end + 1 : op_end + 2] == '"':
+        inner = raw[op_end + 2 : -1].replace('\\"', '"').replace("\\\\", "\\")
+        return raw[: op_end + 1] + inner
+    return raw
+
+
+def _split_path(key: str) -> tuple[tuple[str, ...], str]:
+    """``a.b.col`` → ((a, b), col); keeps ``not.or`` together and ignores dots in quotes."""
+    if "." not in key or key.startswith('"'):
+        return (), key
+    parts = key.split(".")
+    if len(parts) >= 2 and parts[-2] == "not" and parts[-1] in ("or", "and"):
+        return tuple(parts[:-2]), "not." + parts[-1]
+    if any("->" in part for part in parts[:-1]):
+        return (), key
+    return tuple(parts[:-1]), parts[-1]
+
+
+def _all_values(headers: Mapping[str, str], name: str) -> str:
+    return headers.get(name, "")
+
+
+_PREFER_VALUES: dict[str, frozenset[str]] = {
+    "return": frozenset({"minimal", "headers-only", "representation"}),
+    "count": frozenset({"exact", "planned", "estimated"}),
+    "resolution": frozenset({"merge-duplicates", "ignore-duplicates"}),
+    "missing": frozenset({"default", "null"}),
+    "handling": frozenset({"strict", "lenient"}),
+    "tx": frozenset({"commit", "rollback"}),
+}
+
+
+def parse_prefer(header: str) -> Preferences:
+    """RFC 7240 as PostgREST reads it: the first occurrence of each preference wins."""
+    if not header:
+        return Preferences()
+    seen: dict[str, Any] = {}
+    invalid: list[str] = []
+    for raw in header.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        name, _, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if name in seen:
+            continue
+        known = name in _PREFER_VALUES and value in _PREFER_VALUES[name]
+        if known or (name == "timezone" and value):
+            seen[name] = value
+        elif name == "max-affected" and value.isdigit():
+            seen[name] = int(value)
+        else:
+            invalid.append(item)
+    return Preferences(
+        return_=seen.get("return"),
+        count=seen.get("count"),
+        resolution=seen.get("resolution"),
+        missing=seen.get("missing"),
+        handling=seen.get("handling"),
+        tx=seen.get("tx"),
+        timezone=seen.get("timezone"),
+        max_affected=seen.get("max-affected"),
+        invalid=tuple(invalid),
+    )
+
+
+def parse_accept(header: str | None) -> tuple[MediaType, ...]:
+    """The ``Accept`` list, ordered by q-value (stable), types lower-cased."""
+    if not header:
+        return ()
+    items: list[MediaType] = []
+    for raw in header.split(","):
+        parts = [part.strip() for part in raw.split(";")]
+        if not parts[0]:
+            continue
+        q = 1.0
+        params: list[tuple[str, str]] = []
+        for param in parts[1:]:
+            key, _, val = param.partition("=")
+            key, val = key.strip().lower(), val.strip()
+            if key == "q":
+                try:
+                    q = float(val)
+                except ValueError:
+                    q = 0.0
+            elif key:
+                params.append((key, val))
+        items.append(MediaType(parts[0].lower(), tuple(params), q))
+    items.sort(key=lambda m: -m.q)
+    return tuple(m for m in items if m.q > 0)
+
+
+def canonical_query(params: Sequence[tuple[str, str]]) -> str:
+    """The query string with parameters sorted by name, as in ``Content-Location``."""
+    return "&".join(
+        f"{quote(k, safe=_SAFE)}={quote(v, safe=_SAFE)}" for k, v in sorted(params, key=_by_key)
+    )
+
+
+_SAFE = "-_.~!$'()*,;:@/"
+
+
+def _by_key(item: tuple[str, str]) -> str:
+    return item[0]

@@ -1,0 +1,179 @@
+"""The parsed request: what the client asked for, before it is checked against the schema.
+
+Produced by the grammar (``grammar.py``) from the query string and headers; consumed by the
+planner. All structs are frozen and hashable so that plans built from them can key caches.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+__all__ = [
+    "ApiRequest",
+    "Filter",
+    "JsonStep",
+    "LogicTree",
+    "MediaType",
+    "OpExpr",
+    "OrderTerm",
+    "Preferences",
+    "SelectEmbed",
+    "SelectField",
+    "SelectItem",
+    "Target",
+]
+
+TargetKind = Literal["root", "relation", "rpc"]
+Method = Literal["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"]
+
+
+class Target(msgspec.Struct, frozen=True):
+    """What the path names: the root, a table/view, or a function, in a resolved schema."""
+
+    kind: TargetKind
+    schema: str
+    name: str = ""
+    #: True when the schema came from an ``Accept-Profile``/``Content-Profile`` header.
+    profile_given: bool = False
+
+
+class JsonStep(msgspec.Struct, frozen=True, array_like=True):
+    """One ``->key`` / ``->>key`` / ``->0`` step of a JSON path."""
+
+    arrow: Literal["->", "->>"]
+    key: str
+    is_index: bool = False
+
+
+class Field(msgspec.Struct, frozen=True, array_like=True):
+    """A column (or computed field) name, with an optional JSON path."""
+
+    name: str
+    json_path: tuple[JsonStep, ...] = ()
+
+
+class SelectField(msgspec.Struct, frozen=True, tag="field"):
+    """``[alias:]name[->path][::cast]`` in ``select=``; ``*`` is ``name="*"``."""
+
+    field: Field
+    alias: str | None = None
+    cast: str | None = None
+    #: ``sum``/``avg``/``min``/``max``/``count`` for ``col.sum()`` (aggregates, later issue).
+    aggregate: str | None = None
+    aggregate_cast: str | None = None
+
+
+class SelectEmbed(msgspec.Struct, frozen=True, tag="embed"):
+    """``[alias:]relation[!hint][!inner|!left](items)`` or ``...relation(items)``."""
+
+    relation: str
+    items: tuple[SelectItem, ...]
+    alias: str | None = None
+    hint: str | None = None
+    join: Literal["left", "inner"] | None = None
+    spread: bool = False
+
+
+SelectItem = SelectField | SelectEmbed
+
+
+class OpExpr(msgspec.Struct, frozen=True):
+    """``[not.]op[(any|all)|(lang)].value``.
+
+    ``value`` is text for scalar operators and a tuple for ``in`` and ``(any)/(all)`` lists;
+    for ``is`` it is the keyword (``null``, ``not_null``, ``true``, ``false``, ``unknown``).
+    """
+
+    operator: str
+    value: str | tuple[str, ...]
+    negated: bool = False
+    quantifier: Literal["any", "all"] | None = None
+    language: str | None = None
+
+
+class Filter(msgspec.Struct, frozen=True, tag="filter"):
+    field: Field
+    op: OpExpr
+
+
+class LogicTree(msgspec.Struct, frozen=True, tag="logic"):
+    """``or=(…)`` / ``and=(…)`` / ``not.or=(…)``, nesting filters and trees."""
+
+    operator: Literal["and", "or"]
+    children: tuple[Filter | LogicTree, ...]
+    negated: bool = False
+
+
+class OrderTerm(msgspec.Struct, frozen=True):
+    field: Field
+    direction: Literal["asc", "desc"] | None = None
+    nulls: Literal["first", "last"] | None = None
+    #: ``order=rel(col)``: the embedded relation the column belongs to.
+    relation: str | None = None
+
+
+class MediaType(msgspec.Struct, frozen=True):
+    """A media type from ``Accept`` (lower-cased), with its parameters and q-value."""
+
+    type: str
+    params: tuple[tuple[str, str], ...] = ()
+    q: float = 1.0
+
+    def __str__(self) -> str:
+        return self.type + "".join(f"; {k}={v}" for k, v in self.params)
+
+
+class Preferences(msgspec.Struct, frozen=True, kw_only=True):
+    """The ``Prefer`` header (RFC 7240), as PostgREST reads it."""
+
+    return_: Literal["minimal", "headers-only", "representation"] | None = None
+    count: Literal["exact", "planned", "estimated"] | None = None
+    resolution: Literal["merge-duplicates", "ignore-duplicates"] | None = None
+    missing: Literal["default", "null"] | None = None
+    handling: Literal["strict", "lenient"] | None = None
+    tx: Literal["commit", "rollback"] | None = None
+    timezone: str | None = None
+    max_affected: int | None = None
+    #: Preferences that were not understood, in the order given.
+    invalid: tuple[str, ...] = ()
+
+
+class EmbedModifiers(msgspec.Struct, frozen=True, kw_only=True):
+    """Filters, logic, order and paging aimed at an embedded resource (``rel.col=…``)."""
+
+    path: tuple[str, ...]
+    filters: tuple[Filter, ...] = ()
+    logic: tuple[LogicTree, ...] = ()
+    order: tuple[OrderTerm, ...] = ()
+    limit: int | None = None
+    offset: int | None = None
+
+
+class ApiRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the client asked for, typed but not yet checked against the schema."""
+
+    method: Method
+    target: Target
+    select: tuple[SelectItem, ...] = (SelectField(Field("*")),)
+    filters: tuple[Filter, ...] = ()
+    logic: tuple[LogicTree, ...] = ()
+    order: tuple[OrderTerm, ...] = ()
+    limit: int | None = None
+    offset: int | None = None
+    #: From the ``Range`` header (GET only): (first, last or None).
+    range: tuple[int, int | None] | None = None
+    embedded: tuple[EmbedModifiers, ...] = ()
+    preferences: Preferences = Preferences()
+    accept: tuple[MediaType, ...] = ()
+    #: RPC arguments given in the query string (GET /rpc/f?a=1).
+    rpc_args: tuple[tuple[str, str], ...] = ()
+    #: ``?columns=`` for writes and RPC.
+    columns: tuple[str, ...] | None = None
+    on_conflict: tuple[str, ...] | None = None
+    content_type: str | None = None
+    #: The raw request body, passed through to PostgreSQL unchanged.
+    body: bytes | None = None
+    #: The canonical query string (params sorted), for ``Content-Location``.
+    canonical_query: str = ""

@@ -1,0 +1,231 @@
+"""DbResult + request → status, headers, body. Pure.
+
+Builds PostgREST's read response (``Content-Range``, ``Content-Location``, ``Content-Profile``,
+``Preference-Applied``, ``Vary``), applies the ``response.status``/``response.headers`` settings
+a function or the pre-request may have set, and renders CORS and OPTIONS answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from urllib.parse import quote
+
+import msgspec
+
+from ..errors import ApiRequestError
+from ..plan.model import MediaKind
+from ..request.model import ApiRequest, Preferences
+from ..schema.model import Routine, Table
+
+__all__ = [
+    "Response",
+    "allow_header",
+    "apply_response_gucs",
+    "cors_headers",
+    "preflight",
+    "read_response",
+]
+
+Headers = list[tuple[bytes, bytes]]
+
+_CONTENT_TYPES: Mapping[MediaKind, bytes] = {
+    "json": b"application/json; charset=utf-8",
+    "singular": b"application/vnd.pgrst.object+json; charset=utf-8",
+    "csv": b"text/csv; charset=utf-8",
+}
+_VARY = (b"vary", b"Accept, Prefer, Range")
+_EXPOSE = (
+    b"Content-Encoding, Content-Location, Content-Range, Content-Type, Date, Location, Server, "
+    b"Transfer-Encoding, Range-Unit"
+)
+_PREFLIGHT_METHODS = b"GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD"
+
+
+class Response(msgspec.Struct):
+    status: int
+    headers: Headers
+    body: bytes = b""
+    #: HEAD: send headers only and no Content-Length.
+    head: bool = False
+    reason: str | None = None
+
+
+def read_response(
+    request: ApiRequest,
+    *,
+    media: MediaKind,
+    strip_nulls: bool,
+    offset: int,
+    total: int | None,
+    page_total: int,
+    body: bytes,
+    schema_header: bool,
+    tx_applied: str | None = None,
+) -> Response:
+    """The response to a GET/HEAD on a table or view."""
+    if media == "singular" and page_total != 1:
+        raise ApiRequestError.singular(page_total)
+    if page_total == 0:
+        content_range = f"*/{'*' if total is None else total}"
+    else:
+        content_range = f"{offset}-{offset + page_total - 1}/{'*' if total is None else total}"
+    status = 200
+    if total is not None:
+        if offset > total or (offset > 0 and offset == total and page_total == 0 and total > 0):
+            raise ApiRequestError.invalid_range(
+                f"An offset of {offset} was requested, but there are only {total} rows."
+            )
+        if page_total < total:
+            status = 206
+    content_type = _CONTENT_TYPES[media]
+    if strip_nulls:
+        content_type = content_type.replace(b"; charset", b"; nulls=stripped; charset")
+    target = request.target
+    location = "/" + quote(target.name, safe="")
+    if request.canonical_query:
+        location += "?" + request.canonical_query
+    headers: Headers = [
+        (b"content-type", content_type),
+        (b"content-range", content_range.encode()),
+        (b"content-location", location.encode()),
+    ]
+    if schema_header:
+        headers.append((b"content-profile", target.schema.encode()))
+    applied = preference_applied(
+        request.preferences, count=request.preferences.count, tx=tx_applied
+    )
+    if applied:
+        headers.append((b"preference-applied", applied.encode()))
+    return Response(status, headers, body, head=request.method == "HEAD")
+
+
+def preference_applied(
+    prefs: Preferences, *, count: str | None = None, tx: str | None = None
+) -> str:
+    """``Preference-Applied``, in PostgREST's order."""
+    parts: list[str] = []
+    if count:
+        parts.append(f"count={count}")
+    if tx:
+        parts.append(f"tx={tx}")
+    if prefs.handling:
+        parts.append(f"handling={prefs.handling}")
+    if prefs.timezone:
+        parts.append(f"timezone={prefs.timezone}")
+    return ", ".join(parts)
+
+
+_header_list = msgspec.json.Decoder(list[dict[str, str]])
+
+
+def apply_response_gucs(
+    response: Response, headers_guc: bytes | None, status_guc: bytes | None
+) -> Response:
+    """Honour ``response.status`` and ``response.headers`` set inside the transaction."""
+    if status_guc is not None:
+        text = status_guc.decode("utf-8", "replace").strip()
+        if not text.isdigit() or not 100 <= int(text) <= 599:
+            raise ApiRequestError.bad_response_status()
+        response.status = int(text)
+    if headers_guc is not None:
+        try:
+            items = _header_list.decode(headers_guc)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            raise ApiRequestError.bad_response_headers() from None
+        extra: Headers = []
+        for item in items:
+            if len(item) != 1:
+                raise ApiRequestError.bad_response_headers()
+            ((name, value),) = item.items()
+            if not _valid_header(name, value):
+                raise ApiRequestError.bad_response_headers()
+            extra.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        names = {name for name, _ in extra}
+        # Framing headers stay ours: the body we send decides them.
+        extra = [(n, v) for n, v in extra if n not in (b"content-length", b"transfer-encoding")]
+        response.headers = [h for h in response.headers if h[0] not in names] + extra
+    return response
+
+
+def _valid_header(name: str, value: str) -> bool:
+    if not name or any(c in name for c in ' \t\r\n:\x00()<>@,;\\"/[]?={}'):
+        return False
+    if any(c in value for c in "\r\n\x00"):
+        return False
+    try:
+        name.encode("latin-1")
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def with_vary(headers: Headers) -> Headers:
+    if not any(name == b"vary" for name, _ in headers):
+        headers.append(_VARY)
+    return headers
+
+
+# -- CORS and OPTIONS ------------------------------------------------------------------------
+def cors_headers(origin: str | None, allowed: Sequence[str] | None) -> Headers:
+    """Headers for a normal response to a request that carried ``Origin``."""
+    if origin is None:
+        return []
+    if allowed is None:
+        return [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", _EXPOSE)]
+    if origin not in allowed:
+        return []
+    return [
+        (b"access-control-allow-origin", origin.encode("latin-1")),
+        (b"access-control-allow-credentials", b"true"),
+        (b"access-control-expose-headers", _EXPOSE),
+    ]
+
+
+def preflight(headers: Mapping[str, str], allowed: Sequence[str] | None) -> Response:
+    origin = headers.get("origin")
+    out: Headers = []
+    if allowed is None:
+        out.append((b"access-control-allow-origin", b"*"))
+    elif origin in allowed:
+        out.append((b"access-control-allow-origin", (origin or "").encode("latin-1")))
+        out.append((b"access-control-allow-credentials", b"true"))
+    else:
+        return Response(200, [])
+    requested = headers.get("access-control-request-headers", "")
+    allow_headers = ", ".join(
+        p
+        for p in (
+            "Authorization",
+            requested.strip(),
+            "Accept",
+            "Accept-Language",
+            "Content-Language",
+        )
+        if p
+    )
+    out += [
+        (b"access-control-allow-methods", _PREFLIGHT_METHODS),
+        (b"access-control-allow-headers", allow_headers.encode("latin-1")),
+        (b"access-control-max-age", b"86400"),
+    ]
+    return Response(200, out)
+
+
+def allow_header(target: Table | Sequence[Routine] | None) -> bytes:
+    """``Allow`` for OPTIONS: what this relation or function accepts (root: reads)."""
+    if target is None:
+        return b"OPTIONS,GET,HEAD"
+    if isinstance(target, Table):
+        methods = ["OPTIONS", "GET", "HEAD"]
+        if target.insertable:
+            methods.append("POST")
+        if target.insertable and target.updatable and target.primary_key:
+            methods.append("PUT")
+        if target.updatable:
+            methods.append("PATCH")
+        if target.deletable:
+            methods.append("DELETE")
+        return ",".join(methods).encode()
+    volatile = any(r.volatility == "volatile" for r in target)
+    return b"OPTIONS,POST" if volatile else b"OPTIONS,GET,HEAD,POST"

@@ -1,0 +1,327 @@
+"""Plan → SQL text, built as a sqlglot expression tree and cached by the plan's shape.
+
+Rules that keep the output safe whatever the request says:
+
+* identifiers are always ``exp.Identifier(quoted=True)`` — never parsed from request text;
+* values never appear in the SQL: every one is a ``$n`` parameter (``exp.Parameter``);
+* built-in functions are schema-qualified (``pg_catalog.json_agg``) so a same-named function
+  in an exposed schema cannot take over;
+* the only request text rendered verbatim is a cast's type name, which the grammar restricts to
+  ``[A-Za-z0-9_ $[]]`` and which is emitted through sqlglot's type parser.
+
+Plans hold parameter slots, not values, so the rendered text depends only on the request's
+shape: ``build_read`` caches it in a bounded dict and a hit skips sqlglot entirely.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import msgspec
+from sqlglot import exp
+
+from ..plan.model import (
+    ColumnExpr,
+    Cond,
+    Condition,
+    IsCond,
+    LogicCond,
+    OrderBy,
+    Param,
+    ReadPlan,
+    SelectColumn,
+)
+from ..schema.model import QualifiedName
+
+__all__ = ["SqlCache", "Statement", "build_read", "read_sql_cache"]
+
+_DIALECT = "postgres"
+
+
+class Statement(msgspec.Struct, frozen=True):
+    """SQL text with ``$n`` placeholders and the values for them."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+class SqlCache:
+    """A bounded LRU of rendered SQL text keyed by plan shape; counts hits and misses."""
+
+    def __init__(self, max_entries: int = 2048) -> None:
+        self.max_entries = max_entries
+        self._data: OrderedDict[Any, str] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Any) -> str | None:
+        sql = self._data.get(key)
+        if sql is not None:
+            self.hits += 1
+            self._data.move_to_end(key)
+        return sql
+
+    def put(self, key: Any, sql: str) -> None:
+        self.misses += 1
+        self._data[key] = sql
+        if len(self._data) > self.max_entries:
+            self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+
+read_sql_cache = SqlCache()
+
+
+def build_read(plan: ReadPlan, cache: SqlCache = read_sql_cache) -> str:
+    sql = cache.get(plan)
+    if sql is None:
+        sql = render(read_expression(plan))
+        cache.put(plan, sql)
+    return sql
+
+
+def render(tree: exp.Expr) -> str:
+    return tree.sql(dialect=_DIALECT, normalize_functions=False, copy=False)
+
+
+# -- node helpers ------------------------------------------------------------------------------
+def ident(name: str) -> exp.Identifier:
+    return exp.Identifier(this=name, quoted=True)
+
+
+def param(p: Param) -> exp.Expr:
+    node: exp.Expr = exp.Parameter(this=exp.var(str(int(p.index))))
+    if p.cast is not None:
+        node = exp.Cast(this=node, to=exp.DataType.build(p.cast, dialect=_DIALECT))
+    return node
+
+
+def pg(name: str, *args: exp.Expr) -> exp.Expr:
+    """``pg_catalog.<name>(args)``; ``name`` is always one of our own constants."""
+    return exp.Dot(
+        this=exp.to_identifier("pg_catalog"),
+        expression=exp.Anonymous(this=name, expressions=list(args)),
+    )
+
+
+def table_node(name: QualifiedName, alias: str | None = None) -> exp.Table:
+    node = exp.Table(this=ident(name.name), db=ident(name.schema))
+    if alias is not None:
+        node.set("alias", exp.TableAlias(this=ident(alias)))
+    return node
+
+
+def column(table: QualifiedName, expr: ColumnExpr) -> exp.Expr:
+    if expr.name == "*":
+        return exp.Column(this=exp.Star(), table=ident(table.name), db=ident(table.schema))
+    node: exp.Expr = exp.Column(
+        this=ident(expr.name), table=ident(table.name), db=ident(table.schema)
+    )
+    for arrow, key in expr.json_path:
+        cls = exp.JSONExtract if arrow == "->" else exp.JSONExtractScalar
+        node = cls(this=node, expression=param(key))
+    return node
+
+
+def cast_to(node: exp.Expr, type_name: str) -> exp.Expr:
+    return exp.Cast(this=node, to=exp.DataType.build(type_name, dialect=_DIALECT, udt=True))
+
+
+def select_item(table: QualifiedName, item: SelectColumn) -> exp.Expr:
+    node = column(table, item.expr)
+    if item.cast is not None:
+        node = cast_to(node, item.cast)
+        if item.alias is None:
+            return exp.Alias(this=node, alias=ident(item.expr.name))
+    if item.alias is not None:
+        return exp.Alias(this=node, alias=ident(item.alias))
+    return node
+
+
+_BINARY: dict[str, type[exp.Expr]] = {
+    "=": exp.EQ,
+    ">": exp.GT,
+    ">=": exp.GTE,
+    "<": exp.LT,
+    "<=": exp.LTE,
+    "<>": exp.NEQ,
+    "LIKE": exp.Like,
+    "ILIKE": exp.ILike,
+    "IS DISTINCT FROM": exp.NullSafeNEQ,
+    "@>": exp.ArrayContainsAll,
+    "<@": exp.ArrayContainedBy,
+    "&&": exp.ArrayOverlaps,
+}
+
+
+def condition(table: QualifiedName, cond: Condition) -> exp.Expr:
+    node: exp.Expr
+    if isinstance(cond, LogicCond):
+        parts = [condition(table, child) for child in cond.children]
+        joined = _chain(exp.And if cond.operator == "and" else exp.Or, parts)
+        node = exp.Paren(this=joined)
+    elif isinstance(cond, IsCond):
+        target = column(table, cond.expr)
+        keyword = cond.keyword
+        if keyword == "NOT NULL":
+            node = exp.Not(this=exp.Is(this=target, expression=exp.Null()))
+        else:
+            node = exp.Is(this=target, expression=_is_keyword(keyword))
+    else:
+        node = _comparison(table, cond)
+    if cond.negated:
+        return exp.Not(this=exp.Paren(this=node) if not isinstance(node, exp.Paren) else node)
+    return node
+
+
+def _comparison(table: QualifiedName, cond: Cond) -> exp.Expr:
+    target = column(table, cond.expr)
+    value = param(cond.value)
+    if cond.fts is not None:
+        args = [param(cond.language)] if cond.language is not None else []
+        query = pg(cond.fts, *args, value)
+        if cond.vectorize:
+            target = pg("to_tsvector", *args, target)
+        return _binary_op("@@", target, query)
+    if cond.quantifier is not None:
+        quantified = (exp.Any if cond.quantifier == "any" else exp.All)(this=exp.Paren(this=value))
+        return _binary_op(cond.sql_op, target, quantified)
+    return _binary_op(cond.sql_op, target, value)
+
+
+def _binary_op(sql_op: str, left: exp.Expr, right: exp.Expr) -> exp.Expr:
+    cls = _BINARY.get(sql_op)
+    if cls is not None:
+        return cls(this=left, expression=right)
+    # Operators sqlglot has no node for (~, ~*, <<, >>, &<, &>, -|-, @@): ``sql_op`` comes
+    # from our operator table, never from the request.
+    return exp.Operator(this=left, operator=sql_op, expression=right)
+
+
+def _is_keyword(keyword: str) -> exp.Expr:
+    """``IS`` keywords come from ``request.operators.IS_VALUES``, a fixed whitelist."""
+    if keyword == "NULL":
+        return exp.Null()
+    if keyword in ("TRUE", "FALSE"):
+        return exp.Boolean(this=keyword == "TRUE")
+    return exp.var("UNKNOWN")
+
+
+def order_item(table: QualifiedName, term: OrderBy) -> exp.Ordered:
+    desc = term.direction == "desc"
+    # PostgreSQL's default: NULLS LAST for ASC, NULLS FIRST for DESC.
+    nulls_first = desc if term.nulls is None else term.nulls == "first"
+    return exp.Ordered(this=column(table, term.expr), desc=desc, nulls_first=nulls_first)
+
+
+# -- the read query ----------------------------------------------------------------------------
+def source_select(plan: ReadPlan) -> exp.Select:
+    table = plan.table
+    query = exp.Select(expressions=[select_item(table, item) for item in plan.select])
+    query.set("from_", exp.From(this=table_node(table)))
+    if plan.where:
+        query.set("where", exp.Where(this=_conjunction(table, plan.where)))
+    if plan.order:
+        query.set("order", exp.Order(expressions=[order_item(table, t) for t in plan.order]))
+    if plan.limit is not None:
+        query.set("limit", exp.Limit(expression=param(plan.limit)))
+    if plan.offset is not None:
+        query.set("offset", exp.Offset(expression=param(plan.offset)))
+    return query
+
+
+def _conjunction(table: QualifiedName, conds: tuple[Condition, ...]) -> exp.Expr:
+    return _chain(exp.And, [condition(table, c) for c in conds])
+
+
+def _chain(op: type[exp.Connector], parts: list[exp.Expr]) -> exp.Expr:
+    """``a AND b AND c`` as a left-deep tree (no parsing, no copies)."""
+    node = parts[0]
+    for part in parts[1:]:
+        node = op(this=node, expression=part)
+    return node
+
+
+def count_select(plan: ReadPlan) -> exp.Select:
+    query = exp.Select(expressions=[exp.Literal.number(1)])
+    query.set("from_", exp.From(this=table_node(plan.table)))
+    if plan.where:
+        query.set("where", exp.Where(this=_conjunction(plan.table, plan.where)))
+    return query
+
+
+def _body(plan: ReadPlan, rows: exp.Expr) -> exp.Expr:
+    if plan.head:
+        return exp.Literal.string("")
+    agg = pg("json_agg", rows)
+    if plan.media == "singular":
+        body: exp.Expr = exp.Coalesce(
+            this=exp.JSONExtract(this=agg, expression=exp.Literal.number(0)),
+            expressions=[exp.Literal.string("null")],
+        )
+        body = exp.Cast(this=body, to=exp.DataType.build("json"))
+    else:
+        body = exp.Coalesce(this=agg, expressions=[exp.Literal.string("[]")])
+    if plan.strip_nulls:
+        body = pg("json_strip_nulls", exp.Cast(this=body, to=exp.DataType.build("json")))
+    return body
+
+
+def read_expression(plan: ReadPlan) -> exp.Select:
+    """``WITH pgrst_source AS (…) SELECT total, page_total, body, response GUCs FROM …``."""
+    rows = exp.Column(this=exp.to_identifier("_postgrest_t"))
+    ctes = [exp.CTE(this=source_select(plan), alias=exp.TableAlias(this=ident("pgrst_source")))]
+    paged = plan.limit is not None or plan.offset is not None
+    total: exp.Expr
+    if plan.count and paged:
+        ctes.append(
+            exp.CTE(this=count_select(plan), alias=exp.TableAlias(this=ident("pgrst_source_count")))
+        )
+        count_query = exp.Select(expressions=[pg("count", exp.Star())])
+        count_query.set("from_", exp.From(this=exp.Table(this=ident("pgrst_source_count"))))
+        total = exp.Subquery(this=count_query)
+    elif plan.count:
+        total = pg("count", rows)
+    else:
+        total = exp.Cast(this=exp.Null(), to=exp.DataType.build("bigint"))
+    inner = exp.Select(expressions=[exp.Star()])
+    inner.set("from_", exp.From(this=exp.Table(this=ident("pgrst_source"))))
+    outer = exp.Select(
+        expressions=[
+            exp.Alias(this=total, alias=exp.to_identifier("total_result_set")),
+            exp.Alias(this=pg("count", rows), alias=exp.to_identifier("page_total")),
+            exp.Alias(
+                this=exp.Cast(this=_body(plan, rows), to=exp.DataType.build("text")),
+                alias=exp.to_identifier("body"),
+            ),
+            exp.Alias(
+                this=_response_setting("response.headers"),
+                alias=exp.to_identifier("response_headers"),
+            ),
+            exp.Alias(
+                this=_response_setting("response.status"),
+                alias=exp.to_identifier("response_status"),
+            ),
+        ]
+    )
+    outer.set(
+        "from_",
+        exp.From(
+            this=exp.Subquery(
+                this=inner, alias=exp.TableAlias(this=exp.to_identifier("_postgrest_t"))
+            )
+        ),
+    )
+    outer.set("with_", exp.With(expressions=ctes))
+    return outer
+
+
+def _response_setting(name: str) -> exp.Expr:
+    """``nullif(current_setting('<name>', true), '')``; ``name`` is one of our constants."""
+    return exp.Nullif(
+        this=pg("current_setting", exp.Literal.string(name), exp.true()),
+        expression=exp.Literal.string(""),
+    )

@@ -1,0 +1,145 @@
+"""Lifespan, lazy start, NOTIFY reload, OPTIONS and CORS."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import psycopg
+
+from pgrest_asgi import Event, Hooks, PgRestApp
+from pgrest_asgi.testing import PostgresCluster
+from tests.conftest import API_DB, app_settings, client_for
+
+
+async def test_lazy_start_opens_one_pool_for_many_first_requests(api_db: PostgresCluster) -> None:
+    """REL-35 / REL-41: 50 concurrent first requests, no lifespan: one start-up, one warning."""
+    events: list[Event] = []
+    app = PgRestApp(**app_settings(api_db), hooks=Hooks(observer=events.append))
+    opened = 0
+    original = app.executor.open
+
+    async def counting_open(**kwargs: Any) -> None:
+        nonlocal opened
+        opened += 1
+        await original(**kwargs)
+
+    app.executor.open = counting_open  # type: ignore[method-assign]
+    try:
+        async with client_for(app) as http:
+            results = await asyncio.gather(
+                *(http.get("/items?id=eq.1&select=id") for _ in range(50))
+            )
+        assert {r.status_code for r in results} == {200}
+        assert opened == 1
+        assert [e.name for e in events].count("app.lazy_start") == 1
+    finally:
+        await app.shutdown()
+
+
+async def test_asgi_lifespan_protocol(api_db: PostgresCluster) -> None:
+    app = PgRestApp(**app_settings(api_db))
+    inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    task = asyncio.create_task(app({"type": "lifespan"}, inbox.get, send))  # type: ignore[arg-type]
+    await inbox.put({"type": "lifespan.startup"})
+    while not sent:
+        await asyncio.sleep(0.01)
+    assert sent == [{"type": "lifespan.startup.complete"}]
+    assert app.schema_cache is not None
+    await inbox.put({"type": "lifespan.shutdown"})
+    await task
+    assert sent[-1] == {"type": "lifespan.shutdown.complete"}
+    assert app.executor.pool is None  # type: ignore[attr-defined]
+
+
+async def test_database_down_serves_503_then_recovers(tmp_path: Any) -> None:
+    """REL-26: no database at start-up → 503 PGRST002 with Retry-After, not a crash."""
+    app = PgRestApp(
+        f"host={tmp_path} port=1 dbname=x connect_timeout=1",
+        schemas=["api"],
+        db_anon_role="web_anon",
+        db_pool_acquisition_timeout=1.0,
+    )
+    async with app.lifespan(), client_for(app) as http:
+        resp = await http.get("/items")
+        assert resp.status_code == 503
+        assert resp.json()["code"] == "PGRST002"
+        assert "retry-after" in resp.headers
+
+
+async def test_notify_reload(
+    app: PgRestApp, client: httpx.AsyncClient, api_db: PostgresCluster
+) -> None:
+    """REL-30: a table created later is served after NOTIFY pgrst, 'reload schema'."""
+    assert (await client.get("/fresh")).status_code == 404
+    with psycopg.connect(api_db.dsn(API_DB), autocommit=True) as conn:
+        conn.execute("CREATE TABLE api.fresh (id int)")
+        conn.execute("INSERT INTO api.fresh VALUES (7)")
+        conn.execute("GRANT SELECT ON api.fresh TO web_anon")
+        conn.execute("NOTIFY pgrst, 'reload schema'")
+    for _ in range(100):
+        resp = await client.get("/fresh")
+        if resp.status_code == 200:
+            break
+        await asyncio.sleep(0.05)
+    assert resp.json() == [{"id": 7}]
+
+
+async def test_options(client: httpx.AsyncClient) -> None:
+    resp = await client.options("/items")
+    assert resp.status_code == 200
+    assert resp.headers["allow"] == "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE"
+    assert resp.content == b""
+    view = await client.options("/whoami")
+    assert view.headers["allow"] == "OPTIONS,GET,HEAD"
+    root = await client.options("/")
+    assert root.headers["allow"] == "OPTIONS,GET,HEAD"
+    missing = await client.options("/nope")
+    assert missing.status_code == 404
+
+
+async def test_cors(client: httpx.AsyncClient) -> None:
+    pre = await client.options(
+        "/items",
+        headers={
+            "Origin": "http://example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Content-Type",
+        },
+    )
+    assert pre.status_code == 200
+    assert pre.headers["access-control-allow-origin"] == "*"
+    assert pre.headers["access-control-allow-methods"] == (
+        "GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD"
+    )
+    assert pre.headers["access-control-allow-headers"] == (
+        "Authorization, Content-Type, Accept, Accept-Language, Content-Language"
+    )
+    assert pre.headers["access-control-max-age"] == "86400"
+    normal = await client.get("/items?id=eq.1", headers={"Origin": "http://example.com"})
+    assert normal.headers["access-control-allow-origin"] == "*"
+    assert "Content-Range" in normal.headers["access-control-expose-headers"]
+    no_origin = await client.get("/items?id=eq.1")
+    assert "access-control-allow-origin" not in no_origin.headers
+
+
+async def test_cors_allowed_origins(app_factory: Any) -> None:
+    async with app_factory(server_cors_allowed_origins=("http://good.example",)) as (_, http):
+        good = await http.get("/items?id=eq.1", headers={"Origin": "http://good.example"})
+        assert good.headers["access-control-allow-origin"] == "http://good.example"
+        assert good.headers["access-control-allow-credentials"] == "true"
+        bad = await http.get("/items?id=eq.1", headers={"Origin": "http://evil.example"})
+        assert "access-control-allow-origin" not in bad.headers
+
+
+async def test_server_timing(app_factory: Any) -> None:
+    async with app_factory(server_timing_enabled=True) as (_, http):
+        resp = await http.get("/items?id=eq.1")
+        names = [part.split(";")[0] for part in resp.headers["server-timing"].split(", ")]
+        assert names == ["jwt", "parse", "plan", "transaction", "response"]

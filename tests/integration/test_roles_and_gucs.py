@@ -1,0 +1,209 @@
+"""Role switching, the per-request settings, RLS, pre-request, response GUCs, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+
+import httpx
+
+Token = Callable[..., str]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_anonymous_request_settings(client: httpx.AsyncClient) -> None:
+    resp = await client.get(
+        "/whoami",
+        headers={"X-Custom": "Value", "Cookie": "session=abc; theme=dark"},
+    )
+    assert resp.status_code == 200, resp.text
+    (row,) = resp.json()
+    assert row["role"] == "web_anon"
+    assert json.loads(row["claims"]) == {"role": "web_anon"}
+    assert (row["method"], row["path"]) == ("GET", "/whoami")
+    headers = json.loads(row["headers"])
+    assert headers["x-custom"] == "Value"
+    assert "cookie" not in headers
+    assert json.loads(row["cookies"]) == {"session": "abc", "theme": "dark"}
+    assert row["search_path"] == '"api", "public"'
+    assert row["greeting"] == "hello"
+    assert (row["isolation_level"], row["read_only"]) == ("read committed", "on")
+
+
+async def test_jwt_role_and_claims(client: httpx.AsyncClient, token: Token) -> None:
+    resp = await client.get("/whoami", headers=bearer(token({"role": "web_user", "sub": "alice"})))
+    (row,) = resp.json()
+    assert row["role"] == "web_user"
+    assert json.loads(row["claims"]) == {"role": "web_user", "sub": "alice"}
+    # The impersonated role's own settings (ALTER ROLE ... SET) are re-applied.
+    assert row["statement_timeout"] == "5s"
+
+
+async def test_concurrent_requests_keep_their_own_role(
+    client: httpx.AsyncClient, token: Token
+) -> None:
+    """SEC-30: 200 concurrent requests over a pool of 4, alternating roles and claims."""
+    tokens = {
+        "web_user": token({"role": "web_user", "sub": "u1"}),
+        "other_user": token({"role": "other_user", "sub": "u2"}),
+    }
+
+    async def one(i: int) -> tuple[str, str, dict[str, str]]:
+        role = "web_user" if i % 3 == 0 else "other_user" if i % 3 == 1 else "web_anon"
+        headers = bearer(tokens[role]) if role != "web_anon" else {}
+        resp = await client.get("/whoami?select=role,claims", headers=headers)
+        assert resp.status_code == 200, resp.text
+        (row,) = resp.json()
+        return role, row["role"], json.loads(row["claims"])
+
+    results = await asyncio.gather(*(one(i) for i in range(200)))
+    mismatches = [r for r in results if r[0] != r[1] or r[2]["role"] != r[0]]
+    assert mismatches == []
+    subs = {(r[0], r[2].get("sub")) for r in results}
+    assert subs == {("web_user", "u1"), ("other_user", "u2"), ("web_anon", None)}
+
+
+async def test_row_level_security(client: httpx.AsyncClient, token: Token) -> None:
+    alice = bearer(token({"role": "web_user", "sub": "alice"}))
+    resp = await client.get("/notes?select=id,body&order=id", headers=alice)
+    assert resp.json() == [{"id": 1, "body": "alice note"}, {"id": 3, "body": "second"}]
+    # Alice asks for Bob's row by id: filtered out, not an error.
+    resp = await client.get("/notes?id=eq.2", headers=alice)
+    assert (resp.status_code, resp.content) == (200, b"[]")
+
+
+async def test_permission_denied_anon_401_authenticated_403(
+    client: httpx.AsyncClient, token: Token
+) -> None:
+    anon = await client.get("/secrets")
+    assert anon.status_code == 401
+    assert anon.headers["www-authenticate"] == "Bearer"
+    assert anon.json() == {
+        "code": "42501",
+        "details": None,
+        "hint": None,
+        "message": "permission denied for table secrets",
+    }
+    other = await client.get("/secrets", headers=bearer(token({"role": "other_user"})))
+    assert other.status_code == 403
+    assert "www-authenticate" not in other.headers
+    ok = await client.get("/secrets", headers=bearer(token({"role": "web_user"})))
+    assert ok.json() == [{"id": 1, "secret": "s3cr3t"}]
+
+
+async def test_unknown_role_and_forbidden_role(client: httpx.AsyncClient, token: Token) -> None:
+    resp = await client.get("/items", headers=bearer(token({"role": "nobody_here"})))
+    assert resp.status_code == 401
+    assert resp.json() == {
+        "code": "22023",
+        "details": None,
+        "hint": None,
+        "message": 'role "nobody_here" does not exist',
+    }
+    resp = await client.get("/items", headers=bearer(token({"role": "outsider"})))
+    assert resp.status_code == 403
+    assert resp.json()["code"] == "42501"
+    assert resp.json()["message"] == 'permission denied to set role "outsider"'
+    evil = await client.get(
+        "/items", headers=bearer(token({"role": 'web_anon"; drop table api.items; --'}))
+    )
+    assert evil.status_code == 401
+    assert (await client.get("/items?id=eq.1")).status_code == 200
+
+
+async def test_role_statement_timeout(client: httpx.AsyncClient, token: Token) -> None:
+    """SEC-33: other_user has statement_timeout=200ms as a role setting."""
+    resp = await client.get("/sleepy", headers=bearer(token({"role": "other_user"})))
+    assert resp.status_code == 500
+    assert resp.json()["code"] == "57014"
+    assert resp.json()["message"] == "canceling statement due to statement timeout"
+    # The connection is healthy afterwards.
+    assert (await client.get("/items?id=eq.1")).status_code == 200
+
+
+async def test_response_gucs(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/teapot")
+    assert resp.status_code == 418
+    assert resp.headers["x-brew"] == "tea"
+    assert resp.headers["cache-control"] == "no-store"
+
+
+async def test_invalid_response_gucs(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/bad_headers")
+    assert resp.status_code == 500
+    assert resp.json() == {
+        "code": "PGRST111",
+        "details": None,
+        "hint": None,
+        "message": "response.headers guc must be a JSON array composed of objects with a "
+        "single key and a string value",
+    }
+    resp = await client.get("/bad_status")
+    assert (resp.status_code, resp.json()["code"]) == (500, "PGRST112")
+
+
+async def test_raised_errors(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/paywall")
+    assert resp.status_code == 402
+    assert resp.json() == {
+        "code": "PT402",
+        "details": "Quota used",
+        "hint": "Upgrade",
+        "message": "Payment Required",
+    }
+    resp = await client.get("/custom_error")
+    # status_text cannot be honoured: ASGI has no field for a custom reason phrase.
+    assert resp.status_code == 420
+    assert resp.headers["x-custom"] == "yes"
+    assert resp.json() == {"code": "123", "details": "D", "hint": "H", "message": "Custom"}
+    resp = await client.get("/boom")
+    assert resp.status_code == 400
+    assert resp.json() == {"code": "P0001", "details": "it broke", "hint": None, "message": "boom"}
+
+
+async def test_session_settings_do_not_leak(app_factory) -> None:  # type: ignore[no-untyped-def]
+    """SEC-31: a session-level set_config by one request is invisible to the next one."""
+    async with app_factory(db_pool=1) as (_, http):
+        leak = await http.get("/leaky")
+        assert leak.json() == [{"tenant": "42"}]
+        after = await http.get("/whoami?select=tenant")
+        assert after.json() == [{"tenant": ""}]
+
+
+async def test_pre_request(app_factory) -> None:  # type: ignore[no-untyped-def]
+    async with app_factory(db_pre_request="api.pre_request") as (_, http):
+        ok = await http.get("/items?id=eq.1&select=id")
+        assert ok.status_code == 200
+        assert ok.headers["x-pre-request"] == "ran"
+        blocked = await http.get("/items", headers={"X-Block": "yes"})
+        assert blocked.status_code == 403
+        assert blocked.json()["message"] == "Blocked by pre-request"
+
+
+async def test_tx_end_rollback_and_override(app_factory) -> None:  # type: ignore[no-untyped-def]
+    """db-tx-end: the leaky view's session-level write is a probe that a transaction ran."""
+    async with app_factory(db_tx_end="rollback-allow-override") as (_, http):
+        resp = await http.get("/whoami?select=role", headers={"Prefer": "tx=commit"})
+        assert resp.status_code == 200
+        assert resp.headers["preference-applied"] == "tx=commit"
+        resp = await http.get("/whoami?select=role", headers={"Prefer": "tx=rollback"})
+        assert resp.headers["preference-applied"] == "tx=rollback"
+    async with app_factory(db_tx_end="commit") as (_, http):
+        resp = await http.get("/whoami?select=role", headers={"Prefer": "tx=rollback"})
+        assert "preference-applied" not in resp.headers
+
+
+async def test_jwt_errors_need_no_database(app_factory) -> None:  # type: ignore[no-untyped-def]
+    """SEC-25: a bad token is answered without waiting for a pool connection."""
+    async with app_factory(db_pool=1, db_pool_acquisition_timeout=5.0) as (app, http):
+        pool = app.executor.pool  # type: ignore[attr-defined]
+        async with pool.connection():
+            started = time.perf_counter()
+            resp = await http.get("/items", headers={"Authorization": "Bearer a.b"})
+            assert resp.status_code == 401
+            assert time.perf_counter() - started < 1.0

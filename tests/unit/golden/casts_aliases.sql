@@ -1,0 +1,3 @@
+-- GET /items?select=ident:id::text,name&order=name.desc.nullslast,id
+WITH "pgrst_source" AS (SELECT CAST("api"."items"."id" AS TEXT) AS "ident", "api"."items"."name" FROM "api"."items" ORDER BY "api"."items"."name" DESC NULLS LAST, "api"."items"."id" ASC) SELECT CAST(NULL AS BIGINT) AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, CAST(COALESCE(pg_catalog.json_agg(_postgrest_t), '[]') AS TEXT) AS body, NULLIF(pg_catalog.current_setting('response.headers', TRUE), '') AS response_headers, NULLIF(pg_catalog.current_setting('response.status', TRUE), '') AS response_status FROM (SELECT * FROM "pgrst_source") AS _postgrest_t
+-- params: []

@@ -1,0 +1,3 @@
+-- GET /items?id=in.(1,2,3)&name=not.is.null&x=is.true&y=not.in.(a)
+WITH "pgrst_source" AS (SELECT "api"."items".* FROM "api"."items" WHERE "api"."items"."id" = ANY($1) AND NOT ("api"."items"."name" IS NULL) AND "api"."items"."x" IS TRUE AND NOT ("api"."items"."y" = ANY($2))) SELECT CAST(NULL AS BIGINT) AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, CAST(COALESCE(pg_catalog.json_agg(_postgrest_t), '[]') AS TEXT) AS body, NULLIF(pg_catalog.current_setting('response.headers', TRUE), '') AS response_headers, NULLIF(pg_catalog.current_setting('response.status', TRUE), '') AS response_status FROM (SELECT * FROM "pgrst_source") AS _postgrest_t
+-- params: ['{"1","2","3"}', '{"a"}']

@@ -1,0 +1,3 @@
+-- GET /items?select=id,data->a->>b,first:arr->0&data->>k=eq.v
+WITH "pgrst_source" AS (SELECT "api"."items"."id", "api"."items"."data" -> $1 ->> $2 AS "b", "api"."items"."arr" -> CAST($3 AS INT) AS "first" FROM "api"."items" WHERE "api"."items"."data" ->> $4 = $5) SELECT CAST(NULL AS BIGINT) AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, CAST(COALESCE(pg_catalog.json_agg(_postgrest_t), '[]') AS TEXT) AS body, NULLIF(pg_catalog.current_setting('response.headers', TRUE), '') AS response_headers, NULLIF(pg_catalog.current_setting('response.status', TRUE), '') AS response_status FROM (SELECT * FROM "pgrst_source") AS _postgrest_t
+-- params: ['a', 'b', '0', 'k', 'v']

@@ -1,0 +1,3 @@
+-- GET /items?or=(id.eq.1,and(name.like.a*,not.or(id.gt.5,id.lt.2)))&not.and=(a.eq.1)
+WITH "pgrst_source" AS (SELECT "api"."items".* FROM "api"."items" WHERE ("api"."items"."id" = $1 OR ("api"."items"."name" LIKE $2 AND NOT ("api"."items"."id" > $3 OR "api"."items"."id" < $4))) AND NOT ("api"."items"."a" = $5)) SELECT CAST(NULL AS BIGINT) AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, CAST(COALESCE(pg_catalog.json_agg(_postgrest_t), '[]') AS TEXT) AS body, NULLIF(pg_catalog.current_setting('response.headers', TRUE), '') AS response_headers, NULLIF(pg_catalog.current_setting('response.status', TRUE), '') AS response_status FROM (SELECT * FROM "pgrst_source") AS _postgrest_t
+-- params: ['1', 'a%', '5', '2', '1']

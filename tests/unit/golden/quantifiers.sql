@@ -1,0 +1,3 @@
+-- GET /items?id=eq(any).{1,2}&name=like(all).{a*,*b}
+WITH "pgrst_source" AS (SELECT "api"."items".* FROM "api"."items" WHERE "api"."items"."id" = ANY($1) AND "api"."items"."name" LIKE ALL ($2)) SELECT CAST(NULL AS BIGINT) AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, CAST(COALESCE(pg_catalog.json_agg(_postgrest_t), '[]') AS TEXT) AS body, NULLIF(pg_catalog.current_setting('response.headers', TRUE), '') AS response_headers, NULLIF(pg_catalog.current_setting('response.status', TRUE), '') AS response_status FROM (SELECT * FROM "pgrst_source") AS _postgrest_t
+-- params: ['{1,2}', '{a%,%b}']

@@ -1,0 +1,3 @@
+-- GET /we"ird %s?select="a\"b",%C3%BCn%C3%AF,"pct%s"&"a\"b"=eq.1
+WITH "pgrst_source" AS (SELECT "api"."we""ird %s"."a""b", "api"."we""ird %s"."ünï", "api"."we""ird %s"."pct%s" FROM "api"."we""ird %s" WHERE "api"."we""ird %s"."a""b" = $1) SELECT CAST(NULL AS BIGINT) AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, CAST(COALESCE(pg_catalog.json_agg(_postgrest_t), '[]') AS TEXT) AS body, NULLIF(pg_catalog.current_setting('response.headers', TRUE), '') AS response_headers, NULLIF(pg_catalog.current_setting('response.status', TRUE), '') AS response_status FROM (SELECT * FROM "pgrst_source") AS _postgrest_t
+-- params: ['1']

@@ -1,0 +1,133 @@
+"""The error model: bodies byte-exact, SQLSTATE → HTTP as PostgREST maps it."""
+
+from __future__ import annotations
+
+import pytest
+
+from pgrest_asgi.db.errors import database_error, sqlstate_status
+from pgrest_asgi.errors import ApiRequestError, ConnectionError, JwtError, SchemaCacheError
+
+
+def test_body_shape_and_headers() -> None:
+    err = SchemaCacheError.table_not_found("api", "itemz", "items")
+    body = err.body()
+    assert body == (
+        b'{"code":"PGRST205","details":null,"hint":"Perhaps you meant the table \'api.items\'",'
+        b'"message":"Could not find the table \'api.itemz\' in the schema cache"}'
+    )
+    assert err.response_headers(len(body)) == [
+        (b"content-type", b"application/json; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"proxy-status", b"PostgREST; error=PGRST205"),
+    ]
+    assert err.body(verbose=False) == (
+        b'{"code":"PGRST205",'
+        b'"message":"Could not find the table \'api.itemz\' in the schema cache"}'
+    )
+
+
+def test_connection_errors() -> None:
+    assert (ConnectionError.pool_timeout().status, ConnectionError.pool_timeout().code) == (
+        504,
+        "PGRST003",
+    )
+    e = ConnectionError.schema_cache_not_loaded()
+    assert (e.status, e.code, e.message) == (
+        503,
+        "PGRST002",
+        "Could not query the database for the schema cache. Retrying.",
+    )
+
+
+def test_jwt_challenge_header() -> None:
+    e = JwtError.decode("Expected 3 parts in JWT; got 2")
+    assert e.headers == [
+        (
+            "WWW-Authenticate",
+            'Bearer error="invalid_token", error_description="Expected 3 parts in JWT; got 2"',
+        )
+    ]
+    assert JwtError.anonymous_disabled().headers == [("WWW-Authenticate", "Bearer")]
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "message", "anonymous", "status"),
+    [
+        ("08006", "", False, 503),
+        ("09000", "", False, 500),
+        ("0L000", "", False, 403),
+        ("0P000", "", False, 403),
+        ("23503", "", False, 409),
+        ("23505", "", False, 409),
+        ("25006", "", False, 405),
+        ("21000", "UPDATE requires a WHERE clause", False, 400),
+        ("21000", "more than one row", False, 500),
+        ("22023", 'role "x" does not exist', False, 401),
+        ("22023", "invalid value", False, 400),
+        ("25P02", "", False, 500),
+        ("28000", "", False, 403),
+        ("2D000", "", False, 500),
+        ("38000", "", False, 500),
+        ("39000", "", False, 500),
+        ("3B000", "", False, 500),
+        ("40001", "", False, 500),
+        ("53400", "", False, 500),
+        ("53100", "", False, 503),
+        ("54001", "", False, 500),
+        ("55P03", "", False, 500),
+        ("57P01", "", False, 503),
+        ("57014", "", False, 500),
+        ("58000", "", False, 500),
+        ("F0000", "", False, 500),
+        ("HV000", "", False, 500),
+        ("P0001", "", False, 400),
+        ("P0002", "", False, 500),
+        ("XX000", "", False, 500),
+        ("42883", "function xmlagg(integer) does not exist", False, 406),
+        ("42883", "function f() does not exist", False, 404),
+        ("42P01", "", False, 404),
+        ("42P17", "", False, 500),
+        ("42501", "", True, 401),
+        ("42501", "", False, 403),
+        ("PT402", "", False, 402),
+        ("PTabc", "", False, 500),
+        ("22P02", "", False, 400),
+        ("42703", "", False, 400),
+    ],
+)
+def test_sqlstate_map(sqlstate: str, message: str, anonymous: bool, status: int) -> None:
+    assert sqlstate_status(sqlstate, message, anonymous=anonymous) == status
+
+
+def test_anonymous_permission_denied_challenges() -> None:
+    err = database_error("42501", "permission denied for table secrets", None, None, anonymous=True)
+    assert (err.status, err.headers) == (401, [("WWW-Authenticate", "Bearer")])
+
+
+def test_raise_pgrst_full_control() -> None:
+    err = database_error(
+        "PGRST",
+        '{"code":"123","message":"Custom","details":"D","hint":"H"}',
+        '{"status":420,"status_text":"Calm","headers":{"X-A":"1"}}',
+        None,
+        anonymous=False,
+    )
+    assert (err.status, err.code, err.message, err.details, err.hint, err.headers, err.reason) == (
+        420,
+        "123",
+        "Custom",
+        "D",
+        "H",
+        [("X-A", "1")],
+        "Calm",
+    )
+
+
+def test_raise_pgrst_bad_json() -> None:
+    err = database_error("PGRST", "not json", None, None, anonymous=False)
+    assert (err.status, err.code, err.details) == (
+        500,
+        "PGRST121",
+        "Invalid JSON value for MESSAGE: 'not json'",
+    )
+    assert isinstance(err, ApiRequestError)

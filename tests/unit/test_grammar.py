@@ -1,0 +1,238 @@
+"""Query string → ApiRequest, table-driven; and PostgREST-shaped parse errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from pgrest_asgi.errors import ApiRequestError
+from pgrest_asgi.request.grammar import Limits, PostgrestGrammar, parse_accept, parse_prefer
+from pgrest_asgi.request.model import (
+    Field,
+    Filter,
+    JsonStep,
+    LogicTree,
+    MediaType,
+    OpExpr,
+    OrderTerm,
+    SelectEmbed,
+    SelectField,
+    Target,
+)
+
+T = Target("relation", "api", "items")
+G = PostgrestGrammar()
+
+
+def parse(*params: tuple[str, str], method: str = "GET", **headers: str):  # type: ignore[no-untyped-def]
+    return G.parse(method, T, list(params), headers)
+
+
+@pytest.mark.parametrize(
+    ("select", "expected"),
+    [
+        ("id", (SelectField(Field("id")),)),
+        ("*", (SelectField(Field("*")),)),
+        ("id, name", (SelectField(Field("id")), SelectField(Field("name")))),
+        ("n:name", (SelectField(Field("name"), alias="n"),)),
+        ("price::text", (SelectField(Field("price"), cast="text"),)),
+        ("p:price::numeric", (SelectField(Field("price"), alias="p", cast="numeric"),)),
+        (
+            "data->a->>b",
+            (SelectField(Field("data", (JsonStep("->", "a"), JsonStep("->>", "b")))),),
+        ),
+        ("arr->0", (SelectField(Field("arr", (JsonStep("->", "0", True),))),)),
+        ('"Weird Col"', (SelectField(Field("Weird Col")),)),
+        ('"a,b.c"', (SelectField(Field("a,b.c")),)),
+        ("total:amount.sum()", (SelectField(Field("amount"), alias="total", aggregate="sum"),)),
+        (
+            "owner(id,name)",
+            (SelectEmbed("owner", (SelectField(Field("id")), SelectField(Field("name")))),),
+        ),
+        (
+            "o:owner!fk_owner!inner(*)",
+            (SelectEmbed("owner", (SelectField(Field("*")),), "o", "fk_owner", "inner"),),
+        ),
+        ("...tags(x)", (SelectEmbed("tags", (SelectField(Field("x")),), spread=True),)),
+        ("rel()", (SelectEmbed("rel", ()),)),
+    ],
+)
+def test_select(select: str, expected: tuple[object, ...]) -> None:
+    assert parse(("select", select)).select == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("id", "eq.1", Filter(Field("id"), OpExpr("eq", "1"))),
+        ("id", "not.eq.1", Filter(Field("id"), OpExpr("eq", "1", negated=True))),
+        ("name", "like.*ab*", Filter(Field("name"), OpExpr("like", "%ab%"))),
+        ("name", "eq.a.b,c", Filter(Field("name"), OpExpr("eq", "a.b,c"))),
+        ("id", "in.(1,2,3)", Filter(Field("id"), OpExpr("in", ("1", "2", "3")))),
+        ("id", 'in.("a,b","c\\"d")', Filter(Field("id"), OpExpr("in", ("a,b", 'c"d')))),
+        ("id", "in.()", Filter(Field("id"), OpExpr("in", ()))),
+        ("x", "is.NULL", Filter(Field("x"), OpExpr("is", "null"))),
+        ("x", "not.is.not_null", Filter(Field("x"), OpExpr("is", "not_null", negated=True))),
+        ("t", "fts(english).cat", Filter(Field("t"), OpExpr("fts", "cat", language="english"))),
+        ("t", "wfts.cat dog", Filter(Field("t"), OpExpr("wfts", "cat dog"))),
+        ("n", "like(any).{a*,b*}", Filter(Field("n"), OpExpr("like", "{a%,b%}", quantifier="any"))),
+        ("r", "adj.[1,2)", Filter(Field("r"), OpExpr("adj", "[1,2)"))),
+        ("d->>k", "eq.v", Filter(Field("d", (JsonStep("->>", "k"),)), OpExpr("eq", "v"))),
+        ("x", "isdistinct.3", Filter(Field("x"), OpExpr("isdistinct", "3"))),
+    ],
+)
+def test_filters(key: str, value: str, expected: Filter) -> None:
+    assert parse((key, value)).filters == (expected,)
+
+
+def test_logic_tree() -> None:
+    req = parse(("or", "(a.eq.1,not.and(b.gt.2,c.is.null))"), ("not.and", "(d.eq.x)"))
+    assert req.logic == (
+        LogicTree(
+            "or",
+            (
+                Filter(Field("a"), OpExpr("eq", "1")),
+                LogicTree(
+                    "and",
+                    (
+                        Filter(Field("b"), OpExpr("gt", "2")),
+                        Filter(Field("c"), OpExpr("is", "null")),
+                    ),
+                    negated=True,
+                ),
+            ),
+        ),
+        LogicTree("and", (Filter(Field("d"), OpExpr("eq", "x")),), negated=True),
+    )
+
+
+def test_logic_tree_quoted_value_with_reserved_characters() -> None:
+    req = parse(("or", '(name.eq."a,b(c)",id.in.(1,2))'))
+    assert req.logic[0].children == (
+        Filter(Field("name"), OpExpr("eq", "a,b(c)")),
+        Filter(Field("id"), OpExpr("in", ("1", "2"))),
+    )
+
+
+def test_order_limit_offset_and_embedded_modifiers() -> None:
+    req = parse(
+        ("order", "id.desc.nullslast,name,rel(x).asc"),
+        ("limit", "10"),
+        ("offset", "5"),
+        ("tags.limit", "2"),
+        ("tags.name", "eq.x"),
+    )
+    assert req.order == (
+        OrderTerm(Field("id"), "desc", "last"),
+        OrderTerm(Field("name")),
+        OrderTerm(Field("x"), "asc", relation="rel"),
+    )
+    assert (req.limit, req.offset) == (10, 5)
+    assert req.embedded[0].path == ("tags",)
+    assert req.embedded[0].limit == 2
+    assert req.embedded[0].filters == (Filter(Field("name"), OpExpr("eq", "x")),)
+
+
+def _error(*params: tuple[str, str]) -> ApiRequestError:
+    with pytest.raises(ApiRequestError) as info:
+        parse(*params)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("param", "message", "details"),
+    [
+        (
+            ("id", "foo.1"),
+            '"failed to parse filter (foo.1)" (line 1, column 1)',
+            'unexpected "f" expecting "not" or operator (eq, gt, ...)',
+        ),
+        (
+            ("id", "eq"),
+            '"failed to parse filter (eq)" (line 1, column 3)',
+            'unexpected end of input expecting "."',
+        ),
+        (
+            ("x", "is.maybe"),
+            '"failed to parse filter (is.maybe)" (line 1, column 4)',
+            'unexpected "m" expecting "null" or "not_null" or "true" or "false" or "unknown"',
+        ),
+        (
+            ("select", "id,("),
+            '"failed to parse select parameter (id,()" (line 1, column 4)',
+            'unexpected "(" expecting field name',
+        ),
+        (
+            ("order", "id.sideways"),
+            '"failed to parse order (id.sideways)" (line 1, column 4)',
+            'unexpected "s" expecting "asc", "desc", "nullsfirst" or "nullslast"',
+        ),
+        (
+            ("or", "(a.eq.1,b.eq"),
+            '"failed to parse logic tree ((a.eq.1,b.eq)" (line 1, column 13)',
+            'unexpected end of input expecting "."',
+        ),
+        (
+            ("limit", "abc"),
+            '"failed to parse limit (abc)" (line 1, column 1)',
+            'unexpected "a" expecting digit',
+        ),
+    ],
+)
+def test_parse_errors(param: tuple[str, str], message: str, details: str) -> None:
+    err = _error(param)
+    assert (err.status, err.code, err.message, err.details) == (400, "PGRST100", message, details)
+
+
+def test_negative_limit_is_416() -> None:
+    err = _error(("limit", "-1"))
+    assert (err.status, err.code, err.details) == (
+        416,
+        "PGRST103",
+        "Limit should be greater than or equal to zero.",
+    )
+
+
+def test_nesting_limit_is_enforced_cheaply() -> None:
+    deep = "(" + "or(" * 1000 + "a.eq.1" + ")" * 1001
+    err = _error(("or", deep))
+    assert err.code == "PGRST100"
+    small = PostgrestGrammar(limits=Limits(max_depth=3))
+    with pytest.raises(ApiRequestError):
+        small.parse("GET", T, [("or", "(or(or(or(a.eq.1))))")], {})
+
+
+def test_term_limit() -> None:
+    many = "(" + ",".join(f"a.eq.{i}" for i in range(1001)) + ")"
+    assert _error(("or", many)).code == "PGRST100"
+
+
+def test_range_header_only_on_get() -> None:
+    assert parse(range="0-9").range == (0, 9)
+    assert parse(range="items=5-").range == (5, None)
+    assert G.parse("HEAD", T, [], {"range": "0-9"}).range is None
+    with pytest.raises(ApiRequestError) as info:
+        parse(range="10-5")
+    assert info.value.status == 416
+
+
+def test_prefer() -> None:
+    p = parse_prefer("count=exact, return=representation,count=planned, bogus=1, tx=rollback")
+    assert (p.count, p.return_, p.tx, p.invalid) == (
+        "exact",
+        "representation",
+        "rollback",
+        ("bogus=1",),
+    )
+    assert parse_prefer("timezone=America/Los_Angeles, max-affected=5").max_affected == 5
+
+
+def test_accept_is_ordered_by_q() -> None:
+    assert parse_accept("text/csv;q=0.5, Application/JSON, */*;q=0") == (
+        MediaType("application/json"),
+        MediaType("text/csv", (), 0.5),
+    )
+
+
+def test_canonical_query_sorts_params() -> None:
+    req = parse(("select", "id,name"), ("id", "eq.1"), ("a b", "eq.x y"))
+    assert req.canonical_query == "a%20b=eq.x%20y&id=eq.1&select=id,name"

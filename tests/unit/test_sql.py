@@ -1,0 +1,172 @@
+"""URL → SQL text + parameters, against golden files a person can read and review.
+
+Regenerate after an intended change with ``PGREST_UPDATE_GOLDEN=1 pytest tests/unit/test_sql.py``
+and read the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import pytest
+
+from pgrest_asgi.plan.planner import SqlglotPlanner
+from pgrest_asgi.request.grammar import PostgrestGrammar
+from pgrest_asgi.request.model import Target
+from pgrest_asgi.schema.model import Column, QualifiedName, SchemaCache, Table
+from pgrest_asgi.settings import Settings
+from pgrest_asgi.sql.build import SqlCache, build_read, read_expression
+from pgrest_asgi.sql.gucs import guc_statement
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("PGREST_UPDATE_GOLDEN") == "1"
+
+
+def _col(name: str, base: str = "text") -> Column:
+    return Column(name=name, data_type=base, base_type=base, nullable=True)
+
+
+SCHEMA = SchemaCache(
+    schemas=("api",),
+    tables={
+        QualifiedName("api", "items"): Table(
+            schema="api",
+            name="items",
+            kind="table",
+            columns=(_col("id", "integer"), _col("name"), _col("doc", "tsvector")),
+            primary_key=("id",),
+        ),
+        QualifiedName("api", 'we"ird %s'): Table(schema="api", name='we"ird %s', kind="table"),
+    },
+)
+
+CASES = {
+    "simple_eq": ("items", "select=id,name&id=eq.1"),
+    "star_paging": ("items", "limit=10&offset=20"),
+    "operators": (
+        "items",
+        "a=gt.1&b=gte.2&c=lt.3&d=lte.4&e=neq.5&f=like.*x*&g=ilike.y*&h=match.^a&i=imatch.b$"
+        "&j=isdistinct.7&k=cs.{1}&l=cd.{2}&m=ov.{3}&n=sl.[1,2)&o=sr.[3,4)&p=nxr.[5,6)"
+        "&q=nxl.[7,8)&r=adj.[9,10)",
+    ),
+    "in_is_not": ("items", "id=in.(1,2,3)&name=not.is.null&x=is.true&y=not.in.(a)"),
+    "quantifiers": ("items", "id=eq(any).{1,2}&name=like(all).{a*,*b}"),
+    "full_text": ("items", "doc=fts.cat&name=plfts(english).fat cats&name=not.wfts.x"),
+    "logic": ("items", "or=(id.eq.1,and(name.like.a*,not.or(id.gt.5,id.lt.2)))&not.and=(a.eq.1)"),
+    "json_paths": ("items", "select=id,data->a->>b,first:arr->0&data->>k=eq.v"),
+    "casts_aliases": ("items", "select=ident:id::text,name&order=name.desc.nullslast,id"),
+    "count_exact_paged": ("items", "select=id&limit=5"),
+    "weird_identifiers": ('we"ird %s', 'select="a\\"b",%C3%BCn%C3%AF,"pct%s"&"a\\"b"=eq.1'),
+}
+
+
+def _plan(table: str, query: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    grammar = PostgrestGrammar()
+    request = grammar.parse(
+        "GET",
+        Target("relation", "api", table),
+        parse_qsl(query, keep_blank_values=True),
+        headers or ({"prefer": "count=exact"} if "count" in query or "limit=5" in query else {}),
+    )
+    planner = SqlglotPlanner(Settings())
+    return planner.plan(request, SCHEMA)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_sql(name: str) -> None:
+    table, query = CASES[name]
+    plan, params = _plan(table, query)
+    sql = build_read(plan, SqlCache())
+    text = f"-- GET /{table}?{query}\n{sql}\n-- params: {params!r}\n"
+    path = GOLDEN / f"{name}.sql"
+    if UPDATE or not path.exists():
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+IDENT = re.compile(r'"(?:[^"]|"")*"')
+LITERAL = re.compile(r"'(?:[^']|'')*'")
+BUILTIN = re.compile(r"pg_catalog\.\w+")
+OUR_LITERALS = {"''", "'[]'", "'null'", "'response.headers'", "'response.status'"}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_no_value_reaches_the_sql_text(name: str) -> None:
+    table, query = CASES[name]
+    plan, params = _plan(table, query)
+    sql = build_read(plan, SqlCache())
+    outside_identifiers = BUILTIN.sub("", IDENT.sub('""', sql))
+    assert set(LITERAL.findall(outside_identifiers)) <= OUR_LITERALS
+    words = set(re.findall(r"[^\s(),.]+", outside_identifiers))
+    for value in params:
+        assert str(value) not in words, value
+
+
+def test_cache_hit_skips_sqlglot(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = SqlCache()
+    first, _ = _plan("items", "select=id&id=eq.1")
+    second, params = _plan("items", "select=id&id=eq.999")
+    assert first == second and hash(first) == hash(second)
+    build_read(first, cache)
+    calls: list[object] = []
+    import pgrest_asgi.sql.build as build
+
+    monkeypatch.setattr(build, "read_expression", lambda plan: calls.append(plan))
+    build_read(second, cache)
+    assert calls == [] and (cache.hits, cache.misses) == (1, 1)
+    assert params == ["999"]
+
+
+def test_different_shapes_differ() -> None:
+    a, _ = _plan("items", "id=eq.1")
+    b, _ = _plan("items", "id=gt.1")
+    assert a != b
+    assert read_expression(a).sql() != read_expression(b).sql()
+
+
+def test_guc_statement_order_and_parameters() -> None:
+    from pgrest_asgi.plan.model import TxSpec
+
+    tx = TxSpec(
+        read_only=True,
+        role="web_user",
+        claims_json='{"role":"web_user"}',
+        method="GET",
+        path="/items",
+        headers_json="{}",
+        cookies_json="{}",
+        search_path='"api", "public"',
+        timezone="UTC",
+        role_settings=(("statement_timeout", "5s"),),
+        settings=(("app.settings.k", "v"),),
+    )
+    sql, params = guc_statement(tx)
+    assert sql == (
+        "SELECT pg_catalog.set_config('search_path', $1, true), "
+        "pg_catalog.set_config($2, $3, true), "
+        "pg_catalog.set_config('role', $4, true), "
+        "pg_catalog.set_config('request.jwt.claims', $5, true), "
+        "pg_catalog.set_config('request.method', $6, true), "
+        "pg_catalog.set_config('request.path', $7, true), "
+        "pg_catalog.set_config('request.headers', $8, true), "
+        "pg_catalog.set_config('request.cookies', $9, true), "
+        "pg_catalog.set_config('timezone', $10, true), "
+        "pg_catalog.set_config($11, $12, true)"
+    )
+    assert params == [
+        '"api", "public"',
+        "statement_timeout",
+        "5s",
+        "web_user",
+        '{"role":"web_user"}',
+        "GET",
+        "/items",
+        "{}",
+        "{}",
+        "UTC",
+        "app.settings.k",
+        "v",
+    ]
