@@ -8,6 +8,10 @@ import time
 from collections.abc import Callable
 
 import httpx
+import psycopg
+
+from pgrest_asgi.testing import PostgresCluster
+from tests.conftest import API_DB
 
 Token = Callable[..., str]
 
@@ -185,16 +189,36 @@ async def test_pre_request(app_factory) -> None:  # type: ignore[no-untyped-def]
         assert blocked.json()["message"] == "Blocked by pre-request"
 
 
-async def test_tx_end_rollback_and_override(app_factory) -> None:  # type: ignore[no-untyped-def]
-    """db-tx-end: the leaky view's session-level write is a probe that a transaction ran."""
+async def _xid_status(http: httpx.AsyncClient, prefer: str | None, cluster: PostgresCluster) -> str:
+    headers = {"Prefer": prefer} if prefer else {}
+    resp = await http.get("/current_xid", headers=headers)
+    assert resp.status_code == 200, resp.text
+    xid = resp.json()[0]["xid"]
+    with psycopg.connect(cluster.dsn(API_DB)) as conn:
+        row = conn.execute("SELECT txid_status(%s::bigint)", (xid,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+async def test_tx_end(app_factory, api_db: PostgresCluster) -> None:  # type: ignore[no-untyped-def]
+    """db-tx-end and Prefer: tx=, observed through the fate of the request's transaction."""
+    async with app_factory(db_tx_end="commit") as (_, http):
+        assert await _xid_status(http, None, api_db) == "committed"
+        assert await _xid_status(http, "tx=rollback", api_db) == "committed"  # not allowed
+    async with app_factory(db_tx_end="rollback") as (_, http):
+        assert await _xid_status(http, None, api_db) == "aborted"
+        assert await _xid_status(http, "tx=commit", api_db) == "aborted"
     async with app_factory(db_tx_end="rollback-allow-override") as (_, http):
-        resp = await http.get("/whoami?select=role", headers={"Prefer": "tx=commit"})
-        assert resp.status_code == 200
+        assert await _xid_status(http, None, api_db) == "aborted"
+        assert await _xid_status(http, "tx=commit", api_db) == "committed"
+        resp = await http.get("/items?id=eq.1", headers={"Prefer": "tx=commit"})
         assert resp.headers["preference-applied"] == "tx=commit"
-        resp = await http.get("/whoami?select=role", headers={"Prefer": "tx=rollback"})
+    async with app_factory(db_tx_end="commit-allow-override") as (_, http):
+        assert await _xid_status(http, "tx=rollback", api_db) == "aborted"
+        resp = await http.get("/items?id=eq.1", headers={"Prefer": "tx=rollback"})
         assert resp.headers["preference-applied"] == "tx=rollback"
     async with app_factory(db_tx_end="commit") as (_, http):
-        resp = await http.get("/whoami?select=role", headers={"Prefer": "tx=rollback"})
+        resp = await http.get("/items?id=eq.1", headers={"Prefer": "tx=rollback"})
         assert "preference-applied" not in resp.headers
 
 
