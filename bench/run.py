@@ -35,7 +35,7 @@ CREATE ROLE authenticator LOGIN NOINHERIT;
 CREATE ROLE web_anon NOLOGIN;
 GRANT web_anon TO authenticator;
 CREATE SCHEMA api;
-GRANT USAGE ON SCHEMA api TO web_anon;
+GRANT USAGE ON SCHEMA api TO web_anon, authenticator;
 CREATE TABLE api.items (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2),
                         created_at timestamptz NOT NULL DEFAULT now());
 INSERT INTO api.items (id, name, price) SELECT g, 'item ' || g, g % 1000 FROM
@@ -95,7 +95,12 @@ def start_server(module: str, env: dict[str, str]) -> tuple[subprocess.Popen[byt
         cwd=ROOT / "bench",
         env=env,
     )
-    wait_http(port)
+    try:
+        wait_http(port)
+    except RuntimeError:
+        proc.kill()
+        proc.wait()
+        raise
     return proc, port
 
 

@@ -9,23 +9,26 @@ One transaction per request, sent in psycopg pipeline mode so it costs one round
     <main statement>                 -- also returns response.headers / response.status
     COMMIT | ROLLBACK
 
-All values travel as ``$n`` parameters (``AsyncRawCursor``: no client-side interpolation, so a
-``%`` in an identifier is harmless). ``json``/``jsonb``/``text`` results are loaded as ``bytes``
-and handed to the response untouched.
+The statements go through ``db/pipeline.py`` (libpq's pipeline mode, prepared statements):
+every value is a server-side ``$n`` parameter, nothing is interpolated client-side (so a ``%``
+in an identifier is harmless), and the main statement's row is read as the server sent it —
+the JSON body stays ``bytes`` from the socket to the response.
 """
 
 from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 import psycopg
 import psycopg_pool
-from psycopg import AsyncConnection, AsyncRawCursor
+from psycopg import AsyncConnection, pq
 from psycopg.adapt import Loader
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
+from psycopg.pq.abc import PGresult
 
 from ..errors import ConnectionError, PgRestError
 from ..observe import Event, Observer, log_observer
@@ -34,6 +37,7 @@ from ..settings import Settings
 from ..sql.build import Statement
 from ..sql.gucs import begin_sql, guc_statement, pre_request_sql
 from .errors import database_error
+from .pipeline import Message, PreparedRegistry, run_pipeline
 
 __all__ = ["DbResult", "PsycopgExecutor"]
 
@@ -74,6 +78,7 @@ class PsycopgExecutor:
         self._last_used: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = (
             weakref.WeakKeyDictionary()
         )
+        self.prepared = PreparedRegistry()
 
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self, *, wait: bool = False) -> None:
@@ -89,10 +94,10 @@ class PsycopgExecutor:
             reconnect_timeout=300.0,
             kwargs={
                 "autocommit": True,
-                "prepare_threshold": 0 if s.db_prepared_statements else None,
+                # Requests prepare through db/pipeline.py; psycopg itself never does.
+                "prepare_threshold": None,
                 "application_name": APPLICATION_NAME,
             },
-            configure=self._configure,
             check=self._check,
             reset=self._reset,
             open=False,
@@ -104,10 +109,6 @@ class PsycopgExecutor:
         if self.pool is not None:
             await self.pool.close()
             self.pool = None
-
-    async def _configure(self, conn: AsyncConnection[Any]) -> None:
-        register_bytes_loaders(conn)
-        conn.cursor_factory = AsyncRawCursor
 
     async def _check(self, conn: AsyncConnection[Any]) -> None:
         last = self._last_used.get(conn)
@@ -158,47 +159,84 @@ class PsycopgExecutor:
         *,
         retry: bool = True,
     ) -> DbResult:
-        """Send the whole transaction in one pipeline and read the main statement's row."""
-        anonymous = tx.role == self.settings.db_anon_role
+        """Send the whole transaction as one pipeline and read the main statement's row."""
         guc_sql, guc_params = guc_statement(tx)
-        cur = conn.cursor()
-        main = conn.cursor()
+        messages = [Message(begin_sql(tx.isolation, tx.read_only).encode())]
+        if self.settings.db_reset_session:
+            messages += (Message(b"RESET ALL"), Message(b"RESET ROLE"))
+        messages.append(self._message(conn, guc_sql, guc_params))
+        if tx.pre_request is not None:
+            messages.append(self._message(conn, pre_request_sql(tx.pre_request), ()))
+        main_index = len(messages)
+        messages.append(self._message(conn, statement.sql, statement.params))
+        messages.append(Message(b"ROLLBACK" if tx.rollback else b"COMMIT"))
         try:
-            async with conn.pipeline():
-                await cur.execute(begin_sql(tx.isolation, tx.read_only), prepare=False)
-                if self.settings.db_reset_session:
-                    await cur.execute("RESET ALL", prepare=False)
-                    await cur.execute("RESET ROLE", prepare=False)
-                await cur.execute(guc_sql, guc_params)
-                if tx.pre_request is not None:
-                    await cur.execute(pre_request_sql(tx.pre_request))
-                await main.execute(statement.sql, statement.params)
-                await cur.execute("ROLLBACK" if tx.rollback else "COMMIT", prepare=False)
-            row = await main.fetchone()
-        except psycopg.Error as exc:
-            await _abort(conn)
+            results = await run_pipeline(conn, messages)
+        except psycopg.OperationalError as exc:
+            self.prepared.forget(conn)
             # Only reads are retried: a write whose COMMIT may have been sent must not run twice.
-            if retry and tx.read_only and conn.broken and isinstance(exc, psycopg.OperationalError):
+            if retry and tx.read_only:
                 raise _Retryable from exc
-            raise self.translate(exc, anonymous=anonymous) from None
-        assert row is not None
+            raise ConnectionError.unreachable(_first_line(exc)) from None
+        row: PGresult | None = None
+        failure: PGresult | None = None
+        slots = iter(results)
+        for index, message in enumerate(messages):
+            if message.prepare:
+                parsed = next(slots)
+                if parsed.status == ExecStatus.COMMAND_OK and message.name is not None:
+                    self.prepared.confirm(conn, message.sql, message.name)
+                elif failure is None and parsed.status == ExecStatus.FATAL_ERROR:
+                    failure = parsed
+            result = next(slots)
+            if failure is None and result.status == ExecStatus.FATAL_ERROR:
+                failure = result
+            if index == main_index:
+                row = result
+        if failure is not None:
+            if conn.pgconn.transaction_status != TransactionStatus.IDLE:
+                await run_pipeline(conn, [Message(b"ROLLBACK")])
+            raise self.translate(failure, anonymous=tx.role == self.settings.db_anon_role)
+        assert row is not None and row.status == ExecStatus.TUPLES_OK
+        total = row.get_value(0, 0)
         return DbResult(
-            total=row[0],
-            page_total=row[1],
-            body=row[2],
-            response_headers=row[3],
-            response_status=row[4],
+            total=None if total is None else int(total),
+            page_total=int(row.get_value(0, 1) or 0),
+            body=row.get_value(0, 2) or b"",
+            response_headers=row.get_value(0, 3),
+            response_status=row.get_value(0, 4),
         )
 
-    def translate(self, exc: psycopg.Error, *, anonymous: bool) -> PgRestError:
-        diag = exc.diag
-        sqlstate = exc.sqlstate
-        message = diag.message_primary or _first_line(exc)
-        if sqlstate is None and isinstance(exc, psycopg.DataError) and "NUL" in str(exc):
-            # psycopg refuses NUL bytes in text parameters before PostgreSQL sees them.
-            sqlstate, message = "22021", 'invalid byte sequence for encoding "UTF8": 0x00'
+    def _message(self, conn: AsyncConnection[Any], sql: str, params: Sequence[Any]) -> Message:
+        """A statement with text parameters, prepared on first use when that is enabled."""
+        data = sql.encode()
+        values = [None if v is None else str(v).encode() for v in params]
+        if any(v is not None and b"\x00" in v for v in values):
+            # libpq sends text parameters as C strings: a NUL would silently cut the value.
+            # Answer what PostgreSQL answers for a NUL in text.
+            raise database_error(
+                "22021",
+                'invalid byte sequence for encoding "UTF8": 0x00',
+                None,
+                None,
+                anonymous=False,
+            )
+        if not self.settings.db_prepared_statements:
+            return Message(data, values)
+        name, prepare = self.prepared.lookup(conn, data)
+        return Message(data, values, name, prepare)
+
+    def translate(self, failure: PGresult, *, anonymous: bool) -> PgRestError:
+        def field(code: pq.DiagnosticField) -> str | None:
+            value = failure.error_field(code)
+            return None if value is None else value.decode("utf-8", "replace")
+
         return database_error(
-            sqlstate, message, diag.message_detail, diag.message_hint, anonymous=anonymous
+            field(pq.DiagnosticField.SQLSTATE),
+            field(pq.DiagnosticField.MESSAGE_PRIMARY) or "",
+            field(pq.DiagnosticField.MESSAGE_DETAIL),
+            field(pq.DiagnosticField.MESSAGE_HINT),
+            anonymous=anonymous,
         )
 
     # -- utilities for hosts and the schema cache ---------------------------------------
@@ -208,17 +246,6 @@ class PsycopgExecutor:
 
 class _Retryable(Exception):
     """The connection died before anything ran; safe to try once more on another one."""
-
-
-async def _abort(conn: AsyncConnection[Any]) -> None:
-    """Leave the connection idle after a failure (or let the pool discard it if broken)."""
-    if conn.broken or conn.closed:
-        return
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        try:
-            await conn.execute("ROLLBACK", prepare=False)
-        except psycopg.Error:
-            await conn.close()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,102 @@
+"""The pipelined executor: prepared statements, failures, cancellation, dead connections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import psycopg
+
+from pgrest_asgi.testing import PostgresCluster
+from tests.conftest import API_DB
+
+
+async def _prepared_names(app: Any) -> list[str]:
+    async with app.executor.pool.connection() as conn:
+        cur = await conn.execute("SELECT name FROM pg_prepared_statements ORDER BY name")
+        return [row[0] for row in await cur.fetchall()]
+
+
+async def test_shapes_are_prepared_once_per_connection(app_factory: Any) -> None:
+    async with app_factory(db_pool=1) as (app, http):
+        for i in range(1, 6):
+            assert (await http.get(f"/items?select=id&id=eq.{i}")).json() == [{"id": i}]
+        # The preamble and the main statement: one prepared statement each, reused.
+        assert await _prepared_names(app) == ["pgrst_1", "pgrst_2"]
+        await http.get("/items?select=name&id=eq.1")
+        assert len(await _prepared_names(app)) == 3
+
+
+async def test_prepared_statements_can_be_disabled(app_factory: Any) -> None:
+    async with app_factory(db_pool=1, db_prepared_statements=False) as (app, http):
+        assert (await http.get("/items?select=id&id=eq.2")).json() == [{"id": 2}]
+        assert await _prepared_names(app) == []
+
+
+async def test_a_failed_statement_does_not_poison_its_statement_name(app_factory: Any) -> None:
+    async with app_factory(db_pool=1) as (_, http):
+        bad = await http.get("/items?select=qqqq")
+        assert bad.json()["code"] == "42703"
+        again = await http.get("/items?select=qqqq")
+        assert again.json()["code"] == "42703"
+        assert (await http.get("/items?select=id&id=eq.3")).json() == [{"id": 3}]
+
+
+async def test_connection_is_clean_after_a_failure(app_factory: Any) -> None:
+    """SEC-32: after an error mid-transaction, the next request on the same connection runs
+    with its own role and settings, outside any leftover transaction."""
+    async with app_factory(db_pool=1) as (app, http):
+        assert (await http.get("/boom")).status_code == 400
+        who = await http.get("/whoami?select=role,claims,read_only")
+        assert who.json() == [
+            {"role": "web_anon", "claims": '{"role":"web_anon"}', "read_only": "on"}
+        ]
+        async with app.executor.pool.connection() as conn:
+            assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            cur = await conn.execute("SELECT current_user")
+            assert await cur.fetchone() == ("authenticator",)
+
+
+async def test_cancelled_request_releases_its_connection(app_factory: Any) -> None:
+    """A request cancelled mid-query (client gone) must not return a busy connection."""
+    async with app_factory(db_pool=1) as (app, http):
+        task = asyncio.create_task(http.get("/sleepy"))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        resp = await http.get("/items?select=id&id=eq.4")
+        assert resp.json() == [{"id": 4}]
+        stats = app.executor.pool.get_stats()
+        assert stats["pool_size"] <= 1
+
+
+async def test_idle_connection_terminated_by_the_server(
+    app_factory: Any, api_db: PostgresCluster
+) -> None:
+    """REL-21: pg_terminate_backend on an idle pooled connection; the next request succeeds."""
+    async with app_factory(db_pool=1) as (_, http):
+        assert (await http.get("/items?select=id&id=eq.1")).status_code == 200
+        with psycopg.connect(api_db.dsn(API_DB), autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE usename = 'authenticator' AND application_name = 'pgrest_asgi'"
+            )
+        await asyncio.sleep(0.1)
+        resp = await http.get("/items?select=id&id=eq.1")
+        assert (resp.status_code, resp.json()) == (200, [{"id": 1}])
+
+
+async def test_pool_timeout_is_504(app_factory: Any) -> None:
+    """REL-04: no free connection within db-pool-acquisition-timeout → 504 PGRST003."""
+    async with app_factory(db_pool=1, db_pool_acquisition_timeout=0.3) as (app, http):
+        async with app.executor.pool.connection():
+            resp = await http.get("/items?id=eq.1")
+        assert resp.status_code == 504
+        assert resp.json() == {
+            "code": "PGRST003",
+            "details": None,
+            "hint": None,
+            "message": "Timed out acquiring connection from connection pool.",
+        }
