@@ -95,6 +95,14 @@ class PgRestApp:
         self.authenticator: Authenticator = hooks.authenticator or JwtAuthenticator(settings)
         self.schema_cache: SchemaCache | None = None
         self._pre_request = _qualified(settings.db_pre_request)
+        # Per-request constants, computed once.
+        self._app_settings = tuple(
+            ("app.settings." + k, v) for k, v in settings.app_settings.items()
+        )
+        self._search_paths = {
+            schema: search_path_value((schema, *settings.db_extra_search_path))
+            for schema in settings.db_schemas
+        }
         # Loop-bound objects are created on start, never here (forks, per-test loops).
         self._start_lock: asyncio.Lock | None = None
         self._started = False
@@ -433,12 +441,12 @@ class PgRestApp:
                 {k: v for k, v in headers.items() if k != "cookie"}
             ).decode(),
             cookies_json=_cookies_json(headers.get("cookie")),
-            search_path=search_path_value((request.target.schema, *settings.db_extra_search_path)),
+            search_path=self._search_paths[request.target.schema],
             isolation=schema.role_isolation.get(auth.role),
             rollback=rollback,
             timezone=request.preferences.timezone,
             role_settings=tuple(schema.role_settings.get(auth.role, ())),
-            settings=tuple(("app.settings." + k, v) for k, v in settings.app_settings.items()),
+            settings=self._app_settings,
             pre_request=self._pre_request,
         )
 

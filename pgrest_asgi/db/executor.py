@@ -99,7 +99,6 @@ class PsycopgExecutor:
                 "application_name": APPLICATION_NAME,
             },
             check=self._check,
-            reset=self._reset,
             open=False,
             name="pgrest_asgi",
         )
@@ -114,9 +113,6 @@ class PsycopgExecutor:
         last = self._last_used.get(conn)
         if last is None or time.monotonic() - last > IDLE_CHECK_AFTER:
             await conn.execute("")
-
-    async def _reset(self, conn: AsyncConnection[Any]) -> None:
-        self._last_used[conn] = time.monotonic()
 
     # -- hook API --------------------------------------------------------------------------
     async def execute(self, statement: Statement, tx: TxSpec) -> DbResult:
@@ -133,7 +129,11 @@ class PsycopgExecutor:
             raise ConnectionError.unreachable("The connection pool is not open")
         try:
             async with self.pool.connection() as conn:
-                return await self.run(conn, statement, tx, retry=retry)
+                try:
+                    return await self.run(conn, statement, tx, retry=retry)
+                finally:
+                    # Not a pool `reset` callback: that sends every return through a task.
+                    self._last_used[conn] = time.monotonic()
         except psycopg_pool.PoolTimeout:
             self.observer(
                 Event(name="pool.timeout", message="acquisition timed out", level="warning")
