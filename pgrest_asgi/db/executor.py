@@ -2,12 +2,12 @@
 
 One transaction per request, sent in psycopg pipeline mode so it costs one round trip::
 
-    BEGIN ISOLATION LEVEL … READ ONLY|READ WRITE
-    RESET ALL; RESET ROLE            -- extension: drop session-level leftovers (db_reset_session)
+    [BEGIN ISOLATION LEVEL … READ ONLY|READ WRITE]   -- reads use the pipeline's implicit one
+    RESET ALL                        -- extension: drop session-level leftovers (db_reset_session)
     SELECT set_config(…), …          -- search_path, role, claims, request.*, app.settings.*
     SELECT "schema"."pre_request"()  -- when db_pre_request is set
     <main statement>                 -- also returns response.headers / response.status
-    COMMIT | ROLLBACK
+    [COMMIT | ROLLBACK]
 
 The statements go through ``db/pipeline.py`` (libpq's pipeline mode, prepared statements):
 every value is a server-side ``$n`` parameter, nothing is interpolated client-side (so a ``%``
@@ -159,17 +159,24 @@ class PsycopgExecutor:
         *,
         retry: bool = True,
     ) -> DbResult:
-        """Send the whole transaction as one pipeline and read the main statement's row."""
-        guc_sql, guc_params = guc_statement(tx)
-        messages = [Message(begin_sql(tx.isolation, tx.read_only).encode())]
+        """Send the whole transaction as one pipeline and read the main statement's row.
+
+        A read with the default isolation that commits needs no BEGIN/COMMIT: statements up
+        to a pipeline's Sync already run as one implicit transaction, made read-only by the
+        preamble. Everything else gets an explicit ``BEGIN … ; … ; COMMIT|ROLLBACK``.
+        """
+        implicit = tx.read_only and tx.isolation is None and not tx.rollback
+        guc_sql, guc_params = guc_statement(tx, set_read_only=implicit)
+        messages = [] if implicit else [Message(begin_sql(tx.isolation, tx.read_only).encode())]
         if self.settings.db_reset_session:
-            messages += (Message(b"RESET ALL"), Message(b"RESET ROLE"))
+            messages.append(Message(b"RESET ALL"))
         messages.append(self._message(conn, guc_sql, guc_params))
         if tx.pre_request is not None:
             messages.append(self._message(conn, pre_request_sql(tx.pre_request), ()))
         main_index = len(messages)
         messages.append(self._message(conn, statement.sql, statement.params))
-        messages.append(Message(b"ROLLBACK" if tx.rollback else b"COMMIT"))
+        if not implicit:
+            messages.append(Message(b"ROLLBACK" if tx.rollback else b"COMMIT"))
         try:
             results = await run_pipeline(conn, messages)
         except psycopg.OperationalError as exc:

@@ -28,8 +28,11 @@ def search_path_value(schemas: tuple[str, ...]) -> str:
 
 
 @lru_cache(maxsize=256)
-def _guc_sql(n_role: int, timezone: bool, n_extra: int) -> str:
+def _guc_sql(n_role: int, timezone: bool, n_extra: int, read_only: bool) -> str:
     calls = ["pg_catalog.set_config('search_path', $1, true)"]
+    if read_only:
+        # For transactions opened implicitly by the pipeline (no BEGIN … READ ONLY).
+        calls.insert(0, "pg_catalog.set_config('transaction_read_only', 'on', true)")
     n = 1
     for _ in range(n_role):
         calls.append(f"pg_catalog.set_config(${n + 1}, ${n + 2}, true)")
@@ -53,7 +56,9 @@ def _guc_sql(n_role: int, timezone: bool, n_extra: int) -> str:
     return "SELECT " + ", ".join(calls)
 
 
-def guc_statement(tx: TxSpec) -> tuple[str, list[str]]:
+def guc_statement(tx: TxSpec, *, set_read_only: bool = False) -> tuple[str, list[str]]:
+    """The preamble and its parameters; ``set_read_only`` makes the transaction read-only
+    from inside (used when no ``BEGIN … READ ONLY`` opened it)."""
     params: list[str] = [tx.search_path]
     for key, value in tx.role_settings:
         params += (key, value)
@@ -62,7 +67,8 @@ def guc_statement(tx: TxSpec) -> tuple[str, list[str]]:
         params.append(tx.timezone)
     for key, value in tx.settings:
         params += (key, value)
-    return _guc_sql(len(tx.role_settings), tx.timezone is not None, len(tx.settings)), params
+    shape = (len(tx.role_settings), tx.timezone is not None, len(tx.settings), set_read_only)
+    return _guc_sql(*shape), params
 
 
 _ISOLATION = {

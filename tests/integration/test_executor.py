@@ -100,3 +100,24 @@ async def test_pool_timeout_is_504(app_factory: Any) -> None:
             "hint": None,
             "message": "Timed out acquiring connection from connection pool.",
         }
+
+
+async def test_reads_are_read_only(client: Any) -> None:
+    """A GET whose query writes fails: 25006 → 405, and nothing is written."""
+    resp = await client.get("/writer")
+    assert resp.status_code == 405
+    assert resp.json() == {
+        "code": "25006",
+        "details": None,
+        "hint": None,
+        "message": "cannot execute INSERT in a read-only transaction",
+    }
+    assert (await client.get("/audit")).json() == []
+
+
+async def test_explicit_transaction_paths(app_factory: Any) -> None:
+    """Non-default isolation and rollback use BEGIN …; they behave the same for reads."""
+    async with app_factory(db_tx_end="rollback") as (_, http):
+        who = await http.get("/whoami?select=role,read_only")
+        assert who.json() == [{"role": "web_anon", "read_only": "on"}]
+        assert (await http.get("/writer")).status_code == 405
