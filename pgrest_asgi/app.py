@@ -269,10 +269,9 @@ class PgRestApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
-        started = time.perf_counter() if self.settings.server_timing_enabled else 0.0
-        timings: dict[str, float] = {}
+        clock = Stopwatch() if self.settings.server_timing_enabled else _NO_STOPWATCH
         try:
-            response = await self.handle(scope, receive, headers, timings)
+            response = await self.handle(scope, receive, headers, clock)
         except PgRestError as exc:
             response = self.error_response(exc)
         except Exception as exc:
@@ -290,8 +289,7 @@ class PgRestApp:
                 headers.get("origin"), self.settings.server_cors_allowed_origins
             )
         if self.settings.server_timing_enabled:
-            timings.setdefault("response", (time.perf_counter() - started) * 1000)
-            response.headers.append((b"server-timing", _server_timing(timings)))
+            response.headers.append((b"server-timing", clock.header()))
         trace = self.settings.server_trace_header
         if trace:
             response.headers.append(
@@ -312,8 +310,9 @@ class PgRestApp:
         scope: Scope,
         receive: Receive,
         headers: Mapping[str, str],
-        timings: dict[str, float],
+        clock: Stopwatch | None = None,
     ) -> Response:
+        clock = clock or _NO_STOPWATCH
         method: str = scope["method"]
         path = route_path(scope)
         query: bytes = scope.get("query_string", b"")
@@ -327,39 +326,35 @@ class PgRestApp:
             return preflight(headers, self.settings.server_cors_allowed_origins)
 
         target = self.router.match(method, path, headers)
-        t0 = time.perf_counter()
+        clock.reset()
         auth = await self.authenticator.authenticate(scope, headers)
-        timings["jwt"] = (time.perf_counter() - t0) * 1000
+        clock.lap("jwt")
 
         await self._ensure_started()
         schema = self.schema_cache
         if schema is None:
             raise ConnectionError.schema_cache_not_loaded()
 
-        t0 = time.perf_counter()
+        clock.reset()
         body = (
             await _read_body(receive, self.settings.server_max_body_size)
             if (method in _BODY_METHODS)
             else None
         )
         request = self.grammar.parse(method, target, _query_params(query), headers, body)
-        timings["parse"] = (time.perf_counter() - t0) * 1000
+        clock.lap("parse")
         if method == "OPTIONS":
             return self.options(target, schema)
         self.check_supported(request)
         self.check_preferences(request)
 
-        t0 = time.perf_counter()
         plan, params = self.planner.plan(request, schema)
         statement = self.planner.build(plan, params)
         tx = self.transaction(request, auth, schema, path, headers)
-        timings["plan"] = (time.perf_counter() - t0) * 1000
-
-        t0 = time.perf_counter()
+        clock.lap("plan")
         result = await self.executor.execute(statement, tx)
-        timings["transaction"] = (time.perf_counter() - t0) * 1000
+        clock.lap("transaction")
 
-        t0 = time.perf_counter()
         assert isinstance(plan, ReadPlan)
         offset = _planned_offset(self.planner, request)
         response = read_response(
@@ -375,7 +370,7 @@ class PgRestApp:
         )
         response = apply_response_gucs(response, result.response_headers, result.response_status)
         with_vary(response.headers)
-        timings["response"] = (time.perf_counter() - t0) * 1000
+        clock.lap("response")
         return response
 
     def check_supported(self, request: ApiRequest) -> None:
@@ -520,9 +515,42 @@ def _qualified(name: str | None) -> QualifiedName | None:
     return QualifiedName(schema, fn)
 
 
-def _server_timing(timings: Mapping[str, float]) -> bytes:
-    order = ("jwt", "parse", "plan", "transaction", "response")
-    return ", ".join(f"{k};dur={timings[k]:.1f}" for k in order if k in timings).encode()
+class Stopwatch:
+    """Stage durations for ``Server-Timing`` (PostgREST's names, milliseconds)."""
+
+    __slots__ = ("laps", "since")
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self.since = time.perf_counter()
+
+    def reset(self) -> None:
+        self.since = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = (now - self.since) * 1000
+        self.since = now
+
+    def header(self) -> bytes:
+        return ", ".join(f"{k};dur={v:.1f}" for k, v in self.laps.items()).encode()
+
+
+class _NoStopwatch(Stopwatch):
+    """Server-Timing disabled: laps cost one no-op call."""
+
+    def __init__(self) -> None:
+        self.laps = {}
+        self.since = 0.0
+
+    def reset(self) -> None:
+        pass
+
+    def lap(self, name: str) -> None:
+        pass
+
+
+_NO_STOPWATCH = _NoStopwatch()
 
 
 async def _send(send: Send, response: Response) -> None:

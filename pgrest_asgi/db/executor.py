@@ -79,6 +79,8 @@ class PsycopgExecutor:
             weakref.WeakKeyDictionary()
         )
         self.prepared = PreparedRegistry()
+        #: SQL text → bytes; the texts come from caches, so there are few of them.
+        self._encoded: dict[str, bytes] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self, *, wait: bool = False) -> None:
@@ -216,7 +218,11 @@ class PsycopgExecutor:
 
     def _message(self, conn: AsyncConnection[Any], sql: str, params: Sequence[Any]) -> Message:
         """A statement with text parameters, prepared on first use when that is enabled."""
-        data = sql.encode()
+        data = self._encoded.get(sql)
+        if data is None:
+            if len(self._encoded) > 4096:
+                self._encoded.clear()
+            data = self._encoded[sql] = sql.encode()
         values = [None if v is None else str(v).encode() for v in params]
         if any(v is not None and b"\x00" in v for v in values):
             # libpq sends text parameters as C strings: a NUL would silently cut the value.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Literal, cast
 from urllib.parse import quote
 
@@ -586,6 +587,7 @@ _PREFER_VALUES: dict[str, frozenset[str]] = {
 }
 
 
+@lru_cache(maxsize=512)
 def parse_prefer(header: str) -> Preferences:
     """RFC 7240 as PostgREST reads it: the first occurrence of each preference wins."""
     if not header:
@@ -620,6 +622,7 @@ def parse_prefer(header: str) -> Preferences:
     )
 
 
+@lru_cache(maxsize=512)
 def parse_accept(header: str | None) -> tuple[MediaType, ...]:
     """The ``Accept`` list, ordered by q-value (stable), types lower-cased."""
     if not header:
@@ -648,9 +651,14 @@ def parse_accept(header: str | None) -> tuple[MediaType, ...]:
 
 def canonical_query(params: Sequence[tuple[str, str]]) -> str:
     """The query string with parameters sorted by name, as in ``Content-Location``."""
-    return "&".join(
-        f"{quote(k, safe=_SAFE)}={quote(v, safe=_SAFE)}" for k, v in sorted(params, key=_by_key)
-    )
+    return "&".join(f"{_quote(k)}={_quote(v)}" for k, v in sorted(params, key=_by_key))
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9\-_.~!$'()*,;:@/]*")
+
+
+def _quote(text: str) -> str:
+    return text if _PLAIN.fullmatch(text) else quote(text, safe=_SAFE)
 
 
 _SAFE = "-_.~!$'()*,;:@/"
