@@ -143,3 +143,41 @@ async def test_server_timing(app_factory: Any) -> None:
         resp = await http.get("/items?id=eq.1")
         names = [part.split(";")[0] for part in resp.headers["server-timing"].split(", ")]
         assert names == ["jwt", "parse", "plan", "transaction", "response"]
+
+
+async def test_unexpected_exception_is_a_json_500(api_db: PostgresCluster) -> None:
+    """A bug in a hook never reaches the client as a traceback."""
+    from pgrest_asgi import SqlglotPlanner
+
+    class BrokenPlanner(SqlglotPlanner):
+        def plan(self, request: Any, schema: Any) -> Any:
+            raise RuntimeError("secret internal detail")
+
+    events: list[Event] = []
+    settings = app_settings(api_db)
+    app = PgRestApp(**settings, hooks=Hooks(observer=events.append))
+    app.planner = BrokenPlanner(app.settings)
+    async with app.lifespan(), client_for(app) as http:
+        resp = await http.get("/items")
+    assert resp.status_code == 500
+    assert resp.content == (
+        b'{"code":"PGRSTX00","details":null,"hint":null,"message":"Internal server error"}'
+    )
+    assert b"secret" not in resp.content
+    assert [e.name for e in events if e.level == "error"] == ["app.unhandled"]
+
+
+async def test_failed_reload_keeps_the_old_cache(app_factory: Any, monkeypatch: Any) -> None:
+    """REL-33: when a reload fails, the previous schema cache keeps serving."""
+    import pgrest_asgi.schema.loader as loader
+
+    async with app_factory() as (app, http):
+        before = app.schema_cache
+
+        async def failing(*args: Any, **kwargs: Any) -> Any:
+            raise psycopg.OperationalError("catalog query timed out")
+
+        monkeypatch.setattr(loader, "load_schema_cache", failing)
+        assert await app.reload_schema() is False
+        assert app.schema_cache is before
+        assert (await http.get("/items?select=id&id=eq.1")).json() == [{"id": 1}]

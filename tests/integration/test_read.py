@@ -5,13 +5,22 @@ from __future__ import annotations
 import json
 
 import httpx
+import msgspec
 
 JSON = "application/json; charset=utf-8"
 VARY = "Accept, Prefer, Range"
 
 
 def error(resp: httpx.Response) -> tuple[int, dict[str, object]]:
-    return resp.status_code, resp.json()
+    """Status and body; the body must also be byte-exact: PostgREST's key order, compact."""
+    body = resp.json()
+    if isinstance(body, dict) and set(body) == {"code", "details", "hint", "message"}:
+        ordered = {k: body[k] for k in ("code", "details", "hint", "message")}
+        assert resp.content == msgspec.json.encode(ordered)
+        assert resp.headers["content-type"] == JSON
+        assert resp.headers["content-length"] == str(len(resp.content))
+        assert resp.headers["proxy-status"] == f"PostgREST; error={body['code']}"
+    return resp.status_code, body
 
 
 async def test_select_columns_and_eq(client: httpx.AsyncClient) -> None:
