@@ -106,6 +106,7 @@ class PgRestApp:
         # Loop-bound objects are created on start, never here (forks, per-test loops).
         self._start_lock: asyncio.Lock | None = None
         self._started = False
+        self._warned_lazy = False
         self._users = 0
         self._listener: Any = None
         self._reload_task: asyncio.Task[None] | None = None
@@ -225,9 +226,8 @@ class PgRestApp:
     async def _ensure_started(self) -> None:
         if self._started:
             return
-        was_lazy = self._start_lock is None or not self._start_lock.locked()
         await self.startup()
-        if was_lazy and self._users == 0 and not getattr(self, "_warned_lazy", False):
+        if self._users == 0 and not self._warned_lazy:  # nobody entered the lifespan
             self._warned_lazy = True
             self.observer(
                 Event(
@@ -356,7 +356,8 @@ class PgRestApp:
         clock.lap("transaction")
 
         assert isinstance(plan, ReadPlan)
-        offset = _planned_offset(self.planner, request)
+        # The offset is a parameter of the plan: read its value back from the list.
+        offset = int(params[plan.offset.index - 1]) if plan.offset is not None else 0
         response = read_response(
             request,
             media=plan.media,
@@ -498,14 +499,6 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _planned_offset(planner: Planner, request: ApiRequest) -> int:
-    paging = getattr(planner, "paging", None)
-    if paging is None:
-        return request.offset or 0
-    _, offset = paging(request)
-    return int(offset)
 
 
 def _qualified(name: str | None) -> QualifiedName | None:

@@ -7,7 +7,6 @@ Integration tests never skip for lack of a database: if no cluster can be starte
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -113,15 +112,6 @@ def app_factory(
             yield instance, http
 
     return factory
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
