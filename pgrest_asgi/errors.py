@@ -159,10 +159,6 @@ class ApiRequestError(PgRestError):
         return cls("Requested range not satisfiable", code="PGRST103", status=416, details=details)
 
     @classmethod
-    def invalid_body(cls, message: str) -> ApiRequestError:
-        return cls(message, code="PGRST102")
-
-    @classmethod
     def singular(cls, rows: int) -> ApiRequestError:
         return cls(
             "Cannot coerce the result to a single JSON object",

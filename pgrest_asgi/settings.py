@@ -155,10 +155,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return cls.from_mapping(values)
 
     @property
-    def search_path(self) -> tuple[str, ...]:
-        return self.db_extra_search_path
-
-    @property
     def tx_allow_override(self) -> bool:
         return self.db_tx_end.endswith("allow-override")
 

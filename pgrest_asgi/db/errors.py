@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import msgspec
 
@@ -141,7 +140,3 @@ def _raise_pgrst(message: str, detail: str | None) -> PgRestError:
         headers=list(det.headers.items()),
         reason=det.status_text,
     )
-
-
-def as_text(value: Any) -> str | None:
-    return None if value is None else str(value)

@@ -252,10 +252,6 @@ class PsycopgExecutor:
             anonymous=anonymous,
         )
 
-    # -- utilities for hosts and the schema cache ---------------------------------------
-    async def connection_stats(self) -> dict[str, int]:
-        return dict(self.pool.get_stats()) if self.pool is not None else {}
-
 
 class _Retryable(Exception):
     """The connection died before anything ran; safe to try once more on another one."""

@@ -12,8 +12,6 @@ import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import msgspec
-
 from ..errors import ApiRequestError, SchemaCacheError
 from ..request.model import (
     ApiRequest,
@@ -252,8 +250,3 @@ def pg_array_literal(values: Sequence[str]) -> str:
     """``("a", "b,c")`` → ``{"a","b,c"}``: one parameter for any number of values."""
     escaped = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
     return "{" + ",".join(f'"{v}"' for v in escaped) + "}"
-
-
-def plan_to_json(plan: Plan) -> bytes:
-    """A stable JSON form of a plan, for golden tests and debugging."""
-    return msgspec.json.encode(plan)
