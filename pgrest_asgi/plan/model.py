@@ -41,6 +41,9 @@ class ColumnExpr(msgspec.Struct, frozen=True, array_like=True):
 
     name: str
     json_path: tuple[tuple[Literal["->", "->>"], Param], ...] = ()
+    #: The column is not json/jsonb (an array, a composite…): the path applies to
+    #: ``to_jsonb(column)``.
+    to_jsonb: bool = False
 
 
 class SelectColumn(msgspec.Struct, frozen=True, array_like=True):

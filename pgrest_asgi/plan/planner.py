@@ -64,6 +64,7 @@ class PlanContext:
 PlanPass = Callable[[Plan, PlanContext], Plan]
 DEFAULT_PASSES: tuple[PlanPass, ...] = ()
 
+_JSON_TYPES = frozenset({"json", "jsonb"})
 _SIMILARITY = 0.75
 _MAX_TABLES_FOR_HINT = 500
 
@@ -74,6 +75,7 @@ _READ_MEDIA: Mapping[str, MediaKind] = {
     "application/vnd.pgrst.array": "json",
     "application/vnd.pgrst.object+json": "singular",
     "application/vnd.pgrst.object": "singular",
+    "text/csv": "csv",
     "*/*": "json",
     "application/*": "json",
 }
@@ -132,10 +134,10 @@ class SqlglotPlanner:
                 code="PGRST108",
                 hint=f"Verify that '{path[0]}' is included in the 'select' query parameter.",
             )
-        select = tuple(self.plan_select(item, ctx) for item in request.select)
+        select = tuple(self.plan_select(item, table, ctx) for item in request.select)
         where: list[Condition] = [self.plan_filter(f, table, ctx) for f in request.filters]
         where.extend(self.plan_logic(tree, table, ctx) for tree in request.logic)
-        order = tuple(self.plan_order(term, ctx) for term in request.order)
+        order = tuple(self.plan_order(term, table, ctx) for term in request.order)
         limit, offset = self.paging(request)
         return ReadPlan(
             table=table.qualified,
@@ -165,7 +167,7 @@ class SqlglotPlanner:
             limit = max_rows if limit is None else min(limit, max_rows)
         return limit, offset
 
-    def plan_select(self, item: Any, ctx: PlanContext) -> SelectColumn:
+    def plan_select(self, item: Any, table: Table, ctx: PlanContext) -> SelectColumn:
         if not isinstance(item, ReqSelectField):
             raise ApiRequestError(
                 "Feature not implemented",
@@ -174,25 +176,31 @@ class SqlglotPlanner:
             )
         if item.aggregate is not None:
             raise ApiRequestError("Use of aggregate functions is not allowed", code="PGRST123")
-        expr = self.column(item.field, ctx)
+        expr = self.column(item.field, table, ctx)
         alias = item.alias
         if alias is None and item.field.json_path:
             keys = [step.key for step in item.field.json_path if not step.is_index]
             alias = keys[-1] if keys else item.field.name
         return SelectColumn(expr, alias, item.cast)
 
-    def column(self, field: Field, ctx: PlanContext) -> ColumnExpr:
+    def column(self, field: Field, table: Table, ctx: PlanContext) -> ColumnExpr:
         if "\x00" in field.name:
             raise ApiRequestError.parse("field", field.name, 1, "a name without NUL bytes")
+        if not field.json_path:
+            return ColumnExpr(field.name)
         path = tuple(
             (step.arrow, ctx.param(step.key, "int" if step.is_index else None))
             for step in field.json_path
         )
-        return ColumnExpr(field.name, path)
+        # JSON operators need json/jsonb; other known columns (arrays, composites) are
+        # converted. Unknown names (computed fields) are left for PostgreSQL to resolve.
+        column = table.column(field.name)
+        convert = column is not None and column.base_type not in _JSON_TYPES
+        return ColumnExpr(field.name, path, convert)
 
     def plan_filter(self, filt: Filter, table: Table, ctx: PlanContext) -> Condition:
         op = filt.op
-        expr = self.column(filt.field, ctx)
+        expr = self.column(filt.field, table, ctx)
         if op.operator == "is":
             return IsCond(expr, IS_VALUES[str(op.value)], op.negated)
         if op.operator == "in":
@@ -223,14 +231,14 @@ class SqlglotPlanner:
                 children.append(self.plan_filter(child, table, ctx))
         return LogicCond(tree.operator, tuple(children), tree.negated)
 
-    def plan_order(self, term: OrderTerm, ctx: PlanContext) -> OrderBy:
+    def plan_order(self, term: OrderTerm, table: Table, ctx: PlanContext) -> OrderBy:
         if term.relation is not None:
             raise ApiRequestError(
                 f"'{term.relation}' is not an embedded resource in this request",
                 code="PGRST108",
                 hint=f"Verify that '{term.relation}' is included in the 'select' query parameter.",
             )
-        return OrderBy(self.column(term.field, ctx), term.direction, term.nulls)
+        return OrderBy(self.column(term.field, table, ctx), term.direction, term.nulls)
 
 
 def find_table(schema: SchemaCache, target: Target) -> Table:

@@ -120,6 +120,8 @@ def column(table: QualifiedName, expr: ColumnExpr) -> exp.Expr:
     node: exp.Expr = exp.Column(
         this=ident(expr.name), table=ident(table.name), db=ident(table.schema)
     )
+    if expr.to_jsonb:
+        node = pg("to_jsonb", node)
     for arrow, key in expr.json_path:
         cls = exp.JSONExtract if arrow == "->" else exp.JSONExtractScalar
         node = cls(this=node, expression=param(key))
@@ -253,9 +255,68 @@ def count_select(plan: ReadPlan) -> exp.Select:
     return query
 
 
+def _csv_body(rows: exp.Expr) -> exp.Expr:
+    """``<keys of the first row>`` newline ``<each row's text without its parentheses>``."""
+    first = exp.Select(
+        expressions=[
+            exp.Alias(this=pg("row_to_json", exp.Column(this=ident("pgrst_h"))), alias=ident("r"))
+        ]
+    )
+    first.set(
+        "from_",
+        exp.From(
+            this=exp.Table(this=ident("pgrst_source"), alias=exp.TableAlias(this=ident("pgrst_h")))
+        ),
+    )
+    first.set("limit", exp.Limit(expression=exp.Literal.number(1)))
+    keys = exp.Select(
+        expressions=[
+            exp.Alias(
+                this=exp.Cast(
+                    this=pg("json_object_keys", exp.Column(this=ident("r"))),
+                    to=exp.DataType.build("text"),
+                ),
+                alias=ident("k"),
+            )
+        ]
+    )
+    keys.set(
+        "from_",
+        exp.From(this=exp.Subquery(this=first, alias=exp.TableAlias(this=ident("pgrst_first")))),
+    )
+    header = exp.Select(
+        expressions=[
+            exp.Coalesce(
+                this=pg("string_agg", exp.Column(this=ident("k")), exp.Literal.string(",")),
+                expressions=[exp.Literal.string("")],
+            )
+        ]
+    )
+    header.set(
+        "from_",
+        exp.From(this=exp.Subquery(this=keys, alias=exp.TableAlias(this=ident("pgrst_keys")))),
+    )
+    newline = pg("chr", exp.Literal.number(10))
+    text = exp.Cast(this=rows, to=exp.DataType.build("text"))
+    line = pg(
+        "substr",
+        text,
+        exp.Literal.number(2),
+        exp.Sub(this=pg("length", text.copy()), expression=exp.Literal.number(2)),
+    )
+    lines = exp.Coalesce(
+        this=pg("string_agg", line, newline.copy()), expressions=[exp.Literal.string("")]
+    )
+    return exp.DPipe(
+        this=exp.DPipe(this=exp.Subquery(this=header), expression=newline), expression=lines
+    )
+
+
 def _body(plan: ReadPlan, rows: exp.Expr) -> exp.Expr:
     if plan.head:
         return exp.Literal.string("")
+    if plan.media == "csv":
+        return _csv_body(rows)
     agg = pg("json_agg", rows)
     if plan.media == "singular":
         body: exp.Expr = exp.Coalesce(

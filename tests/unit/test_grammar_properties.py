@@ -216,6 +216,16 @@ OURS = {
     "response_status",
     "1",
     "0",
+    # CSV bodies and JSON paths on non-JSON columns.
+    "to_jsonb",
+    "row_to_json",
+    "json_object_keys",
+    "string_agg",
+    "substr",
+    "length",
+    "chr",
+    "10",
+    "2",
 }
 
 
