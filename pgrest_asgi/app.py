@@ -39,6 +39,7 @@ from .response.build import (
     cors_headers,
     preflight,
     read_response,
+    resolve_total,
     with_vary,
 )
 from .router import DefaultRouter, route_path
@@ -363,7 +364,7 @@ class PgRestApp:
             media=plan.media,
             strip_nulls=plan.strip_nulls,
             offset=offset,
-            total=result.total,
+            total=resolve_total(plan.count, plan.count_cap, result.total, result.planned_total),
             page_total=result.page_total,
             body=result.body,
             schema_header=len(self.settings.db_schemas) > 1,

@@ -54,6 +54,8 @@ class DbResult(msgspec.Struct, kw_only=True):
     body: bytes
     response_headers: bytes | None = None
     response_status: bytes | None = None
+    #: ``count=planned|estimated``: the planner's row estimate for the count query.
+    planned_total: int | None = None
 
 
 class BytesLoader(Loader):
@@ -177,6 +179,10 @@ class PsycopgExecutor:
             messages.append(self._message(conn, pre_request_sql(tx.pre_request), ()))
         main_index = len(messages)
         messages.append(self._message(conn, statement.sql, statement.params))
+        count_index = None
+        if statement.count_sql is not None:
+            count_index = len(messages)
+            messages.append(self._message(conn, statement.count_sql, statement.count_params))
         if not implicit:
             messages.append(Message(b"ROLLBACK" if tx.rollback else b"COMMIT"))
         try:
@@ -188,6 +194,7 @@ class PsycopgExecutor:
                 raise _Retryable from exc
             raise ConnectionError.unreachable(_first_line(exc)) from None
         row: PGresult | None = None
+        explained: PGresult | None = None
         failure: PGresult | None = None
         slots = iter(results)
         for index, message in enumerate(messages):
@@ -202,6 +209,8 @@ class PsycopgExecutor:
                 failure = result
             if index == main_index:
                 row = result
+            elif index == count_index:
+                explained = result
         if failure is not None:
             if conn.pgconn.transaction_status != TransactionStatus.IDLE:
                 await run_pipeline(conn, [Message(b"ROLLBACK")])
@@ -214,6 +223,7 @@ class PsycopgExecutor:
             body=row.get_value(0, 2) or b"",
             response_headers=row.get_value(0, 3),
             response_status=row.get_value(0, 4),
+            planned_total=_plan_rows(explained) if explained is not None else None,
         )
 
     def _message(self, conn: AsyncConnection[Any], sql: str, params: Sequence[Any]) -> Message:
@@ -255,6 +265,26 @@ class PsycopgExecutor:
 
 class _Retryable(Exception):
     """The connection died before anything ran; safe to try once more on another one."""
+
+
+class _PlanNode(msgspec.Struct):
+    plan_rows: float = msgspec.field(name="Plan Rows")
+
+
+class _Explained(msgspec.Struct):
+    plan: _PlanNode = msgspec.field(name="Plan")
+
+
+_explain_decoder = msgspec.json.Decoder(list[_Explained])
+
+
+def _plan_rows(result: PGresult) -> int | None:
+    """``Plan Rows`` of the top node of ``EXPLAIN (FORMAT JSON)`` output."""
+    text = result.get_value(0, 0)
+    if not text:
+        return None
+    plans = _explain_decoder.decode(text)
+    return int(plans[0].plan.plan_rows) if plans else None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -98,8 +98,11 @@ class ReadPlan(msgspec.Struct, frozen=True, kw_only=True, tag="read"):
     order: tuple[OrderBy, ...] = ()
     limit: Param | None = None
     offset: Param | None = None
-    #: ``Prefer: count=exact``: compute the total row count (without limit/offset).
-    count: bool = False
+    #: ``Prefer: count=…``: how to compute the total row count (without limit/offset).
+    count: Literal["exact", "planned", "estimated"] | None = None
+    #: ``count=estimated`` with ``db-max-rows``: count exactly up to this many rows
+    #: (max-rows + 1), beyond that the planner's estimate is used.
+    count_cap: int | None = None
     media: MediaKind = "json"
     #: HEAD: run the query but return no body.
     head: bool = False

@@ -26,7 +26,7 @@ from ..request.model import SelectField as ReqSelectField
 from ..request.operators import FTS_FUNCTIONS, IS_VALUES, OPERATORS, Operator
 from ..schema.model import SchemaCache, Table
 from ..settings import Settings
-from ..sql.build import Statement, build_read
+from ..sql.build import Statement, build_planned_count, build_read
 from .model import (
     ColumnExpr,
     Cond,
@@ -118,7 +118,11 @@ class SqlglotPlanner:
         return plan, ctx.params
 
     def build(self, plan: Plan, params: Sequence[Any]) -> Statement:
-        return Statement(build_read(plan), tuple(params))
+        count_sql, count_params = None, ()
+        if plan.count in ("planned", "estimated"):
+            count_sql, used = build_planned_count(plan)
+            count_params = tuple(params[i - 1] for i in used)
+        return Statement(build_read(plan), tuple(params), count_sql, count_params)
 
     # -- reads -----------------------------------------------------------------------------
     def resolve_table(self, request: ApiRequest, schema: SchemaCache) -> Table:
@@ -139,6 +143,11 @@ class SqlglotPlanner:
         where.extend(self.plan_logic(tree, table, ctx) for tree in request.logic)
         order = tuple(self.plan_order(term, table, ctx) for term in request.order)
         limit, offset = self.paging(request)
+        count = request.preferences.count
+        max_rows = self.settings.db_max_rows
+        if count == "estimated" and max_rows is None:
+            count = "exact"  # nothing to cap: the exact count is the estimate
+        count_cap = max_rows + 1 if count == "estimated" and max_rows is not None else None
         return ReadPlan(
             table=table.qualified,
             select=select,
@@ -146,7 +155,8 @@ class SqlglotPlanner:
             order=order,
             limit=ctx.param(str(limit)) if limit is not None else None,
             offset=ctx.param(str(offset)) if offset else None,
-            count=request.preferences.count == "exact",
+            count=count,
+            count_cap=count_cap,
             media=media,
             head=request.method == "HEAD",
             strip_nulls=strip,

@@ -99,6 +99,18 @@ def read_response(
     return Response(status, headers, body, head=request.method == "HEAD")
 
 
+def resolve_total(
+    count: str | None, cap: int | None, counted: int | None, planned: int | None
+) -> int | None:
+    """The total for ``Content-Range``: exact, planned, or estimated (PostgREST's rule: the
+    exact count up to ``db-max-rows``; past it, the larger of that and the planner's)."""
+    if count == "planned":
+        return planned
+    if count == "estimated" and cap is not None and counted is not None and counted >= cap:
+        return max(counted, planned or 0)
+    return counted
+
+
 def preference_applied(
     prefs: Preferences, *, count: str | None = None, tx: str | None = None
 ) -> str:

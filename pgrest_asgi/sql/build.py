@@ -16,7 +16,7 @@ shape: ``build_read`` caches it in a bounded dict and a hit skips sqlglot entire
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from sqlglot import exp
@@ -37,32 +37,39 @@ from ..schema.model import QualifiedName
 __all__ = ["SqlCache", "Statement", "build_read", "read_sql_cache"]
 
 _DIALECT = "postgres"
+V = TypeVar("V")
 
 
 class Statement(msgspec.Struct, frozen=True):
-    """SQL text with ``$n`` placeholders and the values for them."""
+    """SQL text with ``$n`` placeholders and the values for them.
+
+    ``count_sql`` is an optional second statement, run after the main one in the same
+    transaction: ``EXPLAIN (FORMAT JSON)`` of the count query for ``count=planned|estimated``.
+    """
 
     sql: str
     params: tuple[Any, ...] = ()
+    count_sql: str | None = None
+    count_params: tuple[Any, ...] = ()
 
 
-class SqlCache:
+class SqlCache(Generic[V]):
     """A bounded LRU of rendered SQL text keyed by plan shape; counts hits and misses."""
 
     def __init__(self, max_entries: int = 2048) -> None:
         self.max_entries = max_entries
-        self._data: OrderedDict[Any, str] = OrderedDict()
+        self._data: OrderedDict[Any, V] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Any) -> str | None:
+    def get(self, key: Any) -> V | None:
         sql = self._data.get(key)
         if sql is not None:
             self.hits += 1
             self._data.move_to_end(key)
         return sql
 
-    def put(self, key: Any, sql: str) -> None:
+    def put(self, key: Any, sql: V) -> None:
         self.misses += 1
         self._data[key] = sql
         if len(self._data) > self.max_entries:
@@ -72,15 +79,51 @@ class SqlCache:
         self._data.clear()
 
 
-read_sql_cache = SqlCache()
+read_sql_cache: SqlCache[str] = SqlCache()
 
 
-def build_read(plan: ReadPlan, cache: SqlCache = read_sql_cache) -> str:
+def build_read(plan: ReadPlan, cache: SqlCache[str] = read_sql_cache) -> str:
     sql = cache.get(plan)
     if sql is None:
         sql = render(read_expression(plan))
         cache.put(plan, sql)
     return sql
+
+
+count_sql_cache: SqlCache[tuple[str, tuple[int, ...]]] = SqlCache()
+
+
+def build_planned_count(plan: ReadPlan) -> tuple[str, tuple[int, ...]]:
+    """``EXPLAIN (FORMAT JSON) SELECT 1 FROM … WHERE …`` and the plan's parameter slots it
+    uses, in the order of its own ``$1…$n`` (PostgreSQL must see every parameter it is sent).
+    """
+    key = ("planned-count", plan)
+    cached = count_sql_cache.get(key)
+    if cached is not None:
+        return cached
+    used: list[int] = []
+    where = tuple(_renumber(cond, {}, used) for cond in plan.where)
+    query = count_select(msgspec.structs.replace(plan, where=where, count_cap=None))
+    result = ("EXPLAIN (FORMAT JSON) " + render(query), tuple(used))
+    count_sql_cache.put(key, result)
+    return result
+
+
+def _renumber(node: Any, mapping: dict[int, int], used: list[int]) -> Any:
+    """A copy of a plan fragment with its parameters numbered from 1 in order of use."""
+    if isinstance(node, Param):
+        if node.index not in mapping:
+            used.append(node.index)
+            mapping[node.index] = len(used)
+        return Param(mapping[node.index], node.cast)
+    if isinstance(node, tuple):
+        return tuple(_renumber(item, mapping, used) for item in node)
+    if isinstance(node, msgspec.Struct):
+        changes = {
+            name: _renumber(getattr(node, name), mapping, used) for name in node.__struct_fields__
+        }
+        return msgspec.structs.replace(node, **changes)
+    return node
 
 
 def render(tree: exp.Expr) -> str:
@@ -252,6 +295,9 @@ def count_select(plan: ReadPlan) -> exp.Select:
     query.set("from_", exp.From(this=table_node(plan.table)))
     if plan.where:
         query.set("where", exp.Where(this=_conjunction(plan.table, plan.where)))
+    if plan.count_cap is not None:
+        # A configuration value (db-max-rows + 1), never request text.
+        query.set("limit", exp.Limit(expression=exp.Literal.number(int(plan.count_cap))))
     return query
 
 
@@ -337,14 +383,15 @@ def read_expression(plan: ReadPlan) -> exp.Select:
     ctes = [exp.CTE(this=source_select(plan), alias=exp.TableAlias(this=ident("pgrst_source")))]
     paged = plan.limit is not None or plan.offset is not None
     total: exp.Expr
-    if plan.count and paged:
+    counted = plan.count in ("exact", "estimated")
+    if counted and (paged or plan.count_cap is not None):
         ctes.append(
             exp.CTE(this=count_select(plan), alias=exp.TableAlias(this=ident("pgrst_source_count")))
         )
         count_query = exp.Select(expressions=[pg("count", exp.Star())])
         count_query.set("from_", exp.From(this=exp.Table(this=ident("pgrst_source_count"))))
         total = exp.Subquery(this=count_query)
-    elif plan.count:
+    elif counted:
         total = pg("count", rows)
     else:
         total = exp.Cast(this=exp.Null(), to=exp.DataType.build("bigint"))

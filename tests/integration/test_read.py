@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import msgspec
+import psycopg
 
 JSON = "application/json; charset=utf-8"
 VARY = "Accept, Prefer, Range"
@@ -286,3 +288,30 @@ async def test_url_length_limit(client: httpx.AsyncClient) -> None:
     resp = await client.get("/items?select=" + "a," * 9000 + "id")
     assert resp.status_code == 414
     assert resp.json()["code"] == "PGRST100"
+
+
+async def _explain_rows(cluster: Any, sql: str) -> int:
+    with psycopg.connect(cluster.dsn("pgrest_test")) as conn:
+        row = conn.execute("EXPLAIN (FORMAT JSON) " + sql).fetchone()
+    assert row is not None
+    return int(row[0][0]["Plan"]["Plan Rows"])
+
+
+async def test_count_planned(client: httpx.AsyncClient, api_db: Any) -> None:
+    expected = await _explain_rows(api_db, "SELECT 1 FROM api.items WHERE id > 3")
+    resp = await client.get("/items?select=id&id=gt.3&limit=2", headers={"Prefer": "count=planned"})
+    assert resp.headers["content-range"] == f"0-1/{expected}"
+    assert resp.headers["preference-applied"] == "count=planned"
+    assert resp.status_code == (206 if expected > 2 else 200)
+
+
+async def test_count_estimated(app_factory: Any, api_db: Any) -> None:
+    async with app_factory(db_max_rows=5) as (_, http):
+        # 2 rows: under the cap, so the count is exact.
+        small = await http.get("/items?select=id&id=lt.3", headers={"Prefer": "count=estimated"})
+        assert small.headers["content-range"] == "0-1/2"
+        # 20 rows: past max-rows, so the larger of the capped count (6) and the estimate.
+        planned = await _explain_rows(api_db, "SELECT 1 FROM api.items")
+        big = await http.get("/items?select=id", headers={"Prefer": "count=estimated"})
+        assert big.headers["content-range"] == f"0-4/{max(6, planned)}"
+        assert big.headers["preference-applied"] == "count=estimated"

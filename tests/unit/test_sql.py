@@ -105,6 +105,37 @@ def test_no_value_reaches_the_sql_text(name: str) -> None:
         assert str(value) not in words, value
 
 
+def test_planned_count_statement_renumbers_its_parameters() -> None:
+    from pgrest_asgi.sql.build import build_planned_count
+
+    plan, params = _plan(
+        "items", "select=id,data->a&name=eq.x&id=gt.3&limit=5", {"prefer": "count=planned"}
+    )
+    sql, used = build_planned_count(plan)
+    assert sql == (
+        'EXPLAIN (FORMAT JSON) SELECT 1 FROM "api"."items" '
+        'WHERE "api"."items"."name" = $1 AND "api"."items"."id" > $2'
+    )
+    assert [params[i - 1] for i in used] == ["x", "3"]
+    assert "total_result_set" in build_read(plan, SqlCache())
+    assert "pgrst_source_count" not in build_read(plan, SqlCache())
+
+
+def test_estimated_count_is_capped_at_max_rows() -> None:
+    grammar = PostgrestGrammar()
+    request = grammar.parse(
+        "GET", Target("relation", "api", "items"), [("id", "gt.1")], {"prefer": "count=estimated"}
+    )
+    plan, _ = SqlglotPlanner(Settings(db_max_rows=10)).plan(request, SCHEMA)
+    sql = build_read(plan, SqlCache())
+    assert (
+        '"pgrst_source_count" AS (SELECT 1 FROM "api"."items" WHERE "api"."items"."id" > $1 '
+        "LIMIT 11)" in sql
+    )
+    unlimited, _ = SqlglotPlanner(Settings()).plan(request, SCHEMA)
+    assert unlimited.count == "exact"
+
+
 def test_cache_hit_skips_sqlglot(monkeypatch: pytest.MonkeyPatch) -> None:
     cache = SqlCache()
     first, _ = _plan("items", "select=id&id=eq.1")
