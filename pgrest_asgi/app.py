@@ -37,6 +37,7 @@ from .response.build import (
     allow_header,
     apply_response_gucs,
     cors_headers,
+    plan_response,
     preflight,
     read_response,
     resolve_total,
@@ -357,6 +358,10 @@ class PgRestApp:
         clock.lap("transaction")
 
         assert isinstance(plan, ReadPlan)
+        if plan.explain is not None:
+            response = plan_response(plan, result.body)
+            with_vary(response.headers)
+            return response
         # The offset is a parameter of the plan: read its value back from the list.
         offset = int(params[plan.offset.index - 1]) if plan.offset is not None else 0
         response = read_response(

@@ -216,6 +216,9 @@ class PsycopgExecutor:
                 await run_pipeline(conn, [Message(b"ROLLBACK")])
             raise self.translate(failure, anonymous=tx.role == self.settings.db_anon_role)
         assert row is not None and row.status == ExecStatus.TUPLES_OK
+        if statement.explain is not None:
+            lines = (row.get_value(i, 0) or b"" for i in range(row.ntuples))
+            return DbResult(total=None, page_total=0, body=b"\n".join(lines))
         total = row.get_value(0, 0)
         return DbResult(
             total=None if total is None else int(total),

@@ -15,6 +15,7 @@ from ..schema.model import QualifiedName
 
 __all__ = [
     "Cond",
+    "Explain",
     "IsCond",
     "LogicCond",
     "MediaKind",
@@ -27,6 +28,20 @@ __all__ = [
 ]
 
 MediaKind = Literal["json", "singular", "csv"]
+#: The media type each kind is served as (``for=`` of plan responses, Content-Type).
+MEDIA_NAMES: dict[str, str] = {
+    "json": "application/json",
+    "singular": "application/vnd.pgrst.object+json",
+    "csv": "text/csv",
+}
+
+
+class Explain(msgspec.Struct, frozen=True, array_like=True):
+    """``Accept: application/vnd.pgrst.plan…``: return the query's plan instead of its rows."""
+
+    format: Literal["text", "json"]
+    #: EXPLAIN options from ``options=analyze|verbose|settings|buffers|wal``.
+    options: tuple[str, ...] = ()
 
 
 class Param(msgspec.Struct, frozen=True, array_like=True):
@@ -107,6 +122,7 @@ class ReadPlan(msgspec.Struct, frozen=True, kw_only=True, tag="read"):
     #: HEAD: run the query but return no body.
     head: bool = False
     strip_nulls: bool = False
+    explain: Explain | None = None
 
 
 Plan = ReadPlan

@@ -12,7 +12,10 @@ import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from ..errors import ApiRequestError, SchemaCacheError
+from ..request.grammar import parse_accept
 from ..request.model import (
     ApiRequest,
     Field,
@@ -31,6 +34,7 @@ from .model import (
     ColumnExpr,
     Cond,
     Condition,
+    Explain,
     IsCond,
     LogicCond,
     MediaKind,
@@ -81,17 +85,42 @@ _READ_MEDIA: Mapping[str, MediaKind] = {
 }
 
 
-def negotiate(accept: Sequence[MediaType]) -> tuple[MediaKind, bool]:
-    """The first producible type in ``Accept`` (ordered by q) and whether nulls are stripped."""
+class Negotiated(msgspec.Struct, frozen=True):
+    media: MediaKind = "json"
+    strip_nulls: bool = False
+    explain: Explain | None = None
+
+
+_PLAN_TYPES = {
+    "application/vnd.pgrst.plan": "text",
+    "application/vnd.pgrst.plan+text": "text",
+    "application/vnd.pgrst.plan+json": "json",
+}
+_EXPLAIN_OPTIONS = ("analyze", "verbose", "settings", "buffers", "wal")
+
+
+def negotiate(accept: Sequence[MediaType], *, plan_enabled: bool = False) -> Negotiated:
+    """The first producible type in ``Accept`` (ordered by q), with its parameters."""
     if not accept:
-        return "json", False
+        return Negotiated()
     for media in accept:
         kind = _READ_MEDIA.get(media.type)
         if kind is not None:
             strip = ("nulls", "stripped") in media.params and media.type.startswith(
                 "application/vnd.pgrst."
             )
-            return kind, strip
+            return Negotiated(kind, strip)
+        fmt = _PLAN_TYPES.get(media.type)
+        if fmt is not None and plan_enabled:
+            params = dict(media.params)
+            target = negotiate(parse_accept(params.get("for", "").strip('"') or None))
+            options = params.get("options", "").strip('"').split("|")
+            chosen = tuple(o for o in _EXPLAIN_OPTIONS if o in options)
+            return Negotiated(
+                target.media,
+                target.strip_nulls,
+                Explain("json" if fmt == "json" else "text", chosen),
+            )
     raise ApiRequestError.not_acceptable([str(m) for m in accept])
 
 
@@ -122,6 +151,8 @@ class SqlglotPlanner:
         if plan.count in ("planned", "estimated"):
             count_sql, used = build_planned_count(plan)
             count_params = tuple(params[i - 1] for i in used)
+        if plan.explain is not None:
+            return Statement(build_read(plan), tuple(params), explain=plan.explain.format)
         return Statement(build_read(plan), tuple(params), count_sql, count_params)
 
     # -- reads -----------------------------------------------------------------------------
@@ -130,7 +161,7 @@ class SqlglotPlanner:
 
     def plan_read(self, request: ApiRequest, ctx: PlanContext) -> ReadPlan:
         table = self.resolve_table(request, ctx.schema)
-        media, strip = negotiate(request.accept)
+        negotiated = negotiate(request.accept, plan_enabled=self.settings.db_plan_enabled)
         if request.embedded:
             path = request.embedded[0].path
             raise ApiRequestError(
@@ -157,9 +188,10 @@ class SqlglotPlanner:
             offset=ctx.param(str(offset)) if offset else None,
             count=count,
             count_cap=count_cap,
-            media=media,
+            media=negotiated.media,
             head=request.method == "HEAD",
-            strip_nulls=strip,
+            strip_nulls=negotiated.strip_nulls,
+            explain=negotiated.explain,
         )
 
     def paging(self, request: ApiRequest) -> tuple[int | None, int]:

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import msgspec
 
 from ..errors import ApiRequestError
-from ..plan.model import MediaKind
+from ..plan.model import MEDIA_NAMES, MediaKind, ReadPlan
 from ..request.model import ApiRequest, Preferences
 from ..schema.model import Routine, Table
 
@@ -97,6 +97,16 @@ def read_response(
     if applied:
         headers.append((b"preference-applied", applied.encode()))
     return Response(status, headers, body, head=request.method == "HEAD")
+
+
+def plan_response(plan: ReadPlan, body: bytes) -> Response:
+    """``application/vnd.pgrst.plan+text|json``: the EXPLAIN output of the would-be query."""
+    assert plan.explain is not None
+    content_type = (
+        f'application/vnd.pgrst.plan+{plan.explain.format}; for="{MEDIA_NAMES[plan.media]}"; '
+        "charset=utf-8"
+    )
+    return Response(200, [(b"content-type", content_type.encode())], body)
 
 
 def resolve_total(

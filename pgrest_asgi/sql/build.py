@@ -51,6 +51,8 @@ class Statement(msgspec.Struct, frozen=True):
     params: tuple[Any, ...] = ()
     count_sql: str | None = None
     count_params: tuple[Any, ...] = ()
+    #: ``sql`` is an ``EXPLAIN`` in this format: its rows are the response body.
+    explain: str | None = None
 
 
 class SqlCache(Generic[V]):
@@ -86,6 +88,11 @@ def build_read(plan: ReadPlan, cache: SqlCache[str] = read_sql_cache) -> str:
     sql = cache.get(plan)
     if sql is None:
         sql = render(read_expression(plan))
+        if plan.explain is not None:
+            # Format and options come from fixed whitelists (planner.negotiate).
+            words = [f"FORMAT {plan.explain.format.upper()}"]
+            words += [option.upper() for option in plan.explain.options]
+            sql = f"EXPLAIN ({', '.join(words)}) {sql}"
         cache.put(plan, sql)
     return sql
 

@@ -126,3 +126,37 @@ async def test_in_list_with_70000_values_is_one_parameter(app_factory: Any) -> N
         await app(scope, receive, send)
     assert sent[0]["status"] == 200
     assert sent[1]["body"] == b'[{"id":1}, \n {"id":2}]'
+
+
+async def test_plan_media_type(app_factory: Any) -> None:
+    async with app_factory(db_plan_enabled=True) as (_, http):
+        text = await http.get(
+            "/items?select=id&id=eq.1", headers={"Accept": "application/vnd.pgrst.plan"}
+        )
+        assert text.status_code == 200
+        assert text.headers["content-type"] == (
+            'application/vnd.pgrst.plan+text; for="application/json"; charset=utf-8'
+        )
+        assert "using items_pkey on items" in text.text
+        plan = await http.get(
+            "/items?select=id&id=gt.1",
+            headers={
+                "Accept": 'application/vnd.pgrst.plan+json; for="text/csv"; options=analyze|verbose'
+            },
+        )
+        assert plan.headers["content-type"] == (
+            'application/vnd.pgrst.plan+json; for="text/csv"; charset=utf-8'
+        )
+        (explained,) = plan.json()
+        assert "Actual Rows" in explained["Plan"]  # analyze ran
+        assert "Output" in explained["Plan"]  # verbose
+        # A write hidden in the query is still refused: the plan runs read-only.
+        refused = await http.get(
+            "/writer", headers={"Accept": "application/vnd.pgrst.plan; options=analyze"}
+        )
+        assert refused.status_code == 405
+
+
+async def test_plan_media_type_needs_the_setting(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/items", headers={"Accept": "application/vnd.pgrst.plan+json"})
+    assert (resp.status_code, resp.json()["code"]) == (406, "PGRST107")

@@ -37,7 +37,7 @@ SCHEMA = SchemaCache(
     },
 )
 GRAMMAR = PostgrestGrammar()
-PLANNER = SqlglotPlanner(Settings(db_max_rows=1000))
+PLANNER = SqlglotPlanner(Settings(db_max_rows=1000, db_plan_enabled=True))
 TARGET = Target("relation", "api", "items")
 
 OPERATORS = [
@@ -152,6 +152,8 @@ headers = st.fixed_dictionaries(
                     "text/csv",
                     "*/*;q=0.5",
                     "application/vnd.pgrst.array+json;nulls=stripped",
+                    'application/vnd.pgrst.plan+json; for="text/csv"; options=analyze|wal',
+                    "application/vnd.pgrst.plan; options=verbose|bogus",
                 ]
             ),
             free_text,
@@ -226,6 +228,14 @@ OURS = {
     "chr",
     "10",
     "2",
+    # Plan media type.
+    "EXPLAIN",
+    "FORMAT",
+    "ANALYZE",
+    "VERBOSE",
+    "SETTINGS",
+    "BUFFERS",
+    "WAL",
 }
 
 
@@ -242,8 +252,8 @@ def test_any_query_string_is_an_error_or_safe_sql(
         assert 400 <= exc.status < 500
         return
     rest = CAST_TYPE.sub(")", LITERAL.sub("''", IDENT.sub('""', sql)))
-    rest = re.sub(r"\$\d+", "", rest)
-    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*|\d+", rest))
+    slots = [int(n) for n in re.findall(r"\$(\d+)", rest)]
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*|\d+", re.sub(r"\$\d+", "", rest)))
     assert words <= OURS, words - OURS
-    assert len(re.findall(r"\$(\d+)", sql)) >= 1 or not values
-    assert max((int(n) for n in re.findall(r"\$(\d+)", sql)), default=0) == len(values)
+    # Every value is a parameter, and every parameter sent is used.
+    assert sorted(set(slots)) == list(range(1, len(values) + 1))
