@@ -66,6 +66,8 @@ class SelectColumn(msgspec.Struct, frozen=True, array_like=True):
     #: Output key; ``None`` keeps the column's own name (and ``*`` has none).
     alias: str | None = None
     cast: str | None = None
+    #: A domain's ``→ json`` cast function, applied to the output value.
+    function: QualifiedName | None = None
 
 
 class Cond(msgspec.Struct, frozen=True, tag="cond"):
@@ -81,6 +83,8 @@ class Cond(msgspec.Struct, frozen=True, tag="cond"):
     language: Param | None = None
     #: Full-text on a column that is not a ``tsvector``: wrap it in ``to_tsvector``.
     vectorize: bool = False
+    #: A domain's ``text →`` cast function, applied to the value (to each, for lists).
+    value_function: QualifiedName | None = None
 
 
 class IsCond(msgspec.Struct, frozen=True, tag="is"):

@@ -169,7 +169,9 @@ class SqlglotPlanner:
                 code="PGRST108",
                 hint=f"Verify that '{path[0]}' is included in the 'select' query parameter.",
             )
-        select = tuple(self.plan_select(item, table, ctx) for item in request.select)
+        select = tuple(
+            column for item in request.select for column in self.plan_select(item, table, ctx)
+        )
         where: list[Condition] = [self.plan_filter(f, table, ctx) for f in request.filters]
         where.extend(self.plan_logic(tree, table, ctx) for tree in request.logic)
         order = tuple(self.plan_order(term, table, ctx) for term in request.order)
@@ -209,7 +211,7 @@ class SqlglotPlanner:
             limit = max_rows if limit is None else min(limit, max_rows)
         return limit, offset
 
-    def plan_select(self, item: Any, table: Table, ctx: PlanContext) -> SelectColumn:
+    def plan_select(self, item: Any, table: Table, ctx: PlanContext) -> tuple[SelectColumn, ...]:
         if not isinstance(item, ReqSelectField):
             raise ApiRequestError(
                 "Feature not implemented",
@@ -218,12 +220,22 @@ class SqlglotPlanner:
             )
         if item.aggregate is not None:
             raise ApiRequestError("Use of aggregate functions is not allowed", code="PGRST123")
-        expr = self.column(item.field, table, ctx)
+        field = item.field
+        if field.name == "*" and any(c.json_cast for c in table.columns):
+            # Domain representations apply per column, so * is spelled out.
+            return tuple(
+                SelectColumn(ColumnExpr(c.name), None, None, c.json_cast) for c in table.columns
+            )
+        expr = self.column(field, table, ctx)
         alias = item.alias
-        if alias is None and item.field.json_path:
-            keys = [step.key for step in item.field.json_path if not step.is_index]
-            alias = keys[-1] if keys else item.field.name
-        return SelectColumn(expr, alias, item.cast)
+        if alias is None and field.json_path:
+            keys = [step.key for step in field.json_path if not step.is_index]
+            alias = keys[-1] if keys else field.name
+        function = None
+        if not field.json_path and item.cast is None:
+            column = table.column(field.name)
+            function = column.json_cast if column is not None else None
+        return (SelectColumn(expr, alias, item.cast, function),)
 
     def column(self, field: Field, table: Table, ctx: PlanContext) -> ColumnExpr:
         if "\x00" in field.name:
@@ -243,11 +255,20 @@ class SqlglotPlanner:
     def plan_filter(self, filt: Filter, table: Table, ctx: PlanContext) -> Condition:
         op = filt.op
         expr = self.column(filt.field, table, ctx)
+        column = None if filt.field.json_path else table.column(filt.field.name)
+        text_cast = column.text_cast if column is not None else None
         if op.operator == "is":
             return IsCond(expr, IS_VALUES[str(op.value)], op.negated)
         if op.operator == "in":
             values = op.value if isinstance(op.value, tuple) else (op.value,)
-            return Cond(expr, "=", ctx.param(pg_array_literal(values)), op.negated, "any")
+            return Cond(
+                expr,
+                "=",
+                ctx.param(pg_array_literal(values)),
+                op.negated,
+                "any",
+                value_function=text_cast,
+            )
         if op.operator in FTS_FUNCTIONS:
             language = ctx.param(op.language) if op.language else None
             column = table.column(filt.field.name)
@@ -262,7 +283,14 @@ class SqlglotPlanner:
                 vectorize=needs_vector,
             )
         operator = self.operators[op.operator]
-        return Cond(expr, operator.sql, ctx.param(op.value), op.negated, op.quantifier)
+        return Cond(
+            expr,
+            operator.sql,
+            ctx.param(op.value),
+            op.negated,
+            op.quantifier,
+            value_function=text_cast,
+        )
 
     def plan_logic(self, tree: LogicTree, table: Table, ctx: PlanContext) -> LogicCond:
         children: list[Condition] = []

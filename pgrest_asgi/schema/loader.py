@@ -366,7 +366,13 @@ def _column(row: Row) -> Column:
         enum_values=tuple(row["enum_values"] or ()),
         is_generated=bool(row["is_generated"]),
         is_identity=bool(row["is_identity"]),
+        json_cast=_function(row["json_cast_schema"], row["json_cast_name"]),
+        text_cast=_function(row["text_cast_schema"], row["text_cast_name"]),
     )
+
+
+def _function(schema: str | None, name: str | None) -> QualifiedName | None:
+    return QualifiedName(schema, name) if schema and name else None
 
 
 def _routines(rows: Iterable[Row]) -> dict[QualifiedName, tuple[Routine, ...]]:

@@ -49,6 +49,10 @@ class Column(msgspec.Struct, frozen=True, kw_only=True):
     enum_values: tuple[str, ...] = ()
     is_generated: bool = False
     is_identity: bool = False
+    #: Domain representations: the function of an implicit ``domain → json`` cast (applied to
+    #: output) and of a ``text → domain`` cast (applied to filter values).
+    json_cast: QualifiedName | None = None
+    text_cast: QualifiedName | None = None
 
 
 class Table(msgspec.Struct, frozen=True, kw_only=True):

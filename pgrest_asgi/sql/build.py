@@ -157,6 +157,14 @@ def pg(name: str, *args: exp.Expr) -> exp.Expr:
     )
 
 
+def call(function: QualifiedName, *args: exp.Expr) -> exp.Expr:
+    """``"schema"."function"(args)`` for a function named by the schema cache."""
+    return exp.Dot(
+        this=ident(function.schema),
+        expression=exp.Anonymous(this=ident(function.name), expressions=list(args)),
+    )
+
+
 def table_node(name: QualifiedName, alias: str | None = None) -> exp.Table:
     node = exp.Table(this=ident(name.name), db=ident(name.schema))
     if alias is not None:
@@ -184,6 +192,8 @@ def cast_to(node: exp.Expr, type_name: str) -> exp.Expr:
 
 def select_item(table: QualifiedName, item: SelectColumn) -> exp.Expr:
     node = column(table, item.expr)
+    if item.function is not None:
+        return exp.Alias(this=call(item.function, node), alias=ident(item.alias or item.expr.name))
     if item.cast is not None:
         node = cast_to(node, item.cast)
         if item.alias is None:
@@ -238,6 +248,16 @@ def _comparison(table: QualifiedName, cond: Cond) -> exp.Expr:
         if cond.vectorize:
             target = pg("to_tsvector", *args, target)
         return _binary_op("@@", target, query)
+    if cond.value_function is not None:
+        if cond.quantifier is None:
+            value = call(cond.value_function, value)
+        else:
+            # Each element of the list goes through the cast function.
+            element = exp.Column(this=ident("pgrst_v"))
+            each = exp.Select(expressions=[call(cond.value_function, element)])
+            unnest = pg("unnest", exp.Cast(this=value, to=exp.DataType.build("text[]")))
+            each.set("from_", exp.From(this=exp.Alias(this=unnest, alias=ident("pgrst_v"))))
+            value = exp.Array(expressions=[each])
     if cond.quantifier is not None:
         quantified = (exp.Any if cond.quantifier == "any" else exp.All)(this=exp.Paren(this=value))
         return _binary_op(cond.sql_op, target, quantified)

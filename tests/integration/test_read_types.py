@@ -160,3 +160,22 @@ async def test_plan_media_type(app_factory: Any) -> None:
 async def test_plan_media_type_needs_the_setting(client: httpx.AsyncClient) -> None:
     resp = await client.get("/items", headers={"Accept": "application/vnd.pgrst.plan+json"})
     assert (resp.status_code, resp.json()["code"]) == (406, "PGRST107")
+
+
+async def test_domain_representations(client: httpx.AsyncClient) -> None:
+    """Implicit casts domain → json (output) and text → domain (filters), applied explicitly."""
+    resp = await client.get("/paints?order=id")
+    assert resp.json() == [
+        {"id": 1, "name": "red", "color": "#ff0000"},
+        {"id": 2, "name": "green", "color": "#00ff00"},
+        {"id": 3, "name": "blue", "color": "#0000ff"},
+    ]
+    one = await client.get("/paints", params={"select": "name,color", "color": "eq.#00ff00"})
+    assert one.json() == [{"name": "green", "color": "#00ff00"}]
+    listed = await client.get(
+        "/paints", params={"select": "id", "color": "in.(#0000ff,#ff0000)", "order": "id"}
+    )
+    assert listed.json() == [{"id": 1}, {"id": 3}]
+    # An explicit cast replaces the representation.
+    raw = await client.get("/paints?select=color::int&id=eq.3")
+    assert raw.json() == [{"color": 255}]
