@@ -27,12 +27,13 @@ __all__ = [
     "TxSpec",
 ]
 
-MediaKind = Literal["json", "singular", "csv"]
+MediaKind = Literal["json", "singular", "csv", "geojson"]
 #: The media type each kind is served as (``for=`` of plan responses, Content-Type).
 MEDIA_NAMES: dict[str, str] = {
     "json": "application/json",
     "singular": "application/vnd.pgrst.object+json",
     "csv": "text/csv",
+    "geojson": "application/geo+json",
 }
 
 
@@ -127,6 +128,8 @@ class ReadPlan(msgspec.Struct, frozen=True, kw_only=True, tag="read"):
     head: bool = False
     strip_nulls: bool = False
     explain: Explain | None = None
+    #: PostGIS's ``ST_AsGeoJSON`` (schema-qualified), for ``media == "geojson"``.
+    geojson_function: QualifiedName | None = None
 
 
 Plan = ReadPlan

@@ -99,12 +99,16 @@ _PLAN_TYPES = {
 _EXPLAIN_OPTIONS = ("analyze", "verbose", "settings", "buffers", "wal")
 
 
-def negotiate(accept: Sequence[MediaType], *, plan_enabled: bool = False) -> Negotiated:
+def negotiate(
+    accept: Sequence[MediaType], *, plan_enabled: bool = False, geojson: bool = False
+) -> Negotiated:
     """The first producible type in ``Accept`` (ordered by q), with its parameters."""
     if not accept:
         return Negotiated()
     for media in accept:
         kind = _READ_MEDIA.get(media.type)
+        if kind is None and geojson and media.type == "application/geo+json":
+            kind = "geojson"
         if kind is not None:
             strip = ("nulls", "stripped") in media.params and media.type.startswith(
                 "application/vnd.pgrst."
@@ -113,7 +117,9 @@ def negotiate(accept: Sequence[MediaType], *, plan_enabled: bool = False) -> Neg
         fmt = _PLAN_TYPES.get(media.type)
         if fmt is not None and plan_enabled:
             params = dict(media.params)
-            target = negotiate(parse_accept(params.get("for", "").strip('"') or None))
+            target = negotiate(
+                parse_accept(params.get("for", "").strip('"') or None), geojson=geojson
+            )
             options = params.get("options", "").strip('"').split("|")
             chosen = tuple(o for o in _EXPLAIN_OPTIONS if o in options)
             return Negotiated(
@@ -161,7 +167,12 @@ class SqlglotPlanner:
 
     def plan_read(self, request: ApiRequest, ctx: PlanContext) -> ReadPlan:
         table = self.resolve_table(request, ctx.schema)
-        negotiated = negotiate(request.accept, plan_enabled=self.settings.db_plan_enabled)
+        geojson = ctx.schema.geojson_function
+        negotiated = negotiate(
+            request.accept,
+            plan_enabled=self.settings.db_plan_enabled,
+            geojson=geojson is not None,
+        )
         if request.embedded:
             path = request.embedded[0].path
             raise ApiRequestError(
@@ -194,6 +205,7 @@ class SqlglotPlanner:
             head=request.method == "HEAD",
             strip_nulls=negotiated.strip_nulls,
             explain=negotiated.explain,
+            geojson_function=geojson if negotiated.media == "geojson" else None,
         )
 
     def paging(self, request: ApiRequest) -> tuple[int | None, int]:

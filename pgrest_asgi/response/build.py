@@ -32,6 +32,7 @@ _CONTENT_TYPES: Mapping[MediaKind, bytes] = {
     "json": b"application/json; charset=utf-8",
     "singular": b"application/vnd.pgrst.object+json; charset=utf-8",
     "csv": b"text/csv; charset=utf-8",
+    "geojson": b"application/geo+json; charset=utf-8",
 }
 _VARY = (b"vary", b"Accept, Prefer, Range")
 _EXPOSE = (

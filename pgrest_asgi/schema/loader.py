@@ -149,6 +149,7 @@ async def _run_queries(
             roles = await fetch(queries.ROLE_SETTINGS_PG14, {"is_superuser": meta["is_superuser"]})
         return {
             "pg_version": pg_version,
+            "geojson_schema": meta["geojson_schema"],
             "relations": await fetch(queries.RELATIONS, {"schemas": schemas}),
             "columns": await fetch(queries.COLUMNS, {"schemas": schemas}),
             "keys": await fetch(queries.KEYS),
@@ -213,6 +214,7 @@ def build_schema_cache(
     views: list[Row],
     routines: list[Row],
     role_settings: list[Row],
+    geojson_schema: str | None = None,
 ) -> SchemaCache:
     """Assemble a ``SchemaCache`` from the rows of the catalog queries."""
     names: dict[int, QualifiedName] = {}
@@ -332,6 +334,7 @@ def build_schema_cache(
         role_settings=role_values,
         role_isolation=role_isolation,
         pg_version=pg_version,
+        geojson_function=QualifiedName(geojson_schema, "st_asgeojson") if geojson_schema else None,
     )
 
 

@@ -137,6 +137,8 @@ class SchemaCache(msgspec.Struct, frozen=True, kw_only=True):
     role_isolation: Mapping[str, str] = msgspec.field(default_factory=dict)
     #: ``server_version_num``.
     pg_version: int = 0
+    #: PostGIS's ``ST_AsGeoJSON(record)`` when installed: enables ``application/geo+json``.
+    geojson_function: QualifiedName | None = None
 
     def table(self, schema: str, name: str) -> Table | None:
         return self.tables.get(QualifiedName(schema, name))

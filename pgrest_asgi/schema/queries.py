@@ -33,7 +33,12 @@ SELECT
   current_setting('server_version_num')::int AS pg_version,
   current_user::text AS current_user,
   coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false)
-    AS is_superuser
+    AS is_superuser,
+  -- PostGIS's ST_AsGeoJSON(record, …), for application/geo+json responses.
+  (SELECT n.nspname::text FROM pg_catalog.pg_proc p
+   JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+   WHERE p.proname = 'st_asgeojson' AND p.proargtypes[0] = 'pg_catalog.record'::regtype
+   ORDER BY p.oid LIMIT 1) AS geojson_schema
 """
 
 #: Table-like relations in the exposed schemas (in their configured order); no partitions.

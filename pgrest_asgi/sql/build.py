@@ -390,6 +390,18 @@ def _body(plan: ReadPlan, rows: exp.Expr) -> exp.Expr:
         return exp.Literal.string("")
     if plan.media == "csv":
         return _csv_body(rows)
+    if plan.media == "geojson" and plan.geojson_function is not None:
+        feature = exp.Cast(this=call(plan.geojson_function, rows), to=exp.DataType.build("json"))
+        features = exp.Coalesce(
+            this=pg("json_agg", feature), expressions=[exp.Literal.string("[]")]
+        )
+        return pg(
+            "json_build_object",
+            exp.Literal.string("type"),
+            exp.Literal.string("FeatureCollection"),
+            exp.Literal.string("features"),
+            features,
+        )
     agg = pg("json_agg", rows)
     if plan.media == "singular":
         body: exp.Expr = exp.Coalesce(

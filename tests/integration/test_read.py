@@ -315,3 +315,13 @@ async def test_count_estimated(app_factory: Any, api_db: Any) -> None:
         big = await http.get("/items?select=id", headers={"Prefer": "count=estimated"})
         assert big.headers["content-range"] == f"0-4/{max(6, planned)}"
         assert big.headers["preference-applied"] == "count=estimated"
+
+
+async def test_minimal_error_verbosity(app_factory: Any) -> None:
+    async with app_factory(client_error_verbosity="minimal") as (_, http):
+        resp = await http.get("/itemz")
+        assert resp.status_code == 404
+        assert resp.content == (
+            b'{"code":"PGRST205","message":"Could not find the table \'api.itemz\' in the '
+            b'schema cache"}'
+        )

@@ -3,9 +3,11 @@ domain, computed fields — and CSV output."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import httpx
+import psycopg
 
 
 async def ids(client: httpx.AsyncClient, query: str) -> list[int]:
@@ -179,3 +181,38 @@ async def test_domain_representations(client: httpx.AsyncClient) -> None:
     # An explicit cast replaces the representation.
     raw = await client.get("/paints?select=color::int&id=eq.3")
     assert raw.json() == [{"color": 255}]
+
+
+async def test_geojson(client: httpx.AsyncClient, api_db: Any) -> None:
+    """With PostGIS: a FeatureCollection built by ST_AsGeoJSON; without it: not acceptable.
+    (CI installs PostGIS, so the first branch is what CI checks.)"""
+    with psycopg.connect(api_db.dsn("pgrest_test")) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'")
+        has_postgis = row.fetchone() == (1,)
+    if os.environ.get("CI"):
+        assert has_postgis, "CI must install PostGIS (.ci/run)"
+    headers = {"Accept": "application/geo+json"}
+    if not has_postgis:
+        resp = await client.get("/items", headers=headers)
+        assert (resp.status_code, resp.json()["code"]) == (406, "PGRST107")
+        return
+    resp = await client.get("/places?order=id", headers=headers)
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/geo+json; charset=utf-8"
+    assert resp.json() == {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [2.35, 48.85]},
+                "properties": {"id": 1, "name": "Paris"},
+            },
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [4.83, 45.76]},
+                "properties": {"id": 2, "name": "Lyon"},
+            },
+        ],
+    }
+    empty = await client.get("/places?id=eq.99", headers=headers)
+    assert empty.json() == {"type": "FeatureCollection", "features": []}
