@@ -79,6 +79,19 @@ class _Parser:
             self.part, self.origin, self.base + at + 1, f"{found} expecting {expecting}"
         )
 
+    def fail_choice(self, words: Sequence[str], expecting: str) -> ApiRequestError:
+        """Like parsec: the column where the choice began, and the first character that no
+        alternative accepts (``order=id.ac`` → column 4, ``unexpected "c"``)."""
+        rest = self.text[self.pos :]
+        matched = max(_common_prefix(rest, word) for word in words)
+        at = self.pos + matched
+        found = (
+            f'unexpected "{self.text[at]}"' if at < len(self.text) else "unexpected end of input"
+        )
+        return ApiRequestError.parse(
+            self.part, self.origin, self.base + self.pos + 1, f"{found} expecting {expecting}"
+        )
+
     def peek(self, token: str) -> bool:
         return self.text.startswith(token, self.pos)
 
@@ -150,6 +163,19 @@ class _Parser:
 
 
 _INDEX = re.compile(r"-?\d+")
+_AGGREGATES = ("sum", "avg", "count", "max", "min")
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+_ORDER_WORDS = ("asc", "desc", "nullsfirst", "nullslast")
 _CAST = re.compile(r"[A-Za-z0-9_ $\[\]]+")
 
 
@@ -328,7 +354,9 @@ class PostgrestGrammar:
             cast_to = self._cast(p)
         if p.peek(".") and not p.peek(".."):
             p.pos += 1
-            aggregate = p.name(",.:()!", "an aggregate function")
+            aggregate = next((a for a in _AGGREGATES if p.eat(a)), None)
+            if aggregate is None:
+                raise p.fail('"sum", "avg", "count", "max" or "min"')
             p.expect("(")
             p.expect(")")
             if p.eat("::"):
@@ -498,23 +526,32 @@ class PostgrestGrammar:
             direction: Literal["asc", "desc"] | None = None
             nulls: Literal["first", "last"] | None = None
             while p.eat("."):
-                if p.eat("asc") and direction is None and nulls is None:
-                    direction = "asc"
-                elif p.eat("desc") and direction is None and nulls is None:
-                    direction = "desc"
-                elif p.eat("nullsfirst") and nulls is None:
-                    nulls = "first"
-                elif p.eat("nullslast") and nulls is None:
-                    nulls = "last"
+                word = next((w for w in _ORDER_WORDS if p.peek(w)), None)
+                is_direction = word in ("asc", "desc")
+                if (
+                    word is None
+                    or (is_direction and (direction or nulls))
+                    or (not is_direction and nulls)
+                ):
+                    raise p.fail_choice(_ORDER_WORDS, '"asc", "desc", "nullsfirst" or "nullslast"')
+                p.pos += len(word)
+                if is_direction:
+                    direction = "asc" if word == "asc" else "desc"
                 else:
-                    raise p.fail('"asc", "desc", "nullsfirst" or "nullslast"')
+                    nulls = "first" if word == "nullsfirst" else "last"
             terms.append(OrderTerm(field, direction, nulls, relation))
             if len(terms) > self.limits.max_terms:
                 raise p.fail(f"at most {self.limits.max_terms} terms")
             if p.at_end():
                 return tuple(terms)
             if not p.eat(","):
-                raise p.fail('"," or "." or end of input')
+                # PostgREST's wording for this one differs (single quotes, "delimiter").
+                raise ApiRequestError.parse(
+                    "order",
+                    value,
+                    p.pos + 1,
+                    f"unexpected '{value[p.pos]}' expecting delimiter (.), \",\" or end of input",
+                )
 
     def parse_int(self, key: str, value: str) -> int:
         if not re.fullmatch(r"-?\d{1,18}", value.strip()):

@@ -162,9 +162,31 @@ def _error(*params: tuple[str, str]) -> ApiRequestError:
             'unexpected "(" expecting field name',
         ),
         (
-            ("order", "id.sideways"),
-            '"failed to parse order (id.sideways)" (line 1, column 4)',
-            'unexpected "s" expecting "asc", "desc", "nullsfirst" or "nullslast"',
+            ("select", "prt.*,u.email"),
+            '"failed to parse select parameter (prt.*,u.email)" (line 1, column 5)',
+            'unexpected "*" expecting "sum", "avg", "count", "max" or "min"',
+        ),
+        (
+            ("select", "*,created_by:auth.users!fk(id,email)"),
+            '"failed to parse select parameter (*,created_by:auth.users!fk(id,email))" '
+            "(line 1, column 19)",
+            'unexpected "u" expecting "sum", "avg", "count", "max" or "min"',
+        ),
+        (
+            ("select", "id,title,"),
+            '"failed to parse select parameter (id,title,)" (line 1, column 10)',
+            "unexpected end of input expecting field name",
+        ),
+        # The two order errors below are PostgREST's own spec expectations.
+        (
+            ("order", "id.ac"),
+            '"failed to parse order (id.ac)" (line 1, column 4)',
+            'unexpected "c" expecting "asc", "desc", "nullsfirst" or "nullslast"',
+        ),
+        (
+            ("order", "id.descc"),
+            '"failed to parse order (id.descc)" (line 1, column 8)',
+            "unexpected 'c' expecting delimiter (.), \",\" or end of input",
         ),
         (
             ("or", "(a.eq.1,b.eq"),
