@@ -325,3 +325,13 @@ async def test_minimal_error_verbosity(app_factory: Any) -> None:
             b'{"code":"PGRST205","message":"Could not find the table \'api.itemz\' in the '
             b'schema cache"}'
         )
+
+
+async def test_empty_in_lists_and_trees(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/items?select=id&id=in.()")).json() == []
+    everything = await client.get("/items?select=id&id=not.in.()")
+    assert len(everything.json()) == 20
+    status, body = error(await client.get("/items?or=()"))
+    assert (status, body["code"]) == (400, "PGRST100")
+    spaced = await client.get("/items?select= id , name &id=eq.1")
+    assert spaced.json() == [{"id": 1, "name": "item 1"}]

@@ -1,0 +1,4 @@
+-- GET /items?select=id,name&id=lt.3
+-- accept: text/csv
+WITH "pgrst_source" AS (SELECT "api"."items"."id", "api"."items"."name" FROM "api"."items" WHERE "api"."items"."id" < $1) SELECT CAST(NULL AS BIGINT) AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, CAST((SELECT COALESCE(pg_catalog.string_agg("k", ','), '') FROM (SELECT CAST(pg_catalog.json_object_keys("r") AS TEXT) AS "k" FROM (SELECT pg_catalog.row_to_json("pgrst_h") AS "r" FROM "pgrst_source" AS "pgrst_h" LIMIT 1) AS "pgrst_first") AS "pgrst_keys") || pg_catalog.chr(10) || COALESCE(pg_catalog.string_agg(pg_catalog.substr(CAST(_postgrest_t AS TEXT), 2, pg_catalog.length(CAST(_postgrest_t AS TEXT)) - 2), pg_catalog.chr(10)), '') AS TEXT) AS body, NULLIF(pg_catalog.current_setting('response.headers', TRUE), '') AS response_headers, NULLIF(pg_catalog.current_setting('response.status', TRUE), '') AS response_status FROM (SELECT * FROM "pgrst_source") AS _postgrest_t
+-- params: ['3']

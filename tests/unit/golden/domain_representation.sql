@@ -1,0 +1,3 @@
+-- GET /paints?select=id,color&color=in.(#ff0000)&id=eq.1
+WITH "pgrst_source" AS (SELECT "api"."paints"."id", "api"."color_to_json"("api"."paints"."color") AS "color" FROM "api"."paints" WHERE "api"."paints"."color" = ANY(ARRAY(SELECT "api"."color_from_text"("pgrst_v") FROM pg_catalog.unnest(CAST($1 AS TEXT[])) AS "pgrst_v")) AND "api"."paints"."id" = $2) SELECT CAST(NULL AS BIGINT) AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, CAST(COALESCE(pg_catalog.json_agg(_postgrest_t), '[]') AS TEXT) AS body, NULLIF(pg_catalog.current_setting('response.headers', TRUE), '') AS response_headers, NULLIF(pg_catalog.current_setting('response.status', TRUE), '') AS response_status FROM (SELECT * FROM "pgrst_source") AS _postgrest_t
+-- params: ['{"#ff0000"}', '1']

@@ -1,0 +1,3 @@
+-- GET /paints?color=eq.#00ff00
+WITH "pgrst_source" AS (SELECT "api"."paints"."id", "api"."color_to_json"("api"."paints"."color") AS "color" FROM "api"."paints" WHERE "api"."paints"."color" = "api"."color_from_text"($1)) SELECT CAST(NULL AS BIGINT) AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, CAST(COALESCE(pg_catalog.json_agg(_postgrest_t), '[]') AS TEXT) AS body, NULLIF(pg_catalog.current_setting('response.headers', TRUE), '') AS response_headers, NULLIF(pg_catalog.current_setting('response.status', TRUE), '') AS response_status FROM (SELECT * FROM "pgrst_source") AS _postgrest_t
+-- params: ['#00ff00']
