@@ -121,3 +121,15 @@ async def test_explicit_transaction_paths(app_factory: Any) -> None:
         who = await http.get("/whoami?select=role,read_only")
         assert who.json() == [{"role": "web_anon", "read_only": "on"}]
         assert (await http.get("/writer")).status_code == 405
+
+
+async def test_prepared_statements_respect_the_profile_search_path(app_factory: Any) -> None:
+    """`::num_t` means api.num_t (integer) or v2.num_t (text) depending on the profile. One
+    connection reuses one prepared statement for both: PostgreSQL re-analyses a prepared
+    statement whose search_path changed, so the cast follows the profile."""
+    async with app_factory(db_pool=1) as (_, http):
+        for _ in range(2):
+            api = await http.get("/items?select=id::num_t&id=eq.1")
+            assert api.json() == [{"id": 1}]
+            v2 = await http.get("/items?select=id::num_t&id=eq.1", headers={"Accept-Profile": "v2"})
+            assert v2.json() == [{"id": "1"}]
