@@ -120,10 +120,17 @@ class PsycopgExecutor:
 
     # -- hook API --------------------------------------------------------------------------
     async def execute(self, statement: Statement, tx: TxSpec) -> DbResult:
-        """Run the transaction; on a stale connection (nothing ran) retry once."""
+        """Run the transaction; on a dead connection (a read: safe to repeat) retry once.
+
+        One dead connection usually means others died with it (a server restart, an admin
+        terminating backends), so the pool first checks its idle connections and drops the
+        dead ones; the retry then gets a live one.
+        """
         try:
             return await self._with_connection(statement, tx)
         except _Retryable:
+            if self.pool is not None:
+                await self.pool.check()
             return await self._with_connection(statement, tx, retry=False)
 
     async def _with_connection(
