@@ -11,10 +11,11 @@ from typing import Literal
 
 import msgspec
 
-from ..schema.model import QualifiedName
+from ..schema.model import QualifiedName, Relationship
 
 __all__ = [
     "Cond",
+    "EmbedPlan",
     "Explain",
     "IsCond",
     "LogicCond",
@@ -71,6 +72,25 @@ class SelectColumn(msgspec.Struct, frozen=True, array_like=True):
     function: QualifiedName | None = None
 
 
+class EmbedPlan(msgspec.Struct, frozen=True, kw_only=True, tag="embed"):
+    """A related relation embedded in the parent's rows, through a lateral join."""
+
+    #: The output key (the alias, else the relation name as written).
+    name: str
+    relationship: Relationship
+    #: Alias of the embedded relation inside its subquery, e.g. ``directors_1``.
+    table_alias: str
+    #: Alias of the lateral subquery in the parent's FROM, e.g. ``films_director_1``.
+    join_alias: str
+    select: tuple[SelectColumn | EmbedPlan, ...]
+    where: tuple[Condition, ...] = ()
+    order: tuple[OrderBy, ...] = ()
+    limit: Param | None = None
+    offset: Param | None = None
+    #: ``!inner``: keep only parent rows that have a match.
+    inner: bool = False
+
+
 class Cond(msgspec.Struct, frozen=True, tag="cond"):
     """``<expr> <sql op> [ANY|ALL] (<param>)``, possibly negated."""
 
@@ -113,7 +133,7 @@ class OrderBy(msgspec.Struct, frozen=True, array_like=True):
 
 class ReadPlan(msgspec.Struct, frozen=True, kw_only=True, tag="read"):
     table: QualifiedName
-    select: tuple[SelectColumn, ...]
+    select: tuple[SelectColumn | EmbedPlan, ...]
     where: tuple[Condition, ...] = ()
     order: tuple[OrderBy, ...] = ()
     limit: Param | None = None

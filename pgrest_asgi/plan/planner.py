@@ -18,22 +18,24 @@ from ..errors import ApiRequestError, SchemaCacheError
 from ..request.grammar import parse_accept
 from ..request.model import (
     ApiRequest,
+    EmbedModifiers,
     Field,
     Filter,
     LogicTree,
     MediaType,
     OrderTerm,
+    SelectEmbed,
     Target,
 )
-from ..request.model import SelectField as ReqSelectField
 from ..request.operators import FTS_FUNCTIONS, IS_VALUES, OPERATORS, Operator
-from ..schema.model import SchemaCache, Table
+from ..schema.model import Relationship, SchemaCache, Table
 from ..settings import Settings
 from ..sql.build import Statement, build_planned_count, build_read
 from .model import (
     ColumnExpr,
     Cond,
     Condition,
+    EmbedPlan,
     Explain,
     IsCond,
     LogicCond,
@@ -51,13 +53,16 @@ __all__ = ["DEFAULT_PASSES", "PlanContext", "PlanPass", "SqlglotPlanner", "negot
 class PlanContext:
     """What a pass may read (request, schema, settings) and the parameter list it may extend."""
 
-    __slots__ = ("params", "request", "schema", "settings")
+    __slots__ = ("embedded_names", "modifiers", "params", "request", "schema", "settings")
 
     def __init__(self, request: ApiRequest, schema: SchemaCache, settings: Settings) -> None:
         self.request = request
         self.schema = schema
         self.settings = settings
         self.params: list[Any] = []
+        #: ``rel.col=…`` modifiers not yet claimed by an embed, by path.
+        self.modifiers: dict[tuple[str, ...], EmbedModifiers] = {}
+        self.embedded_names: set[str] = set()
 
     def param(self, value: Any, cast: str | None = None) -> Param:
         """Add a value; returns the slot that refers to it (``$n``)."""
@@ -173,16 +178,13 @@ class SqlglotPlanner:
             plan_enabled=self.settings.db_plan_enabled,
             geojson=geojson is not None,
         )
-        if request.embedded:
-            path = request.embedded[0].path
-            raise ApiRequestError(
-                f"'{path[0]}' is not an embedded resource in this request",
-                code="PGRST108",
-                hint=f"Verify that '{path[0]}' is included in the 'select' query parameter.",
-            )
+        ctx.modifiers = {mods.path: mods for mods in request.embedded}
         select = tuple(
             column for item in request.select for column in self.plan_select(item, table, ctx)
         )
+        if ctx.modifiers:
+            path = next(iter(ctx.modifiers))
+            raise not_embedded(path[0] if path[0] not in ctx.embedded_names else path[-1])
         where: list[Condition] = [self.plan_filter(f, table, ctx) for f in request.filters]
         where.extend(self.plan_logic(tree, table, ctx) for tree in request.logic)
         order = tuple(self.plan_order(term, table, ctx) for term in request.order)
@@ -223,13 +225,16 @@ class SqlglotPlanner:
             limit = max_rows if limit is None else min(limit, max_rows)
         return limit, offset
 
-    def plan_select(self, item: Any, table: Table, ctx: PlanContext) -> tuple[SelectColumn, ...]:
-        if not isinstance(item, ReqSelectField):
-            raise ApiRequestError(
-                "Feature not implemented",
-                code="PGRST127",
-                details="Resource embedding is not available yet",
-            )
+    def plan_select(
+        self,
+        item: Any,
+        table: Table,
+        ctx: PlanContext,
+        path: tuple[str, ...] = (),
+        depth: int = 0,
+    ) -> tuple[SelectColumn | EmbedPlan, ...]:
+        if isinstance(item, SelectEmbed):
+            return (self.plan_embed(item, table, ctx, path, depth),)
         if item.aggregate is not None:
             raise ApiRequestError("Use of aggregate functions is not allowed", code="PGRST123")
         field = item.field
@@ -248,6 +253,98 @@ class SqlglotPlanner:
             column = table.column(field.name)
             function = column.json_cast if column is not None else None
         return (SelectColumn(expr, alias, item.cast, function),)
+
+    # -- embedding -----------------------------------------------------------------------
+    def plan_embed(
+        self,
+        item: SelectEmbed,
+        parent: Table,
+        ctx: PlanContext,
+        path: tuple[str, ...],
+        depth: int,
+    ) -> EmbedPlan:
+        if item.spread:
+            raise ApiRequestError(
+                "Feature not implemented",
+                code="PGRST127",
+                details="Spreading embedded resources is not available yet",
+            )
+        rel = self.resolve_relationship(item, parent, ctx.schema)
+        target = ctx.schema.tables[rel.foreign_table]
+        name = item.alias or item.relation
+        here = (*path, name)
+        ctx.embedded_names.add(name)
+        depth += 1
+        select = tuple(
+            column
+            for sub in item.items
+            for column in self.plan_select(sub, target, ctx, here, depth)
+        )
+        mods = ctx.modifiers.pop(here, None)
+        if mods is None and item.alias is not None:
+            mods = ctx.modifiers.pop((*path, item.relation), None)  # legacy target names
+        where: list[Condition] = []
+        order: tuple[OrderBy, ...] = ()
+        limit_value = offset = None
+        if mods is not None:
+            where = [self.plan_filter(f, target, ctx) for f in mods.filters]
+            where.extend(self.plan_logic(tree, target, ctx) for tree in mods.logic)
+            order = tuple(self.plan_order(term, target, ctx) for term in mods.order)
+            limit_value = mods.limit
+            if mods.offset:
+                offset = ctx.param(str(mods.offset))
+        max_rows = self.settings.db_max_rows
+        if max_rows is not None and not rel.to_one:  # db-max-rows caps every level
+            limit_value = max_rows if limit_value is None else min(limit_value, max_rows)
+        limit = ctx.param(str(limit_value)) if limit_value is not None else None
+        return EmbedPlan(
+            name=name,
+            relationship=rel,
+            table_alias=f"{target.name}_{depth}",
+            join_alias=f"{parent.name}_{name}_{depth}",
+            select=select,
+            where=tuple(where),
+            order=order,
+            limit=limit,
+            offset=offset,
+            inner=item.join == "inner",
+        )
+
+    def resolve_relationship(
+        self, item: SelectEmbed, parent: Table, schema: SchemaCache
+    ) -> Relationship:
+        """PostgREST's rules: the target names a table/view, a foreign key, or (many-to-one)
+        a foreign-key column; ``!hint`` narrows by constraint, column or junction table."""
+        name = item.relation
+        candidates = [
+            rel
+            for rel in schema.relationships.get(parent.qualified, ())
+            if rel.foreign_table.schema == parent.schema
+            and (
+                # A self-reference by table name is the one-to-many side.
+                (
+                    rel.foreign_table.name == name
+                    and (rel.table != rel.foreign_table or rel.cardinality != "m2o")
+                )
+                or (rel.junction is None and rel.constraint == name)
+                or (rel.cardinality == "m2o" and rel.columns == (name,))
+            )
+        ]
+        hint = item.hint
+        if hint is not None:
+            candidates = [
+                rel
+                for rel in candidates
+                if rel.constraint == hint
+                or hint in rel.columns
+                or hint in rel.foreign_columns
+                or (rel.junction is not None and rel.junction.table.name == hint)
+            ]
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            raise no_relationship(parent, name, hint, schema)
+        raise ambiguous_relationship(parent, name, candidates)
 
     def column(self, field: Field, table: Table, ctx: PlanContext) -> ColumnExpr:
         if "\x00" in field.name:
@@ -321,6 +418,76 @@ class SqlglotPlanner:
                 hint=f"Verify that '{term.relation}' is included in the 'select' query parameter.",
             )
         return OrderBy(self.column(term.field, table, ctx), term.direction, term.nulls)
+
+
+_CARDINALITY = {
+    "m2o": "many-to-one",
+    "o2m": "one-to-many",
+    "o2o": "one-to-one",
+    "m2m": "many-to-many",
+}
+
+
+def not_embedded(name: str) -> ApiRequestError:
+    return ApiRequestError(
+        f"'{name}' is not an embedded resource in this request",
+        code="PGRST108",
+        hint=f"Verify that '{name}' is included in the 'select' query parameter.",
+    )
+
+
+def no_relationship(
+    parent: Table, name: str, hint: str | None, schema: SchemaCache
+) -> ApiRequestError:
+    using = f" using the hint '{hint}'" if hint else ""
+    related = schema.relationships.get(parent.qualified, ())
+    known = sorted({rel.foreign_table.name for rel in related})
+    close = difflib.get_close_matches(name, known, n=1, cutoff=_SIMILARITY)
+    return ApiRequestError(
+        f"Could not find a relationship between '{parent.name}' and '{name}' in the schema cache",
+        code="PGRST200",
+        details=f"Searched for a foreign key relationship between '{parent.name}' and "
+        f"'{name}'{using} in the schema '{parent.schema}', but no matches were found.",
+        hint=f"Perhaps you meant '{close[0]}' instead of '{name}'." if close else None,
+    )
+
+
+def ambiguous_relationship(
+    parent: Table, name: str, candidates: Sequence[Relationship]
+) -> ApiRequestError:
+    details = []
+    options = []
+    for rel in candidates:
+        target = rel.foreign_table.name
+        if rel.junction is not None:
+            j = rel.junction
+            how = (
+                f"{j.table.name} using {j.source_constraint}({', '.join(j.source_columns)}) "
+                f"and {j.target_constraint}({', '.join(j.target_columns)})"
+            )
+            options.append(f"'{name}!{j.table.name}'")
+        else:
+            how = (
+                f"{rel.constraint} using {parent.name}({', '.join(rel.columns)}) and "
+                f"{target}({', '.join(rel.foreign_columns)})"
+            )
+            options.append(f"'{name}!{rel.constraint}'")
+        details.append(
+            {
+                "cardinality": _CARDINALITY[rel.cardinality],
+                "embedding": f"{parent.name} with {target}",
+                "relationship": how,
+            }
+        )
+    return ApiRequestError(
+        f"Could not embed because more than one relationship was found for '{parent.name}' "
+        f"and '{name}'",
+        code="PGRST201",
+        status=300,
+        details=details,
+        hint=f"Try changing '{name}' to one of the following: {', '.join(options)}. Find the "
+        "desired relationship in the 'details' key.",
+    )
 
 
 def find_table(schema: SchemaCache, target: Target) -> Table:

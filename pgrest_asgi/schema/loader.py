@@ -41,6 +41,7 @@ from pgrest_asgi.schema.model import (
     SchemaCache,
     Table,
 )
+from pgrest_asgi.schema.relationships import relationships_by_source
 
 __all__ = ["build_schema_cache", "load_schema_cache", "parse_view_columns"]
 
@@ -324,12 +325,14 @@ def build_schema_cache(
         )
 
     role_values, role_isolation = _role_settings(role_settings)
+    foreign_keys = tuple(
+        sorted(fks.values(), key=lambda f: (f.table, f.constraint, f.foreign_table))
+    )
     return SchemaCache(
         schemas=tuple(schemas),
         tables=tables,
-        foreign_keys=tuple(
-            sorted(fks.values(), key=lambda f: (f.table, f.constraint, f.foreign_table))
-        ),
+        foreign_keys=foreign_keys,
+        relationships=relationships_by_source(tables, foreign_keys),
         routines=_routines(routines),
         role_settings=role_values,
         role_isolation=role_isolation,

@@ -12,10 +12,13 @@ from typing import Literal
 import msgspec
 
 __all__ = [
+    "Cardinality",
     "Column",
     "ForeignKey",
+    "Junction",
     "QualifiedName",
     "RelationKind",
+    "Relationship",
     "Routine",
     "RoutineParam",
     "SchemaCache",
@@ -96,6 +99,38 @@ class ForeignKey(msgspec.Struct, frozen=True, kw_only=True):
     one_to_one: bool = False
 
 
+Cardinality = Literal["m2o", "o2m", "o2o", "m2m"]
+
+
+class Junction(msgspec.Struct, frozen=True, kw_only=True):
+    """The middle table of a many-to-many relationship."""
+
+    table: QualifiedName
+    #: The junction's key to the source: ``junction.source_columns → source.columns``.
+    source_constraint: str
+    source_columns: tuple[str, ...]
+    #: The junction's key to the target: ``junction.target_columns → target.columns``.
+    target_constraint: str
+    target_columns: tuple[str, ...]
+
+
+class Relationship(msgspec.Struct, frozen=True, kw_only=True):
+    """``table`` can embed ``foreign_table``: ``table.columns`` match
+    ``foreign_table.foreign_columns`` (through ``junction`` for many-to-many)."""
+
+    table: QualifiedName
+    foreign_table: QualifiedName
+    cardinality: Cardinality
+    constraint: str
+    columns: tuple[str, ...]
+    foreign_columns: tuple[str, ...]
+    junction: Junction | None = None
+
+    @property
+    def to_one(self) -> bool:
+        return self.cardinality in ("m2o", "o2o")
+
+
 class RoutineParam(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     data_type: str
@@ -130,6 +165,10 @@ class SchemaCache(msgspec.Struct, frozen=True, kw_only=True):
     schemas: tuple[str, ...]
     tables: Mapping[QualifiedName, Table]
     foreign_keys: tuple[ForeignKey, ...] = ()
+    #: Relationships by the relation that can embed (see ``relationships.py``).
+    relationships: Mapping[QualifiedName, tuple[Relationship, ...]] = msgspec.field(
+        default_factory=dict
+    )
     routines: Mapping[QualifiedName, tuple[Routine, ...]] = msgspec.field(default_factory=dict)
     #: ``ALTER ROLE r SET k = v`` values the authenticator may re-apply, per role.
     role_settings: Mapping[str, tuple[tuple[str, str], ...]] = msgspec.field(default_factory=dict)

@@ -25,6 +25,7 @@ from ..plan.model import (
     ColumnExpr,
     Cond,
     Condition,
+    EmbedPlan,
     IsCond,
     LogicCond,
     OrderBy,
@@ -109,8 +110,15 @@ def build_planned_count(plan: ReadPlan) -> tuple[str, tuple[int, ...]]:
     if cached is not None:
         return cached
     used: list[int] = []
-    where = tuple(_renumber(cond, {}, used) for cond in plan.where)
-    query = count_select(msgspec.structs.replace(plan, where=where, count_cap=None))
+    mapping: dict[int, int] = {}
+    # Only what the count query uses: the !inner embeds (joined) and the filters.
+    inner = tuple(
+        _renumber(item, mapping, used)
+        for item in plan.select
+        if isinstance(item, EmbedPlan) and item.inner
+    )
+    where = tuple(_renumber(cond, mapping, used) for cond in plan.where)
+    query = count_select(msgspec.structs.replace(plan, select=inner, where=where, count_cap=None))
     result = ("EXPLAIN (FORMAT JSON) " + render(query), tuple(used))
     count_sql_cache.put(key, result)
     return result
@@ -173,11 +181,12 @@ def table_node(name: QualifiedName, alias: str | None = None) -> exp.Table:
 
 
 def column(table: QualifiedName, expr: ColumnExpr) -> exp.Expr:
+    """A column of ``table``: ``"schema"."table"."col"``, or ``"alias"."col"`` for an alias
+    (a ``QualifiedName`` with an empty schema)."""
+    db = ident(table.schema) if table.schema else None
     if expr.name == "*":
-        return exp.Column(this=exp.Star(), table=ident(table.name), db=ident(table.schema))
-    node: exp.Expr = exp.Column(
-        this=ident(expr.name), table=ident(table.name), db=ident(table.schema)
-    )
+        return exp.Column(this=exp.Star(), table=ident(table.name), db=db)
+    node: exp.Expr = exp.Column(this=ident(expr.name), table=ident(table.name), db=db)
     if expr.to_jsonb:
         node = pg("to_jsonb", node)
     for arrow, key in expr.json_path:
@@ -292,8 +301,9 @@ def order_item(table: QualifiedName, term: OrderBy) -> exp.Ordered:
 # -- the read query ----------------------------------------------------------------------------
 def source_select(plan: ReadPlan) -> exp.Select:
     table = plan.table
-    query = exp.Select(expressions=[select_item(table, item) for item in plan.select])
+    query = exp.Select(expressions=_select_list(table, plan.select))
     query.set("from_", exp.From(this=table_node(table)))
+    _add_joins(query, table, plan.select)
     if plan.where:
         query.set("where", exp.Where(this=_conjunction(table, plan.where)))
     if plan.order:
@@ -303,6 +313,120 @@ def source_select(plan: ReadPlan) -> exp.Select:
     if plan.offset is not None:
         query.set("offset", exp.Offset(expression=param(plan.offset)))
     return query
+
+
+# -- embedding ---------------------------------------------------------------------------------
+def _select_list(ref: QualifiedName, items: tuple[SelectColumn | EmbedPlan, ...]) -> list[exp.Expr]:
+    out: list[exp.Expr] = []
+    for item in items:
+        if not isinstance(item, EmbedPlan):
+            out.append(select_item(ref, item))
+        elif not item.select:
+            continue  # rel(): joined for filtering, not shown
+        elif item.relationship.to_one:
+            row = pg("row_to_json", exp.Column(this=exp.Star(), table=ident(item.join_alias)))
+            out.append(
+                exp.Alias(
+                    this=exp.Cast(this=row, to=exp.DataType.build("jsonb")), alias=ident(item.name)
+                )
+            )
+        else:
+            rows = exp.Column(this=ident(item.join_alias), table=ident(item.join_alias))
+            out.append(
+                exp.Alias(
+                    this=exp.Coalesce(this=rows, expressions=[exp.Literal.string("[]")]),
+                    alias=ident(item.name),
+                )
+            )
+    return out or [exp.Alias(this=exp.Null(), alias=ident("pgrst_none"))]
+
+
+def _add_joins(
+    query: exp.Select,
+    parent: QualifiedName,
+    items: tuple[SelectColumn | EmbedPlan, ...],
+    *,
+    only_inner: bool = False,
+) -> None:
+    joins = [
+        _embed_join(parent, item)
+        for item in items
+        if isinstance(item, EmbedPlan) and (item.inner or not only_inner)
+    ]
+    if joins:
+        query.set("joins", joins)
+
+
+def _embed_join(parent: QualifiedName, embed: EmbedPlan) -> exp.Join:
+    """``LEFT|INNER JOIN LATERAL (…) AS "join_alias" ON …`` for one embedded relation."""
+    rel = embed.relationship
+    ref = QualifiedName("", embed.table_alias)
+    level = exp.Select(expressions=_select_list(ref, embed.select))
+    sources: list[exp.Expr] = [table_node(rel.foreign_table, embed.table_alias)]
+    links: list[exp.Expr] = []
+    if rel.junction is None:
+        links += [
+            exp.EQ(this=column(ref, ColumnExpr(fcol)), expression=column(parent, ColumnExpr(col)))
+            for col, fcol in zip(rel.columns, rel.foreign_columns, strict=True)
+        ]
+    else:
+        junction = rel.junction
+        jref = QualifiedName("", f"{junction.table.name}_j{embed.table_alias}")
+        sources.append(table_node(junction.table, jref.name))
+        links += [
+            exp.EQ(this=column(ref, ColumnExpr(fcol)), expression=column(jref, ColumnExpr(tcol)))
+            for fcol, tcol in zip(rel.foreign_columns, junction.target_columns, strict=True)
+        ]
+        links += [
+            exp.EQ(this=column(jref, ColumnExpr(scol)), expression=column(parent, ColumnExpr(col)))
+            for scol, col in zip(junction.source_columns, rel.columns, strict=True)
+        ]
+    level.set("from_", exp.From(this=sources[0]))
+    joins: list[exp.Expr] = [exp.Join(this=extra) for extra in sources[1:]]
+    nested = [_embed_join(ref, item) for item in embed.select if isinstance(item, EmbedPlan)]
+    if joins or nested:
+        level.set("joins", joins + nested)
+    links += [condition(ref, cond) for cond in embed.where]
+    level.set("where", exp.Where(this=_chain(exp.And, links)))
+    if embed.order:
+        level.set("order", exp.Order(expressions=[order_item(ref, t) for t in embed.order]))
+    if embed.limit is not None:
+        level.set("limit", exp.Limit(expression=param(embed.limit)))
+    if embed.offset is not None:
+        level.set("offset", exp.Offset(expression=param(embed.offset)))
+    alias = ident(embed.join_alias)
+    on: exp.Expr = exp.true()
+    if not rel.to_one:
+        # Aggregate the rows into one json array per parent row (NULL when there are none).
+        agg = exp.Select(
+            expressions=[
+                exp.Alias(
+                    this=exp.Cast(
+                        this=pg("json_agg", exp.Column(this=alias.copy())),
+                        to=exp.DataType.build("jsonb"),
+                    ),
+                    alias=alias.copy(),
+                )
+            ]
+        )
+        agg.set(
+            "from_",
+            exp.From(this=exp.Subquery(this=level, alias=exp.TableAlias(this=alias.copy()))),
+        )
+        level = agg
+        if embed.inner:
+            on = exp.Not(
+                this=exp.Is(
+                    this=exp.Column(this=alias.copy(), table=alias.copy()), expression=exp.Null()
+                )
+            )
+    lateral = exp.Lateral(this=exp.Subquery(this=level), alias=exp.TableAlias(this=alias))
+    return exp.Join(
+        this=lateral,
+        side=None if embed.inner else "LEFT",
+        kind="INNER" if embed.inner else None,
+        on=on,
+    )
 
 
 def _conjunction(table: QualifiedName, conds: tuple[Condition, ...]) -> exp.Expr:
@@ -320,6 +444,8 @@ def _chain(op: type[exp.Connector], parts: list[exp.Expr]) -> exp.Expr:
 def count_select(plan: ReadPlan) -> exp.Select:
     query = exp.Select(expressions=[exp.Literal.number(1)])
     query.set("from_", exp.From(this=table_node(plan.table)))
+    # !inner embeds filter the parent rows, so the count joins them too.
+    _add_joins(query, plan.table, plan.select, only_inner=True)
     if plan.where:
         query.set("where", exp.Where(this=_conjunction(plan.table, plan.where)))
     if plan.count_cap is not None:

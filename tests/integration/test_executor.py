@@ -133,3 +133,21 @@ async def test_prepared_statements_respect_the_profile_search_path(app_factory: 
             assert api.json() == [{"id": 1}]
             v2 = await http.get("/items?select=id::num_t&id=eq.1", headers={"Accept-Profile": "v2"})
             assert v2.json() == [{"id": "1"}]
+
+
+async def test_every_pooled_connection_terminated(
+    app_factory: Any, api_db: PostgresCluster
+) -> None:
+    """After all backends die at once (as in a server restart), the next read succeeds:
+    the retry runs only after the pool has dropped its dead connections."""
+    async with app_factory(db_pool=4, db_pool_min=4) as (app, http):
+        await app.executor.pool.wait()
+        await asyncio.gather(*(http.get("/items?select=id&id=eq.1") for _ in range(8)))
+        with psycopg.connect(api_db.dsn(API_DB), autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE usename = 'authenticator' AND application_name = 'pgrest_asgi'"
+            )
+        await asyncio.sleep(0.1)
+        resp = await http.get("/items?select=id&id=eq.2")
+        assert (resp.status_code, resp.json()) == (200, [{"id": 2}])

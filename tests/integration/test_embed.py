@@ -1,0 +1,158 @@
+"""Resource embedding through lateral joins: every relationship kind, hints, !inner,
+embedded filters, and PostgREST's PGRST108/200/201 errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+async def get(client: httpx.AsyncClient, url: str, **kwargs: Any) -> Any:
+    resp = await client.get(url, **kwargs)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+async def test_many_to_one_by_column_hint(client: httpx.AsyncClient) -> None:
+    body = await get(client, "/films?select=title,directors!director_id(name)&order=id")
+    assert body == [
+        {"title": "Ikiru", "directors": {"name": "Kurosawa"}},
+        {"title": "Ran", "directors": {"name": "Kurosawa"}},
+        {"title": "Cleo", "directors": {"name": "Varda"}},
+    ]
+
+
+async def test_many_to_one_by_fk_column_and_constraint_name(client: httpx.AsyncClient) -> None:
+    body = await get(client, "/films?select=title,producer:producer_id(name)&order=id")
+    assert body == [
+        {"title": "Ikiru", "producer": {"name": "Varda"}},
+        {"title": "Ran", "producer": None},
+        {"title": "Cleo", "producer": None},
+    ]
+    body = await get(client, "/films?select=id,films_director_id_fkey(name)&id=eq.3")
+    assert body == [{"id": 3, "films_director_id_fkey": {"name": "Varda"}}]
+
+
+async def test_one_to_many_with_modifiers(client: httpx.AsyncClient) -> None:
+    body = await get(
+        client,
+        "/directors?select=name,films!director_id(title,year)&order=id"
+        "&films.order=year.desc&films.year=gt.1950",
+    )
+    assert body == [
+        {
+            "name": "Kurosawa",
+            "films": [{"title": "Ran", "year": 1985}, {"title": "Ikiru", "year": 1952}],
+        },
+        {"name": "Varda", "films": [{"title": "Cleo", "year": 1962}]},
+        {"name": "Nobody", "films": []},
+    ]
+    limited = await get(
+        client, "/directors?select=id,films!director_id(id)&id=eq.1&films.order=id&films.limit=1"
+    )
+    assert limited == [{"id": 1, "films": [{"id": 1}]}]
+
+
+async def test_many_to_many_and_nesting(client: httpx.AsyncClient) -> None:
+    body = await get(
+        client,
+        "/directors?select=name,films!director_id(title,actors(name))&id=eq.1"
+        "&films.order=id&films.actors.order=name",
+    )
+    assert body == [
+        {
+            "name": "Kurosawa",
+            "films": [
+                {"title": "Ikiru", "actors": [{"name": "Shimura"}]},
+                {"title": "Ran", "actors": [{"name": "Nakadai"}, {"name": "Shimura"}]},
+            ],
+        }
+    ]
+
+
+async def test_one_to_one(client: httpx.AsyncClient) -> None:
+    body = await get(client, "/films?select=id,posters(url)&order=id&limit=2")
+    assert body == [{"id": 1, "posters": {"url": "ikiru.png"}}, {"id": 2, "posters": None}]
+
+
+async def test_self_reference(client: httpx.AsyncClient) -> None:
+    body = await get(client, "/staff?select=name,boss:boss_id(name)&order=id")
+    assert body == [
+        {"name": "Boss", "boss": None},
+        {"name": "Ann", "boss": {"name": "Boss"}},
+        {"name": "Bob", "boss": {"name": "Boss"}},
+    ]
+    reports = await get(client, "/staff?select=name,staff!boss_id(name)&id=eq.1&staff.order=id")
+    assert reports == [{"name": "Boss", "staff": [{"name": "Ann"}, {"name": "Bob"}]}]
+
+
+async def test_inner_join_filters_parents_and_count(client: httpx.AsyncClient) -> None:
+    resp = await client.get(
+        "/films?select=title,posters!inner(url)&limit=10", headers={"Prefer": "count=exact"}
+    )
+    assert resp.json() == [{"title": "Ikiru", "posters": {"url": "ikiru.png"}}]
+    assert resp.headers["content-range"] == "0-0/1"
+    many = await get(
+        client, "/directors?select=name,films!director_id!inner(title)&films.year=gt.1980"
+    )
+    assert many == [{"name": "Kurosawa", "films": [{"title": "Ran"}]}]
+
+
+async def test_empty_embed_filters_without_output(client: httpx.AsyncClient) -> None:
+    body = await get(client, "/films?select=title,actors!inner()&actors.name=eq.Marchand")
+    assert body == [{"title": "Cleo"}]
+
+
+async def test_ambiguous_embed_is_300(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/films?select=title,directors(name)")
+    assert resp.status_code == 300
+    assert resp.json() == {
+        "code": "PGRST201",
+        "details": [
+            {
+                "cardinality": "many-to-one",
+                "embedding": "films with directors",
+                "relationship": "films_director_id_fkey using films(director_id) and directors(id)",
+            },
+            {
+                "cardinality": "many-to-one",
+                "embedding": "films with directors",
+                "relationship": "films_producer_id_fkey using films(producer_id) and directors(id)",
+            },
+        ],
+        "hint": "Try changing 'directors' to one of the following: "
+        "'directors!films_director_id_fkey', 'directors!films_producer_id_fkey'. Find the "
+        "desired relationship in the 'details' key.",
+        "message": "Could not embed because more than one relationship was found for 'films' "
+        "and 'directors'",
+    }
+
+
+async def test_unknown_relationship_is_400(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/films?select=title,actor(name)")
+    assert resp.status_code == 400
+    assert resp.json() == {
+        "code": "PGRST200",
+        "details": "Searched for a foreign key relationship between 'films' and 'actor' in "
+        "the schema 'api', but no matches were found.",
+        "hint": "Perhaps you meant 'actors' instead of 'actor'.",
+        "message": "Could not find a relationship between 'films' and 'actor' in the schema cache",
+    }
+
+
+async def test_filter_on_a_resource_not_embedded_is_108(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/films?select=title&actors.name=eq.x")
+    assert resp.status_code == 400
+    assert resp.json() == {
+        "code": "PGRST108",
+        "details": None,
+        "hint": "Verify that 'actors' is included in the 'select' query parameter.",
+        "message": "'actors' is not an embedded resource in this request",
+    }
+
+
+async def test_max_rows_caps_embedded_levels(app_factory: Any) -> None:
+    async with app_factory(db_max_rows=1) as (_, http):
+        resp = await http.get("/directors?select=id,films!director_id(id)&id=eq.1&films.order=id")
+        assert resp.json() == [{"id": 1, "films": [{"id": 1}]}]
