@@ -15,6 +15,7 @@ from ..schema.model import QualifiedName, Relationship
 
 __all__ = [
     "Cond",
+    "EmbedIsNull",
     "EmbedPlan",
     "Explain",
     "IsCond",
@@ -118,17 +119,26 @@ class IsCond(msgspec.Struct, frozen=True, tag="is"):
 
 class LogicCond(msgspec.Struct, frozen=True, tag="logic"):
     operator: Literal["and", "or"]
-    children: tuple[Cond | IsCond | LogicCond, ...]
+    children: tuple[Cond | IsCond | LogicCond | EmbedIsNull, ...]
     negated: bool = False
-
-
-Condition = Cond | IsCond | LogicCond
 
 
 class OrderBy(msgspec.Struct, frozen=True, array_like=True):
     expr: ColumnExpr
     direction: Literal["asc", "desc"] | None = None
     nulls: Literal["first", "last"] | None = None
+    #: ``order=rel(col)``: the column comes from this to-one embed's lateral join.
+    join_alias: str | None = None
+
+
+class EmbedIsNull(msgspec.Struct, frozen=True, tag="embed_null"):
+    """``rel=is.null`` / ``rel=not.is.null``: whether an embed found anything (anti/semi-join)."""
+
+    join_alias: str
+    is_null: bool
+
+
+Condition = Cond | IsCond | LogicCond | EmbedIsNull
 
 
 class ReadPlan(msgspec.Struct, frozen=True, kw_only=True, tag="read"):

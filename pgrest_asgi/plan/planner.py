@@ -35,6 +35,7 @@ from .model import (
     ColumnExpr,
     Cond,
     Condition,
+    EmbedIsNull,
     EmbedPlan,
     Explain,
     IsCond,
@@ -53,7 +54,15 @@ __all__ = ["DEFAULT_PASSES", "PlanContext", "PlanPass", "SqlglotPlanner", "negot
 class PlanContext:
     """What a pass may read (request, schema, settings) and the parameter list it may extend."""
 
-    __slots__ = ("embedded_names", "modifiers", "params", "request", "schema", "settings")
+    __slots__ = (
+        "embedded_names",
+        "level_embeds",
+        "modifiers",
+        "params",
+        "request",
+        "schema",
+        "settings",
+    )
 
     def __init__(self, request: ApiRequest, schema: SchemaCache, settings: Settings) -> None:
         self.request = request
@@ -63,6 +72,8 @@ class PlanContext:
         #: ``rel.col=…`` modifiers not yet claimed by an embed, by path.
         self.modifiers: dict[tuple[str, ...], EmbedModifiers] = {}
         self.embedded_names: set[str] = set()
+        #: The embeds of the level being planned, by output name (null filters, related order).
+        self.level_embeds: dict[str, EmbedPlan] = {}
 
     def param(self, value: Any, cast: str | None = None) -> Param:
         """Add a value; returns the slot that refers to it (``$n``)."""
@@ -182,6 +193,7 @@ class SqlglotPlanner:
         select = tuple(
             column for item in request.select for column in self.plan_select(item, table, ctx)
         )
+        ctx.level_embeds = {e.name: e for e in select if isinstance(e, EmbedPlan)}
         if ctx.modifiers:
             path = next(iter(ctx.modifiers))
             raise not_embedded(path[0] if path[0] not in ctx.embedded_names else path[-1])
@@ -280,6 +292,8 @@ class SqlglotPlanner:
             for sub in item.items
             for column in self.plan_select(sub, target, ctx, here, depth)
         )
+        outer_level = ctx.level_embeds
+        ctx.level_embeds = {e.name: e for e in select if isinstance(e, EmbedPlan)}
         mods = ctx.modifiers.pop(here, None)
         if mods is None and item.alias is not None:
             mods = ctx.modifiers.pop((*path, item.relation), None)  # legacy target names
@@ -297,6 +311,7 @@ class SqlglotPlanner:
         if max_rows is not None and not rel.to_one:  # db-max-rows caps every level
             limit_value = max_rows if limit_value is None else min(limit_value, max_rows)
         limit = ctx.param(str(limit_value)) if limit_value is not None else None
+        ctx.level_embeds = outer_level
         return EmbedPlan(
             name=name,
             relationship=rel,
@@ -363,6 +378,15 @@ class SqlglotPlanner:
 
     def plan_filter(self, filt: Filter, table: Table, ctx: PlanContext) -> Condition:
         op = filt.op
+        embed = None if filt.field.json_path else ctx.level_embeds.get(filt.field.name)
+        if embed is not None:
+            if op.operator != "is" or op.value not in ("null", "not_null"):
+                raise ApiRequestError(
+                    f"Bad operator on the '{embed.name}' embedded resource",
+                    code="PGRST120",
+                    details="Only is null or not is null filters are allowed on embedded resources",
+                )
+            return EmbedIsNull(embed.join_alias, (op.value == "null") != op.negated)
         expr = self.column(filt.field, table, ctx)
         column = None if filt.field.json_path else table.column(filt.field.name)
         text_cast = column.text_cast if column is not None else None
@@ -411,13 +435,21 @@ class SqlglotPlanner:
         return LogicCond(tree.operator, tuple(children), tree.negated)
 
     def plan_order(self, term: OrderTerm, table: Table, ctx: PlanContext) -> OrderBy:
-        if term.relation is not None:
+        if term.relation is None:
+            return OrderBy(self.column(term.field, table, ctx), term.direction, term.nulls)
+        embed = ctx.level_embeds.get(term.relation)
+        if embed is None:
+            raise not_embedded(term.relation)
+        if not embed.relationship.to_one:
             raise ApiRequestError(
-                f"'{term.relation}' is not an embedded resource in this request",
-                code="PGRST108",
-                hint=f"Verify that '{term.relation}' is included in the 'select' query parameter.",
+                f"A related order on '{term.relation}' is not possible",
+                code="PGRST118",
+                details=f"'{table.name}' and '{term.relation}' do not form a many-to-one or "
+                "one-to-one relationship",
             )
-        return OrderBy(self.column(term.field, table, ctx), term.direction, term.nulls)
+        target = ctx.schema.tables[embed.relationship.foreign_table]
+        expr = self.column(term.field, target, ctx)
+        return OrderBy(expr, term.direction, term.nulls, embed.join_alias)
 
 
 _CARDINALITY = {

@@ -25,6 +25,7 @@ from ..plan.model import (
     ColumnExpr,
     Cond,
     Condition,
+    EmbedIsNull,
     EmbedPlan,
     IsCond,
     LogicCond,
@@ -234,6 +235,10 @@ def condition(table: QualifiedName, cond: Condition) -> exp.Expr:
         parts = [condition(table, child) for child in cond.children]
         joined = _chain(exp.And if cond.operator == "and" else exp.Or, parts)
         node = exp.Paren(this=joined)
+    elif isinstance(cond, EmbedIsNull):
+        found = exp.Column(this=ident(cond.join_alias))
+        op = exp.NullSafeEQ if cond.is_null else exp.NullSafeNEQ
+        return op(this=found, expression=exp.Null())
     elif isinstance(cond, IsCond):
         target = column(table, cond.expr)
         keyword = cond.keyword
@@ -292,6 +297,8 @@ def _is_keyword(keyword: str) -> exp.Expr:
 
 
 def order_item(table: QualifiedName, term: OrderBy) -> exp.Ordered:
+    if term.join_alias is not None:
+        table = QualifiedName("", term.join_alias)
     desc = term.direction == "desc"
     # PostgreSQL's default: NULLS LAST for ASC, NULLS FIRST for DESC.
     nulls_first = desc if term.nulls is None else term.nulls == "first"

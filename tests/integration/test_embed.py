@@ -156,3 +156,47 @@ async def test_max_rows_caps_embedded_levels(app_factory: Any) -> None:
     async with app_factory(db_max_rows=1) as (_, http):
         resp = await http.get("/directors?select=id,films!director_id(id)&id=eq.1&films.order=id")
         assert resp.json() == [{"id": 1, "films": [{"id": 1}]}]
+
+
+async def test_null_filters_on_embeds(client: httpx.AsyncClient) -> None:
+    with_poster = await get(client, "/films?select=title,posters(url)&posters=not.is.null")
+    assert with_poster == [{"title": "Ikiru", "posters": {"url": "ikiru.png"}}]
+    without = await get(client, "/films?select=id,posters()&posters=is.null&order=id")
+    assert without == [{"id": 2}, {"id": 3}]
+    no_films = await get(client, "/directors?select=name,films!director_id()&films=is.null")
+    assert no_films == [{"name": "Nobody"}]
+    either = await get(
+        client,
+        "/films?select=id,posters()&or=(posters.not.is.null,id.eq.3)&order=id",
+    )
+    assert either == [{"id": 1}, {"id": 3}]
+    bad = await client.get("/films?select=id,posters(url)&posters=eq.1")
+    assert (bad.status_code, bad.json()) == (
+        400,
+        {
+            "code": "PGRST120",
+            "details": "Only is null or not is null filters are allowed on embedded resources",
+            "hint": None,
+            "message": "Bad operator on the 'posters' embedded resource",
+        },
+    )
+
+
+async def test_related_order(client: httpx.AsyncClient) -> None:
+    body = await get(
+        client, "/films?select=title,d:directors!director_id(name)&order=d(name).desc,id"
+    )
+    assert [row["title"] for row in body] == ["Cleo", "Ikiru", "Ran"]
+    to_many = await client.get("/directors?select=name,films!director_id(title)&order=films(title)")
+    assert (to_many.status_code, to_many.json()) == (
+        400,
+        {
+            "code": "PGRST118",
+            "details": "'directors' and 'films' do not form a many-to-one or one-to-one "
+            "relationship",
+            "hint": None,
+            "message": "A related order on 'films' is not possible",
+        },
+    )
+    missing = await client.get("/films?select=title&order=directors(name)")
+    assert (missing.status_code, missing.json()["code"]) == (400, "PGRST108")
