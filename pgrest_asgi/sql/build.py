@@ -389,7 +389,8 @@ def _embed_join(parent: QualifiedName, embed: EmbedPlan) -> exp.Join:
             for scol, col in zip(junction.source_columns, rel.columns, strict=True)
         ]
     level.set("from_", exp.From(this=sources[0]))
-    joins: list[exp.Expr] = [exp.Join(this=extra) for extra in sources[1:]]
+    # The junction joins the target (PostgREST lists it after a comma; same meaning).
+    joins: list[exp.Expr] = [exp.Join(this=extra, kind="CROSS") for extra in sources[1:]]
     nested = [_embed_join(ref, item) for item in embed.select if isinstance(item, EmbedPlan)]
     if joins or nested:
         level.set("joins", joins + nested)

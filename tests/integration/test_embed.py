@@ -200,3 +200,23 @@ async def test_related_order(client: httpx.AsyncClient) -> None:
     )
     missing = await client.get("/films?select=title&order=directors(name)")
     assert (missing.status_code, missing.json()["code"]) == (400, "PGRST108")
+
+
+async def test_embed_below_a_many_to_many(client: httpx.AsyncClient) -> None:
+    body = await get(
+        client,
+        "/films?select=title,actors(name,roles(character))&id=eq.2&actors.order=name"
+        "&actors.roles.order=character",
+    )
+    assert body == [
+        {
+            "title": "Ran",
+            "actors": [
+                {"name": "Nakadai", "roles": [{"character": "Hidetora"}]},
+                {
+                    "name": "Shimura",
+                    "roles": [{"character": "Fujimaki"}, {"character": "Watanabe"}],
+                },
+            ],
+        }
+    ]
