@@ -90,6 +90,8 @@ class EmbedPlan(msgspec.Struct, frozen=True, kw_only=True, tag="embed"):
     offset: Param | None = None
     #: ``!inner``: keep only parent rows that have a match.
     inner: bool = False
+    #: ``...rel(cols)``: the embed's columns are lifted into the parent object (to-one).
+    spread: bool = False
 
 
 class Cond(msgspec.Struct, frozen=True, tag="cond"):

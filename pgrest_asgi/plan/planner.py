@@ -275,13 +275,13 @@ class SqlglotPlanner:
         path: tuple[str, ...],
         depth: int,
     ) -> EmbedPlan:
-        if item.spread:
+        rel = self.resolve_relationship(item, parent, ctx.schema)
+        if item.spread and not rel.to_one:
             raise ApiRequestError(
                 "Feature not implemented",
                 code="PGRST127",
-                details="Spreading embedded resources is not available yet",
+                details="Spreading a to-many embedded resource is not available yet",
             )
-        rel = self.resolve_relationship(item, parent, ctx.schema)
         target = ctx.schema.tables[rel.foreign_table]
         name = item.alias or item.relation
         here = (*path, name)
@@ -323,6 +323,7 @@ class SqlglotPlanner:
             limit=limit,
             offset=offset,
             inner=item.join == "inner",
+            spread=item.spread,
         )
 
     def resolve_relationship(

@@ -330,6 +330,8 @@ def _select_list(ref: QualifiedName, items: tuple[SelectColumn | EmbedPlan, ...]
             out.append(select_item(ref, item))
         elif not item.select:
             continue  # rel(): joined for filtering, not shown
+        elif item.spread:
+            out.extend(_spread_columns(item))
         elif item.relationship.to_one:
             row = pg("row_to_json", exp.Column(this=exp.Star(), table=ident(item.join_alias)))
             out.append(
@@ -346,6 +348,33 @@ def _select_list(ref: QualifiedName, items: tuple[SelectColumn | EmbedPlan, ...]
                 )
             )
     return out or [exp.Alias(this=exp.Null(), alias=ident("pgrst_none"))]
+
+
+def _spread_columns(embed: EmbedPlan) -> list[exp.Expr]:
+    """``...rel(a, b)``: the parent selects the lateral's own output columns."""
+    source = ident(embed.join_alias)
+    out: list[exp.Expr] = []
+    for item in embed.select:
+        if isinstance(item, EmbedPlan):
+            if item.select and not item.spread:
+                out.append(exp.Column(this=ident(item.name), table=source.copy()))
+            elif item.spread:
+                out.extend(
+                    exp.Column(this=ident(_output_name(sub)), table=source.copy())
+                    for sub in item.select
+                    if isinstance(sub, SelectColumn)
+                )
+        elif item.expr.name == "*":
+            out.append(exp.Column(this=exp.Star(), table=source.copy()))
+        else:
+            out.append(exp.Column(this=ident(_output_name(item)), table=source.copy()))
+    return out
+
+
+def _output_name(item: SelectColumn | EmbedPlan) -> str:
+    if isinstance(item, EmbedPlan):
+        return item.name
+    return item.alias or item.expr.name
 
 
 def _add_joins(

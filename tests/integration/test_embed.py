@@ -220,3 +220,44 @@ async def test_embed_below_a_many_to_many(client: httpx.AsyncClient) -> None:
             ],
         }
     ]
+
+
+async def test_to_many_embed_on_1000_parents_is_one_statement(
+    client: httpx.AsyncClient, monkeypatch: Any
+) -> None:
+    import pgrest_asgi.db.executor as executor
+
+    sent: list[list[bytes]] = []
+    original = executor.run_pipeline
+
+    async def recording(conn: Any, messages: Any) -> Any:
+        sent.append([m.sql for m in messages])
+        return await original(conn, messages)
+
+    monkeypatch.setattr(executor, "run_pipeline", recording)
+    resp = await client.get("/parents?select=id,children(id)&order=id&children.order=id")
+    body = resp.json()
+    assert len(body) == 1000
+    assert body[0] == {"id": 1, "children": [{"id": 1}, {"id": 2}]}
+    assert body[-1] == {"id": 1000, "children": [{"id": 1999}, {"id": 2000}]}
+    # One round trip: RESET ALL, the settings, and a single main statement.
+    assert len(sent) == 1
+    assert [sql.split(b" ")[0] for sql in sent[0]] == [b"RESET", b"SELECT", b"WITH"]
+
+
+async def test_to_one_spread(client: httpx.AsyncClient) -> None:
+    body = await get(
+        client, "/films?select=title,...directors!director_id(director:name)&order=id&limit=2"
+    )
+    assert body == [
+        {"title": "Ikiru", "director": "Kurosawa"},
+        {"title": "Ran", "director": "Kurosawa"},
+    ]
+    star = await get(client, "/films?select=id,...posters(*)&id=eq.1")
+    assert star == [{"id": 1, "film_id": 1, "url": "ikiru.png"}]
+    nested = await get(
+        client, "/roles?select=character,...films(title,...posters(url))&film_id=eq.1"
+    )
+    assert nested == [{"character": "Watanabe", "title": "Ikiru", "url": "ikiru.png"}]
+    to_many = await client.get("/directors?select=name,...films!director_id(title)")
+    assert (to_many.status_code, to_many.json()["code"]) == (400, "PGRST127")
