@@ -356,6 +356,17 @@ class SqlglotPlanner:
                 or hint in rel.foreign_columns
                 or (rel.junction is not None and rel.junction.table.name == hint)
             ]
+        if len(candidates) > 1:
+            # A constraint or column names one foreign key, which views over the target also
+            # carry: prefer the base table over those views.
+            by_key = [
+                rel
+                for rel in candidates
+                if rel.foreign_table.name != name
+                and schema.tables[rel.foreign_table].kind not in ("view", "materialized_view")
+            ]
+            if len(by_key) == 1:
+                return by_key[0]
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:

@@ -261,3 +261,15 @@ async def test_to_one_spread(client: httpx.AsyncClient) -> None:
     assert nested == [{"character": "Watanabe", "title": "Ikiru", "url": "ikiru.png"}]
     to_many = await client.get("/directors?select=name,...films!director_id(title)")
     assert (to_many.status_code, to_many.json()["code"]) == (400, "PGRST127")
+
+
+async def test_embedding_views(client: httpx.AsyncClient) -> None:
+    body = await get(client, "/recent_films?select=title,directors(name)&order=id")
+    assert body == [
+        {"title": "Ran", "directors": {"name": "Kurosawa"}},
+        {"title": "Cleo", "directors": {"name": "Varda"}},
+    ]
+    view_to_view = await get(
+        client, "/director_list?select=name,recent_films(title)&id=eq.1&recent_films.order=id"
+    )
+    assert view_to_view == [{"name": "Kurosawa", "recent_films": [{"title": "Ran"}]}]
