@@ -16,6 +16,16 @@ from psycopg_pool import AsyncConnectionPool
 from pgrest_asgi.db.executor import register_bytes_loaders
 
 SQL = "SELECT coalesce(json_agg(t), '[]')::text FROM (SELECT * FROM api.items WHERE id = $1) t"
+#: The embed scenario written by hand: the item, its category (to-one), its reviews (to-many).
+EMBED_SQL = (
+    "SELECT coalesce(json_agg(t), '[]')::text FROM ("
+    " SELECT i.id, i.name,"
+    "  (SELECT row_to_json(c) FROM (SELECT name FROM api.categories"
+    "    WHERE id = i.category_id) c) AS category,"
+    "  (SELECT coalesce(json_agg(r), '[]') FROM (SELECT stars, body FROM api.reviews"
+    "    WHERE item_id = i.id) r) AS reviews"
+    " FROM api.items i WHERE i.id = $1) t"
+)
 
 
 async def _configure(conn: Any) -> None:
@@ -47,7 +57,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     params = dict(parse_qsl(scope["query_string"].decode()))
     value = params.get("id", "eq.0").removeprefix("eq.")
     async with pool.connection() as conn:
-        cur = await conn.execute(SQL, (value,))
+        cur = await conn.execute(EMBED_SQL if "select" in params else SQL, (value,))
         row = await cur.fetchone()
     body = row[0] if row else b"[]"
     await send(

@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,15 +40,30 @@ CREATE TABLE api.items (id int PRIMARY KEY, name text NOT NULL, price numeric(10
 INSERT INTO api.items (id, name, price) SELECT g, 'item ' || g, g % 1000 FROM
   generate_series(1, 100000) g;
 GRANT SELECT ON api.items TO web_anon, authenticator;
-ANALYZE api.items;
+CREATE TABLE api.categories (id int PRIMARY KEY, name text NOT NULL);
+INSERT INTO api.categories SELECT g, 'category ' || g FROM generate_series(1, 100) g;
+ALTER TABLE api.items ADD COLUMN category_id int REFERENCES api.categories (id);
+UPDATE api.items SET category_id = id % 100 + 1;
+CREATE TABLE api.reviews (id int PRIMARY KEY, item_id int NOT NULL REFERENCES api.items (id),
+                          stars int NOT NULL, body text NOT NULL);
+INSERT INTO api.reviews SELECT g, (g + 2) / 3, g % 5 + 1, 'review ' || g
+  FROM generate_series(1, 300000) g;
+CREATE INDEX ON api.reviews (item_id);
+GRANT SELECT ON api.categories, api.reviews TO web_anon, authenticator;
+ANALYZE;
 """
 
 LUA = """
 math.randomseed(os.time())
 request = function()
-  return wrk.format("GET", "/items?id=eq." .. math.random(1, 100000))
+  return wrk.format("GET", "/items?%sid=eq." .. math.random(1, 100000))
 end
 """
+SCENARIOS = {
+    "GET /items?id=eq.N": "",
+    "two-level embed (to-one + to-many)": "select=id,name,category:categories(name),"
+    "reviews(stars,body)&",
+}
 
 
 def free_port() -> int:
@@ -180,6 +194,35 @@ def planning_cost(iterations: int = 20000) -> dict[str, float]:
     return {"hit_us": hit_us, "sqlglot_us": miss_us}
 
 
+def compare(servers: dict[str, int], script: str, args: argparse.Namespace) -> None:
+    """Interleaved rounds of every server on one request shape; prints medians and ratio."""
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
+    for port in servers.values():  # warm-up: prepared statements, caches
+        run_wrk(port, 2, args.connections, script)
+    for round_no in range(args.rounds):
+        for name, port in servers.items():
+            r = run_wrk(port, args.duration, args.connections, script)
+            results[name].append(r)
+            print(
+                f"round {round_no + 1} {name:>13}: {r['rps']:8.0f} req/s  "
+                f"p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms",
+                flush=True,
+            )
+    summary = {
+        name: {k: statistics.median(r[k] for r in rows) for k in ("rps", "p50", "p99")}
+        for name, rows in results.items()
+    }
+    ours, base = summary["pgrest_asgi"], summary["hand-written"]
+    print("median of rounds   req/s     p50 ms   p99 ms")
+    for name, row in summary.items():
+        print(f"{name:>14}  {row['rps']:8.0f}  {row['p50']:8.2f} {row['p99']:8.2f}")
+    print(
+        f"ratio pgrest_asgi / hand-written: throughput {ours['rps'] / base['rps']:.2f}, "
+        f"p50 latency {ours['p50'] / base['p50']:.2f}",
+        flush=True,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -222,34 +265,14 @@ def main() -> int:
             proc, port = start_server(module, env)
             procs.append(proc)
             servers[name] = port
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-            lua.write(LUA)
-        results: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
-        for port in servers.values():  # warm-up: prepared statements, caches
-            run_wrk(port, 2, args.connections, lua.name)
-        for round_no in range(args.rounds):
-            for name, port in servers.items():
-                r = run_wrk(port, args.duration, args.connections, lua.name)
-                results[name].append(r)
-                print(
-                    f"round {round_no + 1} {name:>13}: {r['rps']:8.0f} req/s  "
-                    f"p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms",
-                    flush=True,
-                )
-        summary: dict[str, dict[str, Any]] = {}
-        for name, rows in results.items():
-            summary[name] = {
-                k: statistics.median(r[k] for r in rows) for k in ("rps", "p50", "p99")
-            }
-        ours, base = summary["pgrest_asgi"], summary["hand-written"]
-        print("\nmedian of rounds   req/s     p50 ms   p99 ms")
-        for name, s in summary.items():
-            print(f"{name:>14}  {s['rps']:8.0f}  {s['p50']:8.2f} {s['p99']:8.2f}")
-        print(
-            f"\nratio pgrest_asgi / hand-written: throughput {ours['rps'] / base['rps']:.2f}, "
-            f"p50 latency {ours['p50'] / base['p50']:.2f}"
-        )
-        os.unlink(lua.name)
+        for scenario, select in SCENARIOS.items():
+            print(f"\n== {scenario}", flush=True)
+            with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+                lua.write(LUA % select)
+            try:
+                compare(servers, lua.name, args)
+            finally:
+                os.unlink(lua.name)
     finally:
         for proc in procs:
             proc.terminate()

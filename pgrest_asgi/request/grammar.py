@@ -114,17 +114,10 @@ class _Parser:
         if self.peek('"'):
             return self.quoted()
         start = self.pos
-        text = self.text
-        while self.pos < len(text):
-            ch = text[self.pos]
-            if ch in stop or ch == '"':
-                break
-            if ch == "-" and text.startswith("->", self.pos):
-                break
-            if ch == ":" and text.startswith("::", self.pos):
-                break
-            self.pos += 1
-        value = text[start : self.pos].strip()
+        match = _name_pattern(stop).match(self.text, start)
+        assert match is not None  # the pattern also matches the empty string
+        self.pos = match.end()
+        value = match.group(0).strip()
         if not value:
             raise self.fail(what, start)
         return value
@@ -160,6 +153,17 @@ class _Parser:
             is_index = bool(_INDEX.fullmatch(key))
             path.append(JsonStep(arrow, key, is_index))
         return Field(name, tuple(path))
+
+
+@lru_cache(maxsize=32)
+def _name_pattern(stop: str) -> re.Pattern[str]:
+    """A run of characters up to one in ``stop``, a quote, ``->`` or ``::``."""
+    alternatives = ["[^" + re.escape(stop + '"-:') + "]"]
+    if "-" not in stop:
+        alternatives.append("-(?!>)")
+    if ":" not in stop:
+        alternatives.append(":(?!:)")
+    return re.compile("(?:" + "|".join(alternatives) + ")*")
 
 
 _INDEX = re.compile(r"-?\d+")
