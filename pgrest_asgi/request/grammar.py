@@ -332,6 +332,10 @@ class PostgrestGrammar:
             alias = first.name
             start = p.pos
             first = p.field(",.:()!")
+        if first.name == "count" and not first.json_path and not spread and p.eat("()"):
+            # ``count()``: the row-count aggregate, not an embed of a relation named count.
+            count_cast = self._cast(p) if p.eat("::") else None
+            return SelectField(Field("*"), alias, None, "count", count_cast)
         if p.peek("(") or p.peek("!"):
             if first.json_path:
                 raise p.fail('"," or ")"', start)

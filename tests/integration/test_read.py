@@ -335,3 +335,17 @@ async def test_empty_in_lists_and_trees(client: httpx.AsyncClient) -> None:
     assert (status, body["code"]) == (400, "PGRST100")
     spaced = await client.get("/items?select= id , name &id=eq.1")
     assert spaced.json() == [{"id": 1, "name": "item 1"}]
+
+
+async def test_aggregates_are_refused_and_legacy_count_works(client: httpx.AsyncClient) -> None:
+    status, body = error(await client.get("/items?select=count()"))
+    assert (status, body["code"], body["message"]) == (
+        400,
+        "PGRST123",
+        "Use of aggregate functions is not allowed",
+    )
+    status, body = error(await client.get("/items?select=price.sum()"))
+    assert (status, body["code"]) == (400, "PGRST123")
+    # The legacy select=count is attribute notation for count(items): not an aggregate flag.
+    legacy = await client.get("/items?select=count")
+    assert legacy.json() == [{"count": 20}]

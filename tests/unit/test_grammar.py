@@ -54,6 +54,11 @@ def parse(*params: tuple[str, str], method: str = "GET", **headers: str):  # typ
         ),
         ("...tags(x)", (SelectEmbed("tags", (SelectField(Field("x")),), spread=True),)),
         ("rel()", (SelectEmbed("rel", ()),)),
+        ("count()", (SelectField(Field("*"), aggregate="count"),)),
+        (
+            "n:count()::int",
+            (SelectField(Field("*"), alias="n", aggregate="count", aggregate_cast="int"),),
+        ),
     ],
 )
 def test_select(select: str, expected: tuple[object, ...]) -> None:
