@@ -313,13 +313,23 @@ def source_select(plan: ReadPlan) -> exp.Select:
     _add_joins(query, table, plan.select)
     if plan.where:
         query.set("where", exp.Where(this=_conjunction(table, plan.where)))
-    if plan.order:
-        query.set("order", exp.Order(expressions=[order_item(table, t) for t in plan.order]))
-    if plan.limit is not None:
-        query.set("limit", exp.Limit(expression=param(plan.limit)))
-    if plan.offset is not None:
-        query.set("offset", exp.Offset(expression=param(plan.offset)))
+    _set_paging(query, table, plan.order, plan.limit, plan.offset)
     return query
+
+
+def _set_paging(
+    query: exp.Select,
+    ref: QualifiedName,
+    order: tuple[OrderBy, ...],
+    limit: Param | None,
+    offset: Param | None,
+) -> None:
+    if order:
+        query.set("order", exp.Order(expressions=[order_item(ref, t) for t in order]))
+    if limit is not None:
+        query.set("limit", exp.Limit(expression=param(limit)))
+    if offset is not None:
+        query.set("offset", exp.Offset(expression=param(offset)))
 
 
 # -- embedding ---------------------------------------------------------------------------------
@@ -425,12 +435,7 @@ def _embed_join(parent: QualifiedName, embed: EmbedPlan) -> exp.Join:
         level.set("joins", joins + nested)
     links += [condition(ref, cond) for cond in embed.where]
     level.set("where", exp.Where(this=_chain(exp.And, links)))
-    if embed.order:
-        level.set("order", exp.Order(expressions=[order_item(ref, t) for t in embed.order]))
-    if embed.limit is not None:
-        level.set("limit", exp.Limit(expression=param(embed.limit)))
-    if embed.offset is not None:
-        level.set("offset", exp.Offset(expression=param(embed.offset)))
+    _set_paging(level, ref, embed.order, embed.limit, embed.offset)
     alias = ident(embed.join_alias)
     on: exp.Expr = exp.true()
     if not rel.to_one:

@@ -21,21 +21,10 @@ from pgrest_asgi.errors import PgRestError
 from pgrest_asgi.plan.planner import SqlglotPlanner
 from pgrest_asgi.request.grammar import PostgrestGrammar
 from pgrest_asgi.request.model import Target
-from pgrest_asgi.schema.model import Column, QualifiedName, SchemaCache, Table
 from pgrest_asgi.settings import Settings
 from pgrest_asgi.sql.build import SqlCache, build_read
+from tests.unit.test_sql import SCHEMA
 
-SCHEMA = SchemaCache(
-    schemas=("api",),
-    tables={
-        QualifiedName("api", "items"): Table(
-            schema="api",
-            name="items",
-            kind="table",
-            columns=(Column(name="id", data_type="integer", base_type="integer", nullable=False),),
-        )
-    },
-)
 GRAMMAR = PostgrestGrammar()
 PLANNER = SqlglotPlanner(Settings(db_max_rows=1000, db_plan_enabled=True))
 TARGET = Target("relation", "api", "items")
