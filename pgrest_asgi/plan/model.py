@@ -71,6 +71,10 @@ class SelectColumn(msgspec.Struct, frozen=True, array_like=True):
     cast: str | None = None
     #: A domain's ``→ json`` cast function, applied to the output value.
     function: QualifiedName | None = None
+    #: ``col.sum()``/``count()``: an aggregate (from a fixed list) over the column, and the
+    #: cast applied to its result.
+    aggregate: str | None = None
+    aggregate_cast: str | None = None
 
 
 class EmbedPlan(msgspec.Struct, frozen=True, kw_only=True, tag="embed"):

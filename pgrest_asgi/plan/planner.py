@@ -247,9 +247,20 @@ class SqlglotPlanner:
     ) -> tuple[SelectColumn | EmbedPlan, ...]:
         if isinstance(item, SelectEmbed):
             return (self.plan_embed(item, table, ctx, path, depth),)
-        if item.aggregate is not None:
-            raise ApiRequestError("Use of aggregate functions is not allowed", code="PGRST123")
         field = item.field
+        if item.aggregate is not None:
+            if not self.settings.db_aggregates_enabled:
+                raise ApiRequestError("Use of aggregate functions is not allowed", code="PGRST123")
+            return (
+                SelectColumn(
+                    self.column(field, table, ctx),
+                    item.alias or item.aggregate,
+                    item.cast,
+                    None,
+                    item.aggregate,
+                    item.aggregate_cast,
+                ),
+            )
         if field.name == "*" and any(c.json_cast for c in table.columns):
             # Domain representations apply per column, so * is spelled out.
             return tuple(

@@ -200,8 +200,20 @@ def cast_to(node: exp.Expr, type_name: str) -> exp.Expr:
     return exp.Cast(this=node, to=exp.DataType.build(type_name, dialect=_DIALECT, udt=True))
 
 
+#: Aggregates the grammar accepts; emitted as ``pg_catalog.<name>``.
+_AGGREGATES = frozenset({"count", "sum", "avg", "min", "max"})
+
+
 def select_item(table: QualifiedName, item: SelectColumn) -> exp.Expr:
     node = column(table, item.expr)
+    if item.aggregate is not None:
+        assert item.aggregate in _AGGREGATES
+        if item.cast is not None:
+            node = cast_to(node, item.cast)
+        node = pg(item.aggregate, exp.Star() if item.expr.name == "*" else node)
+        if item.aggregate_cast is not None:
+            node = cast_to(node, item.aggregate_cast)
+        return exp.Alias(this=node, alias=ident(item.alias or item.aggregate))
     if item.function is not None:
         return exp.Alias(this=call(item.function, node), alias=ident(item.alias or item.expr.name))
     if item.cast is not None:
@@ -308,8 +320,10 @@ def order_item(table: QualifiedName, term: OrderBy) -> exp.Ordered:
 # -- the read query ----------------------------------------------------------------------------
 def source_select(plan: ReadPlan) -> exp.Select:
     table = plan.table
-    query = exp.Select(expressions=_select_list(table, plan.select))
+    entries = _select_entries(table, plan.select)
+    query = exp.Select(expressions=[entry for entry, _ in entries])
     query.set("from_", exp.From(this=table_node(table)))
+    query.set("group", _group_by(entries))
     _add_joins(query, table, plan.select)
     if plan.where:
         query.set("where", exp.Where(this=_conjunction(table, plan.where)))
@@ -333,31 +347,38 @@ def _set_paging(
 
 
 # -- embedding ---------------------------------------------------------------------------------
-def _select_list(ref: QualifiedName, items: tuple[SelectColumn | EmbedPlan, ...]) -> list[exp.Expr]:
-    out: list[exp.Expr] = []
+def _group_by(entries: list[tuple[exp.Expr, bool]]) -> exp.Group | None:
+    """With aggregates in the list, every other output (columns and embeds) is grouped on,
+    by its position in the select list."""
+    if not any(aggregate for _, aggregate in entries):
+        return None
+    positions = [
+        exp.Literal.number(n) for n, (_, aggregate) in enumerate(entries, 1) if not aggregate
+    ]
+    return exp.Group(expressions=positions) if positions else None
+
+
+def _select_entries(
+    ref: QualifiedName, items: tuple[SelectColumn | EmbedPlan, ...]
+) -> list[tuple[exp.Expr, bool]]:
+    """The select list, each entry flagged when it is an aggregate."""
+    out: list[tuple[exp.Expr, bool]] = []
     for item in items:
         if not isinstance(item, EmbedPlan):
-            out.append(select_item(ref, item))
+            out.append((select_item(ref, item), item.aggregate is not None))
         elif not item.select:
             continue  # rel(): joined for filtering, not shown
         elif item.spread:
-            out.extend(_spread_columns(item))
+            out.extend((column, False) for column in _spread_columns(item))
         elif item.relationship.to_one:
             row = pg("row_to_json", exp.Column(this=exp.Star(), table=ident(item.join_alias)))
-            out.append(
-                exp.Alias(
-                    this=exp.Cast(this=row, to=exp.DataType.build("jsonb")), alias=ident(item.name)
-                )
-            )
+            cast = exp.Cast(this=row, to=exp.DataType.build("jsonb"))
+            out.append((exp.Alias(this=cast, alias=ident(item.name)), False))
         else:
             rows = exp.Column(this=ident(item.join_alias), table=ident(item.join_alias))
-            out.append(
-                exp.Alias(
-                    this=exp.Coalesce(this=rows, expressions=[exp.Literal.string("[]")]),
-                    alias=ident(item.name),
-                )
-            )
-    return out or [exp.Alias(this=exp.Null(), alias=ident("pgrst_none"))]
+            found = exp.Coalesce(this=rows, expressions=[exp.Literal.string("[]")])
+            out.append((exp.Alias(this=found, alias=ident(item.name)), False))
+    return out or [(exp.Alias(this=exp.Null(), alias=ident("pgrst_none")), False)]
 
 
 def _spread_columns(embed: EmbedPlan) -> list[exp.Expr]:
@@ -407,7 +428,9 @@ def _embed_join(parent: QualifiedName, embed: EmbedPlan) -> exp.Join:
     """``LEFT|INNER JOIN LATERAL (…) AS "join_alias" ON …`` for one embedded relation."""
     rel = embed.relationship
     ref = QualifiedName("", embed.table_alias)
-    level = exp.Select(expressions=_select_list(ref, embed.select))
+    entries = _select_entries(ref, embed.select)
+    level = exp.Select(expressions=[entry for entry, _ in entries])
+    level.set("group", _group_by(entries))
     sources: list[exp.Expr] = [table_node(rel.foreign_table, embed.table_alias)]
     links: list[exp.Expr] = []
     if rel.junction is None:

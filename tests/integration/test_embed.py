@@ -273,3 +273,25 @@ async def test_embedding_views(client: httpx.AsyncClient) -> None:
         client, "/director_list?select=name,recent_films(title)&id=eq.1&recent_films.order=id"
     )
     assert view_to_view == [{"name": "Kurosawa", "recent_films": [{"title": "Ran"}]}]
+
+
+async def test_aggregates(app_factory: Any) -> None:
+    async with app_factory(db_aggregates_enabled=True) as (_, http):
+        assert await get(http, "/films?select=count()") == [{"count": 3}]
+        grouped = await get(http, "/films?select=director_id,count()&order=director_id")
+        assert grouped == [{"director_id": 1, "count": 2}, {"director_id": 2, "count": 1}]
+        sums = await get(http, "/films?select=total:year.sum(),year.max(),year.min()")
+        assert sums == [{"total": 5899, "max": 1985, "min": 1952}]
+        cast = await get(http, "/films?select=year::numeric.avg()::int")
+        assert cast == [{"avg": 1966}]
+        per_director = await get(http, "/directors?select=name,films!director_id(count())&order=id")
+        assert per_director == [
+            {"name": "Kurosawa", "films": [{"count": 2}]},
+            {"name": "Varda", "films": [{"count": 1}]},
+            {"name": "Nobody", "films": [{"count": 0}]},
+        ]
+        by_embed = await get(http, "/films?select=directors!director_id(name),count()")
+        assert sorted(by_embed, key=lambda r: r["count"]) == [
+            {"directors": {"name": "Varda"}, "count": 1},
+            {"directors": {"name": "Kurosawa"}, "count": 2},
+        ]

@@ -126,6 +126,9 @@ EMBED_CASES = {
         "select=title,actors(name,roles(character))&actors.order=name&actors.limit=3"
         "&actors.name=like.A*"
     ),
+    "embed_aggregates_grouped_by_embed": (
+        "select=director:directors(last_name),count(),latest:year::int.max()::text"
+    ),
     "embed_inner_null_filter_related_order": (
         "select=title,directors!inner(last_name),roles()&roles=not.is.null"
         "&order=directors(last_name).desc"
@@ -139,7 +142,7 @@ def test_golden_embed_sql(name: str) -> None:
     request = PostgrestGrammar().parse(
         "GET", Target("relation", "api", "films"), parse_qsl(query, keep_blank_values=True), {}
     )
-    plan, params = SqlglotPlanner(Settings()).plan(request, FILMS)
+    plan, params = SqlglotPlanner(Settings(db_aggregates_enabled=True)).plan(request, FILMS)
     text = f"-- GET /films?{query}\n{build_read(plan, SqlCache())}\n-- params: {params!r}\n"
     path = GOLDEN / f"{name}.sql"
     if UPDATE or not path.exists():
