@@ -25,6 +25,7 @@ from ..request.model import (
     MediaType,
     OrderTerm,
     SelectEmbed,
+    SelectField,
     Target,
 )
 from ..request.operators import FTS_FUNCTIONS, IS_VALUES, OPERATORS, Operator
@@ -287,21 +288,35 @@ class SqlglotPlanner:
         depth: int,
     ) -> EmbedPlan:
         rel = self.resolve_relationship(item, parent, ctx.schema)
-        if item.spread and not rel.to_one:
+        if (
+            item.spread
+            and not rel.to_one
+            and any(isinstance(sub, SelectField) and sub.aggregate for sub in item.items)
+        ):
             raise ApiRequestError(
                 "Feature not implemented",
                 code="PGRST127",
-                details="Spreading a to-many embedded resource is not available yet",
+                details="Aggregates are not implemented for one-to-many or many-to-many spreads.",
             )
         target = ctx.schema.tables[rel.foreign_table]
         name = item.alias or item.relation
         here = (*path, name)
         ctx.embedded_names.add(name)
         depth += 1
+        items = item.items
+        if item.spread and not rel.to_one:
+            # Each column of a to-many spread becomes an array: name them all.
+            items = tuple(
+                expanded
+                for sub in items
+                for expanded in (
+                    [SelectField(Field(c.name)) for c in target.columns]
+                    if isinstance(sub, SelectField) and sub.field.name == "*"
+                    else [sub]
+                )
+            )
         select = tuple(
-            column
-            for sub in item.items
-            for column in self.plan_select(sub, target, ctx, here, depth)
+            column for sub in items for column in self.plan_select(sub, target, ctx, here, depth)
         )
         outer_level = ctx.level_embeds
         ctx.level_embeds = {e.name: e for e in select if isinstance(e, EmbedPlan)}

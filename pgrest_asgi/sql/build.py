@@ -461,7 +461,23 @@ def _embed_join(parent: QualifiedName, embed: EmbedPlan) -> exp.Join:
     _set_paging(level, ref, embed.order, embed.limit, embed.offset)
     alias = ident(embed.join_alias)
     on: exp.Expr = exp.true()
-    if not rel.to_one:
+    if not rel.to_one and embed.spread:
+        # A to-many spread: one array per column, lifted into the parent object.
+        arrays: list[exp.Expr] = []
+        for item in embed.select:
+            name = ident(_output_name(item))
+            values = pg("json_agg", exp.Column(this=name.copy(), table=alias.copy()))
+            array = exp.Coalesce(this=values, expressions=[exp.Literal.string("[]")])
+            arrays.append(
+                exp.Alias(this=exp.Cast(this=array, to=exp.DataType.build("jsonb")), alias=name)
+            )
+        agg = exp.Select(expressions=arrays)
+        agg.set(
+            "from_",
+            exp.From(this=exp.Subquery(this=level, alias=exp.TableAlias(this=alias.copy()))),
+        )
+        level = agg
+    elif not rel.to_one:
         # Aggregate the rows into one json array per parent row (NULL when there are none).
         agg = exp.Select(
             expressions=[

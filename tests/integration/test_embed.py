@@ -259,8 +259,6 @@ async def test_to_one_spread(client: httpx.AsyncClient) -> None:
         client, "/roles?select=character,...films(title,...posters(url))&film_id=eq.1"
     )
     assert nested == [{"character": "Watanabe", "title": "Ikiru", "url": "ikiru.png"}]
-    to_many = await client.get("/directors?select=name,...films!director_id(title)")
-    assert (to_many.status_code, to_many.json()["code"]) == (400, "PGRST127")
 
 
 async def test_embedding_views(client: httpx.AsyncClient) -> None:
@@ -295,3 +293,28 @@ async def test_aggregates(app_factory: Any) -> None:
             {"directors": {"name": "Varda"}, "count": 1},
             {"directors": {"name": "Kurosawa"}, "count": 2},
         ]
+
+
+async def test_to_many_spread(client: httpx.AsyncClient, app_factory: Any) -> None:
+    body = await get(
+        client,
+        "/directors?select=name,...films!director_id(titles:title,year)&order=id&films.order=year",
+    )
+    assert body == [
+        {"name": "Kurosawa", "titles": ["Ikiru", "Ran"], "year": [1952, 1985]},
+        {"name": "Varda", "titles": ["Cleo"], "year": [1962]},
+        {"name": "Nobody", "titles": [], "year": []},
+    ]
+    junction = await get(client, "/films?select=title,...actors(name)&id=eq.2&actors.order=name")
+    assert junction == [{"title": "Ran", "name": ["Nakadai", "Shimura"]}]
+    star = await get(client, "/actors?select=id,...roles(*)&id=eq.3")
+    assert star == [{"id": 3, "film_id": [3], "actor_id": [3], "character": ["Cleo"]}]
+    async with app_factory(db_aggregates_enabled=True) as (_, http):
+        resp = await http.get("/directors?select=name,...films!director_id(count())")
+        assert resp.status_code == 400
+        assert resp.json() == {
+            "code": "PGRST127",
+            "details": "Aggregates are not implemented for one-to-many or many-to-many spreads.",
+            "hint": None,
+            "message": "Feature not implemented",
+        }
