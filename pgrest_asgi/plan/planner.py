@@ -362,6 +362,7 @@ class SqlglotPlanner:
             rel
             for rel in schema.relationships.get(parent.qualified, ())
             if rel.foreign_table.schema == parent.schema
+            and (rel.function is None or rel.constraint == name)
             and (
                 # A self-reference by table name is the one-to-many side.
                 (

@@ -325,6 +325,7 @@ def build_schema_cache(
         )
 
     role_values, role_isolation = _role_settings(role_settings)
+    routine_map = _routines(routines)
     foreign_keys = tuple(
         sorted(fks.values(), key=lambda f: (f.table, f.constraint, f.foreign_table))
     )
@@ -332,8 +333,12 @@ def build_schema_cache(
         schemas=tuple(schemas),
         tables=tables,
         foreign_keys=foreign_keys,
-        relationships=relationships_by_source(tables, foreign_keys),
-        routines=_routines(routines),
+        relationships=relationships_by_source(
+            tables,
+            foreign_keys,
+            (r for overloads in routine_map.values() for r in overloads),
+        ),
+        routines=routine_map,
         role_settings=role_values,
         role_isolation=role_isolation,
         pg_version=pg_version,
@@ -420,6 +425,7 @@ def _routines(rows: Iterable[Row]) -> dict[QualifiedName, tuple[Routine, ...]]:
             volatility=_VOLATILITY.get(row["volatility"], "volatile"),
             settings=tuple(_split_setting(item) for item in row["config"] or ()),
             rows=float(row["prorows"] or 0.0),
+            row_argument=_function(row["row_arg_schema"], row["row_arg_name"]),
         )
         grouped[QualifiedName(row["schema"], row["name"])].append(routine)
     return {name: tuple(overloads) for name, overloads in grouped.items()}

@@ -125,6 +125,9 @@ class Relationship(msgspec.Struct, frozen=True, kw_only=True):
     columns: tuple[str, ...]
     foreign_columns: tuple[str, ...]
     junction: Junction | None = None
+    #: A computed relationship: ``function(parent row)`` returns the related rows; its name
+    #: is also ``constraint``.
+    function: QualifiedName | None = None
 
     @property
     def to_one(self) -> bool:
@@ -156,6 +159,8 @@ class Routine(msgspec.Struct, frozen=True, kw_only=True):
     settings: tuple[tuple[str, str], ...] = ()
     #: Estimated result rows (``prorows``); ``ROWS 1`` makes a computed relationship to-one.
     rows: float = 0.0
+    #: The table whose row type the first argument has (``f(films)``), if any.
+    row_argument: QualifiedName | None = None
 
 
 class SchemaCache(msgspec.Struct, frozen=True, kw_only=True):

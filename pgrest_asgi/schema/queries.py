@@ -254,11 +254,16 @@ SELECT
   p.proretset AS returns_set,
   p.provolatile::text AS volatility,
   p.proconfig::text[] AS config,
-  p.prorows::float8 AS prorows
+  p.prorows::float8 AS prorows,
+  -- A first argument of a table's row type (computed fields and relationships).
+  at.typname::text AS row_arg_name,
+  atn.nspname::text AS row_arg_schema
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_catalog.pg_type rt ON rt.oid = p.prorettype
 JOIN pg_catalog.pg_namespace rn ON rn.oid = rt.typnamespace
+LEFT JOIN pg_catalog.pg_type at ON at.oid = p.proargtypes[0] AND at.typrelid <> 0
+LEFT JOIN pg_catalog.pg_namespace atn ON atn.oid = at.typnamespace
 LEFT JOIN pg_catalog.pg_description d
   ON d.objoid = p.oid AND d.classoid = 'pg_catalog.pg_proc'::regclass AND d.objsubid = 0
 LEFT JOIN LATERAL (

@@ -12,15 +12,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from .model import ForeignKey, Junction, QualifiedName, Relationship, Table
+from .model import ForeignKey, Junction, QualifiedName, Relationship, Routine, Table
 
 __all__ = ["relationships_by_source"]
 
 
 def relationships_by_source(
-    tables: Mapping[QualifiedName, Table], foreign_keys: Iterable[ForeignKey]
+    tables: Mapping[QualifiedName, Table],
+    foreign_keys: Iterable[ForeignKey],
+    routines: Iterable[Routine] = (),
 ) -> dict[QualifiedName, tuple[Relationship, ...]]:
-    """Every relationship among ``tables``, grouped by the relation that embeds."""
+    """Every relationship among ``tables``, grouped by the relation that embeds.
+
+    Computed relationships come from functions ``f(parent) RETURNS [SETOF] target``: to-many
+    when they return a set (unless declared ``ROWS 1``), and they replace a detected
+    relationship to a target of the same name.
+    """
     out: dict[QualifiedName, list[Relationship]] = defaultdict(list)
     keys = [fk for fk in foreign_keys if fk.table in tables and fk.foreign_table in tables]
     for fk in keys:
@@ -71,4 +78,30 @@ def relationships_by_source(
                         ),
                     )
                 )
+    for routine in routines:
+        source = routine.row_argument
+        if (
+            source is None
+            or source not in tables
+            or len(routine.params) != 1
+            or routine.return_kind != "composite"
+            or routine.return_type_schema is None
+        ):
+            continue
+        target = QualifiedName(routine.return_type_schema, routine.return_type)
+        if target not in tables:
+            continue
+        to_many = routine.returns_set and routine.rows != 1
+        out[source] = [rel for rel in out[source] if rel.foreign_table.name != routine.name]
+        out[source].append(
+            Relationship(
+                table=source,
+                foreign_table=target,
+                cardinality="o2m" if to_many else "m2o",
+                constraint=routine.name,
+                columns=(),
+                foreign_columns=(),
+                function=QualifiedName(routine.schema, routine.name),
+            )
+        )
     return {source: tuple(rels) for source, rels in out.items()}

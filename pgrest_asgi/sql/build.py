@@ -433,7 +433,11 @@ def _embed_join(parent: QualifiedName, embed: EmbedPlan) -> exp.Join:
     level.set("group", _group_by(entries))
     sources: list[exp.Expr] = [table_node(rel.foreign_table, embed.table_alias)]
     links: list[exp.Expr] = []
-    if rel.junction is None:
+    if rel.function is not None:
+        # A computed relationship: the function of the parent's row gives the related rows.
+        parent_row = exp.Column(this=ident(parent.name))
+        sources = [exp.Alias(this=call(rel.function, parent_row), alias=ident(embed.table_alias))]
+    elif rel.junction is None:
         links += [
             exp.EQ(this=column(ref, ColumnExpr(fcol)), expression=column(parent, ColumnExpr(col)))
             for col, fcol in zip(rel.columns, rel.foreign_columns, strict=True)
@@ -457,7 +461,8 @@ def _embed_join(parent: QualifiedName, embed: EmbedPlan) -> exp.Join:
     if joins or nested:
         level.set("joins", joins + nested)
     links += [condition(ref, cond) for cond in embed.where]
-    level.set("where", exp.Where(this=_chain(exp.And, links)))
+    if links:
+        level.set("where", exp.Where(this=_chain(exp.And, links)))
     _set_paging(level, ref, embed.order, embed.limit, embed.offset)
     alias = ident(embed.join_alias)
     on: exp.Expr = exp.true()

@@ -318,3 +318,28 @@ async def test_to_many_spread(client: httpx.AsyncClient, app_factory: Any) -> No
             "hint": None,
             "message": "Feature not implemented",
         }
+
+
+async def test_computed_relationships(client: httpx.AsyncClient) -> None:
+    co_stars = await get(client, "/actors?select=name,co_stars(name)&id=eq.1&co_stars.order=name")
+    assert co_stars == [{"name": "Shimura", "co_stars": [{"name": "Nakadai"}]}]
+    # ROWS 1 makes it to-one: an object, not an array.
+    latest = await get(client, "/directors?select=name,latest_film(title)&order=id")
+    assert latest == [
+        {"name": "Kurosawa", "latest_film": {"title": "Ran"}},
+        {"name": "Varda", "latest_film": {"title": "Cleo"}},
+        {"name": "Nobody", "latest_film": None},
+    ]
+    # Recursion through a computed relationship.
+    nested = await get(
+        client,
+        "/actors?select=name,co_stars(name,co_stars(name))&id=eq.2&co_stars.co_stars.order=name",
+    )
+    assert nested == [
+        {
+            "name": "Nakadai",
+            "co_stars": [
+                {"name": "Shimura", "co_stars": [{"name": "Nakadai"}]},
+            ],
+        }
+    ]
