@@ -361,8 +361,8 @@ class SqlglotPlanner:
         candidates = [
             rel
             for rel in schema.relationships.get(parent.qualified, ())
-            if rel.foreign_table.schema == parent.schema
-            and (rel.function is None or rel.constraint == name)
+            # Any exposed schema: the cache holds only exposed relations.
+            if (rel.function is None or rel.constraint == name)
             and (
                 # A self-reference by table name is the one-to-many side.
                 (

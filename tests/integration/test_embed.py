@@ -343,3 +343,19 @@ async def test_computed_relationships(client: httpx.AsyncClient) -> None:
             ],
         }
     ]
+
+
+async def test_embedding_across_exposed_schemas(client: httpx.AsyncClient) -> None:
+    body = await get(client, "/films?select=title,reviews(stars)&id=eq.1&reviews.order=id")
+    assert body == [{"title": "Ikiru", "reviews": [{"stars": 5}, {"stars": 4}]}]
+    back = await get(
+        client, "/reviews?select=id,films(title)&id=eq.3", headers={"Accept-Profile": "v2"}
+    )
+    assert back == [{"id": 3, "films": {"title": "Cleo"}}]
+
+
+async def test_embedding_a_partitioned_table(client: httpx.AsyncClient) -> None:
+    body = await get(client, "/films?select=title,screenings(day)&id=eq.2&screenings.order=day")
+    assert body == [{"title": "Ran", "screenings": [{"day": "2024-05-01"}, {"day": "2025-05-01"}]}]
+    # Partitions themselves are not exposed.
+    assert (await client.get("/screenings_2024")).status_code == 404
