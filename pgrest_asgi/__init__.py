@@ -4,6 +4,7 @@ from pgrest_asgi import PgRestApp
 app = PgRestApp("postgresql://authenticator@/db", schemas=["api"], db_anon_role="web_anon")
 """
 
+from ._version import __version__
 from .app import PgRestApp
 from .auth import AuthResult, JwtAuthenticator
 from .db.executor import DbResult, PsycopgExecutor
@@ -21,8 +22,6 @@ from .plan.planner import DEFAULT_PASSES, PlanContext, SqlglotPlanner
 from .request.grammar import Limits, PostgrestGrammar
 from .router import DefaultRouter
 from .settings import ConfigError, Settings
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_PASSES",

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
+from ._version import __version__
 from .auth import AuthResult, JwtAuthenticator
 from .db.executor import PsycopgExecutor
 from .errors import ApiRequestError, ConnectionError, PgRestError
@@ -37,6 +38,7 @@ from .response.build import (
     allow_header,
     apply_response_gucs,
     cors_headers,
+    legacy_names_warning,
     plan_response,
     preflight,
     read_response,
@@ -375,6 +377,10 @@ class PgRestApp:
             schema_header=len(self.settings.db_schemas) > 1,
             tx_applied=request.preferences.tx if self.settings.tx_allow_override else None,
         )
+        if plan.legacy_names:
+            response.headers.append(
+                (b"warning", legacy_names_warning(plan.legacy_names, f"pgrest_asgi/{__version__}"))
+            )
         response = apply_response_gucs(response, result.response_headers, result.response_status)
         with_vary(response.headers)
         clock.lap("response")

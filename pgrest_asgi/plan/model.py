@@ -166,6 +166,9 @@ class ReadPlan(msgspec.Struct, frozen=True, kw_only=True, tag="read"):
     explain: Explain | None = None
     #: PostGIS's ``ST_AsGeoJSON`` (schema-qualified), for ``media == "geojson"``.
     geojson_function: QualifiedName | None = None
+    #: (relation, alias) pairs where modifiers used the relation name of an aliased embed
+    #: (``url-use-legacy-target-names``): answered with a ``Warning`` header.
+    legacy_names: tuple[tuple[str, str], ...] = ()
 
 
 Plan = ReadPlan

@@ -57,6 +57,7 @@ class PlanContext:
 
     __slots__ = (
         "embedded_names",
+        "legacy_names",
         "level_embeds",
         "modifiers",
         "params",
@@ -73,6 +74,7 @@ class PlanContext:
         #: ``rel.col=…`` modifiers not yet claimed by an embed, by path.
         self.modifiers: dict[tuple[str, ...], EmbedModifiers] = {}
         self.embedded_names: set[str] = set()
+        self.legacy_names: list[tuple[str, str]] = []
         #: The embeds of the level being planned, by output name (null filters, related order).
         self.level_embeds: dict[str, EmbedPlan] = {}
 
@@ -221,6 +223,7 @@ class SqlglotPlanner:
             strip_nulls=negotiated.strip_nulls,
             explain=negotiated.explain,
             geojson_function=geojson if negotiated.media == "geojson" else None,
+            legacy_names=tuple(ctx.legacy_names),
         )
 
     def paging(self, request: ApiRequest) -> tuple[int | None, int]:
@@ -321,8 +324,18 @@ class SqlglotPlanner:
         outer_level = ctx.level_embeds
         ctx.level_embeds = {e.name: e for e in select if isinstance(e, EmbedPlan)}
         mods = ctx.modifiers.pop(here, None)
-        if mods is None and item.alias is not None:
-            mods = ctx.modifiers.pop((*path, item.relation), None)  # legacy target names
+        if mods is None and item.alias is not None and item.alias != item.relation:
+            mods = ctx.modifiers.pop((*path, item.relation), None)
+            if mods is not None:  # the relation name of an aliased embed: deprecated
+                if not self.settings.url_use_legacy_target_names:
+                    raise ApiRequestError(
+                        f"'{item.relation}' is not an embedded resource in this request",
+                        code="PGRST108",
+                        details="Target names are not allowed in filters if they have an alias",
+                        hint=f"Change '{item.relation}' to '{item.alias}' in query string "
+                        "filters, orders or limits.",
+                    )
+                ctx.legacy_names.append((item.relation, item.alias))
         where: list[Condition] = []
         order: tuple[OrderBy, ...] = ()
         limit_value = offset = None

@@ -100,6 +100,16 @@ def read_response(
     return Response(status, headers, body, head=request.method == "HEAD")
 
 
+def legacy_names_warning(pairs: Sequence[tuple[str, str]], product: str) -> bytes:
+    """PostgREST's ``Warning: 299`` for relation names used instead of an embed's alias."""
+    updates = ", ".join(f"`{relation}` to `{alias}`" for relation, alias in pairs)
+    return (
+        f'299 {product} "Embedded resource was referenced by relation name even though it has '
+        "an alias. This is deprecated and will stop working in a future release. Update "
+        f'{updates} in query string filters, orders or limits."'
+    ).encode()
+
+
 def plan_response(plan: ReadPlan, body: bytes) -> Response:
     """``application/vnd.pgrst.plan+text|json``: the EXPLAIN output of the would-be query."""
     assert plan.explain is not None

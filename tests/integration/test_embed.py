@@ -359,3 +359,28 @@ async def test_embedding_a_partitioned_table(client: httpx.AsyncClient) -> None:
     assert body == [{"title": "Ran", "screenings": [{"day": "2024-05-01"}, {"day": "2025-05-01"}]}]
     # Partitions themselves are not exposed.
     assert (await client.get("/screenings_2024")).status_code == 404
+
+
+async def test_legacy_target_names(client: httpx.AsyncClient, app_factory: Any) -> None:
+    resp = await client.get(
+        "/directors?select=name,works:films!director_id(title)&id=eq.1&films.order=year.desc"
+    )
+    assert resp.json() == [{"name": "Kurosawa", "works": [{"title": "Ran"}, {"title": "Ikiru"}]}]
+    assert resp.headers["warning"] == (
+        '299 pgrest_asgi/0.1.0 "Embedded resource was referenced by relation name even though '
+        "it has an alias. This is deprecated and will stop working in a future release. Update "
+        '`films` to `works` in query string filters, orders or limits."'
+    )
+    by_alias = await client.get(
+        "/directors?select=name,works:films!director_id(title)&id=eq.1&works.order=year"
+    )
+    assert "warning" not in by_alias.headers
+    async with app_factory(url_use_legacy_target_names=False) as (_, http):
+        refused = await http.get(
+            "/directors?select=name,works:films!director_id(title)&films.order=year"
+        )
+        assert refused.status_code == 400
+        assert refused.json()["code"] == "PGRST108"
+        assert refused.json()["details"] == (
+            "Target names are not allowed in filters if they have an alias"
+        )
