@@ -384,3 +384,14 @@ async def test_legacy_target_names(client: httpx.AsyncClient, app_factory: Any) 
         assert refused.json()["details"] == (
             "Target names are not allowed in filters if they have an alias"
         )
+
+
+async def test_same_target_twice_with_hints_and_inner(client: httpx.AsyncClient) -> None:
+    body = await get(
+        client,
+        "/films?select=title,director:directors!director_id(name),"
+        "producer:directors!producer_id!inner(name)",
+    )
+    assert body == [
+        {"title": "Ikiru", "director": {"name": "Kurosawa"}, "producer": {"name": "Varda"}}
+    ]
