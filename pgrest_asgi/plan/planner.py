@@ -110,6 +110,7 @@ class Negotiated(msgspec.Struct, frozen=True):
     explain: Explain | None = None
 
 
+_DEFAULT_MEDIA = Negotiated()
 _PLAN_TYPES = {
     "application/vnd.pgrst.plan": "text",
     "application/vnd.pgrst.plan+text": "text",
@@ -123,7 +124,7 @@ def negotiate(
 ) -> Negotiated:
     """The first producible type in ``Accept`` (ordered by q), with its parameters."""
     if not accept:
-        return Negotiated()
+        return _DEFAULT_MEDIA
     for media in accept:
         kind = _READ_MEDIA.get(media.type)
         if kind is None and geojson and media.type == "application/geo+json":
@@ -192,17 +193,23 @@ class SqlglotPlanner:
             plan_enabled=self.settings.db_plan_enabled,
             geojson=geojson is not None,
         )
-        ctx.modifiers = {mods.path: mods for mods in request.embedded}
-        select = tuple(
-            column for item in request.select for column in self.plan_select(item, table, ctx)
-        )
-        ctx.level_embeds = {e.name: e for e in select if isinstance(e, EmbedPlan)}
+        # Plain loops, and nothing built for features the request does not use: this runs on
+        # every request, and most requests are simple.
+        if request.embedded:
+            ctx.modifiers = {mods.path: mods for mods in request.embedded}
+        planned: list[SelectColumn | EmbedPlan] = []
+        for item in request.select:
+            planned.extend(self.plan_select(item, table, ctx))
+        select = tuple(planned)
+        if ctx.embedded_names:
+            ctx.level_embeds = {e.name: e for e in select if isinstance(e, EmbedPlan)}
         if ctx.modifiers:
             path = next(iter(ctx.modifiers))
             raise not_embedded(path[0] if path[0] not in ctx.embedded_names else path[-1])
         where: list[Condition] = [self.plan_filter(f, table, ctx) for f in request.filters]
-        where.extend(self.plan_logic(tree, table, ctx) for tree in request.logic)
-        order = tuple(self.plan_order(term, table, ctx) for term in request.order)
+        for tree in request.logic:
+            where.append(self.plan_logic(tree, table, ctx))
+        order = tuple([self.plan_order(term, table, ctx) for term in request.order])
         limit, offset = self.paging(request)
         count = request.preferences.count
         max_rows = self.settings.db_max_rows
@@ -223,7 +230,7 @@ class SqlglotPlanner:
             strip_nulls=negotiated.strip_nulls,
             explain=negotiated.explain,
             geojson_function=geojson if negotiated.media == "geojson" else None,
-            legacy_names=tuple(ctx.legacy_names),
+            legacy_names=tuple(ctx.legacy_names) if ctx.legacy_names else (),
         )
 
     def paging(self, request: ApiRequest) -> tuple[int | None, int]:
@@ -265,7 +272,7 @@ class SqlglotPlanner:
                     item.aggregate_cast,
                 ),
             )
-        if field.name == "*" and any(c.json_cast for c in table.columns):
+        if table.has_representations and field.name == "*":
             # Domain representations apply per column, so * is spelled out.
             return tuple(
                 SelectColumn(ColumnExpr(c.name), None, None, c.json_cast) for c in table.columns
@@ -276,7 +283,7 @@ class SqlglotPlanner:
             keys = [step.key for step in field.json_path if not step.is_index]
             alias = keys[-1] if keys else field.name
         function = None
-        if not field.json_path and item.cast is None:
+        if table.has_representations and not field.json_path and item.cast is None:
             column = table.column(field.name)
             function = column.json_cast if column is not None else None
         return (SelectColumn(expr, alias, item.cast, function),)
@@ -440,8 +447,10 @@ class SqlglotPlanner:
                 )
             return EmbedIsNull(embed.join_alias, (op.value == "null") != op.negated)
         expr = self.column(filt.field, table, ctx)
-        column = None if filt.field.json_path else table.column(filt.field.name)
-        text_cast = column.text_cast if column is not None else None
+        text_cast = None
+        if table.has_representations and not filt.field.json_path:
+            column = table.column(filt.field.name)
+            text_cast = column.text_cast if column is not None else None
         if op.operator == "is":
             return IsCond(expr, IS_VALUES[str(op.value)], op.negated)
         if op.operator == "in":

@@ -312,12 +312,14 @@ def build_schema_cache(
         kind = _KINDS[rel["relkind"]]
         mask = int(rel["write_mask"] or 0)
         pk = primary.get(oid) or tuple(view_pks.get(oid, ()))
+        table_columns = tuple(cols_by_rel.get(oid, ()))
         tables[names[oid]] = Table(
             schema=rel["schema"],
             name=rel["name"],
             kind=kind,
             description=rel["description"],
-            columns=tuple(cols_by_rel.get(oid, ())),
+            columns=table_columns,
+            has_representations=any(c.json_cast or c.text_cast for c in table_columns),
             primary_key=pk,
             insertable=bool(mask & _CAN_INSERT),
             updatable=bool(mask & _CAN_UPDATE),

@@ -71,6 +71,9 @@ class Table(msgspec.Struct, frozen=True, kw_only=True):
     insertable: bool = False
     updatable: bool = False
     deletable: bool = False
+    #: Some column has a domain representation (``Column.json_cast``/``text_cast``): the
+    #: planner looks them up only then.
+    has_representations: bool = False
 
     @property
     def qualified(self) -> QualifiedName:

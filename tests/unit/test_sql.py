@@ -44,6 +44,7 @@ SCHEMA = SchemaCache(
             schema="api",
             name="paints",
             kind="table",
+            has_representations=True,
             columns=(
                 _col("id", "integer"),
                 Column(
