@@ -359,17 +359,29 @@ def _group_by(entries: list[tuple[exp.Expr, bool]]) -> exp.Group | None:
 
 
 def _select_entries(
-    ref: QualifiedName, items: tuple[SelectColumn | EmbedPlan, ...]
+    ref: QualifiedName, items: tuple[SelectColumn | EmbedPlan, ...], *, hoist: bool = False
 ) -> list[tuple[exp.Expr, bool]]:
-    """The select list, each entry flagged when it is an aggregate."""
+    """The select list, each entry flagged when it is an aggregate.
+
+    ``hoist``: this is a to-one spread whose aggregates the parent computes, so they are
+    selected here as plain columns under the aggregate's output name.
+    """
     out: list[tuple[exp.Expr, bool]] = []
     for item in items:
         if not isinstance(item, EmbedPlan):
-            out.append((select_item(ref, item), item.aggregate is not None))
+            if hoist and item.aggregate is not None:
+                if item.expr.name == "*":
+                    continue  # count(): the parent counts rows, nothing to select here
+                plain = msgspec.structs.replace(
+                    item, alias=_output_name(item), aggregate=None, aggregate_cast=None
+                )
+                out.append((select_item(ref, plain), False))
+            else:
+                out.append((select_item(ref, item), item.aggregate is not None))
         elif not item.select:
             continue  # rel(): joined for filtering, not shown
         elif item.spread:
-            out.extend((column, False) for column in _spread_columns(item))
+            out.extend(_spread_columns(item))
         elif item.relationship.to_one:
             row = pg("row_to_json", exp.Column(this=exp.Star(), table=ident(item.join_alias)))
             cast = exp.Cast(this=row, to=exp.DataType.build("jsonb"))
@@ -381,24 +393,31 @@ def _select_entries(
     return out or [(exp.Alias(this=exp.Null(), alias=ident("pgrst_none")), False)]
 
 
-def _spread_columns(embed: EmbedPlan) -> list[exp.Expr]:
-    """``...rel(a, b)``: the parent selects the lateral's own output columns."""
+def _spread_columns(embed: EmbedPlan) -> list[tuple[exp.Expr, bool]]:
+    """``...rel(a, b)``: the parent selects the lateral's own output columns. A to-one
+    spread's aggregates (``...rel(x.sum())``) are computed here, at the parent's level."""
     source = ident(embed.join_alias)
-    out: list[exp.Expr] = []
+    out: list[tuple[exp.Expr, bool]] = []
     for item in embed.select:
         if isinstance(item, EmbedPlan):
             if item.select and not item.spread:
-                out.append(exp.Column(this=ident(item.name), table=source.copy()))
+                out.append((exp.Column(this=ident(item.name), table=source.copy()), False))
             elif item.spread:
                 out.extend(
-                    exp.Column(this=ident(_output_name(sub)), table=source.copy())
+                    (exp.Column(this=ident(_output_name(sub)), table=source.copy()), False)
                     for sub in item.select
                     if isinstance(sub, SelectColumn)
                 )
-        elif item.expr.name == "*":
-            out.append(exp.Column(this=exp.Star(), table=source.copy()))
+        elif item.expr.name == "*" and item.aggregate is None:
+            out.append((exp.Column(this=exp.Star(), table=source.copy()), False))
+        elif item.aggregate is not None and embed.relationship.to_one:
+            value = exp.Column(this=ident(_output_name(item)), table=source.copy())
+            node = pg(item.aggregate, exp.Star() if item.expr.name == "*" else value)
+            if item.aggregate_cast is not None:
+                node = cast_to(node, item.aggregate_cast)
+            out.append((exp.Alias(this=node, alias=ident(_output_name(item))), True))
         else:
-            out.append(exp.Column(this=ident(_output_name(item)), table=source.copy()))
+            out.append((exp.Column(this=ident(_output_name(item)), table=source.copy()), False))
     return out
 
 
@@ -428,7 +447,7 @@ def _embed_join(parent: QualifiedName, embed: EmbedPlan) -> exp.Join:
     """``LEFT|INNER JOIN LATERAL (…) AS "join_alias" ON …`` for one embedded relation."""
     rel = embed.relationship
     ref = QualifiedName("", embed.table_alias)
-    entries = _select_entries(ref, embed.select)
+    entries = _select_entries(ref, embed.select, hoist=embed.spread and rel.to_one)
     level = exp.Select(expressions=[entry for entry, _ in entries])
     level.set("group", _group_by(entries))
     sources: list[exp.Expr] = [table_node(rel.foreign_table, embed.table_alias)]

@@ -395,3 +395,20 @@ async def test_same_target_twice_with_hints_and_inner(client: httpx.AsyncClient)
     assert body == [
         {"title": "Ikiru", "director": {"name": "Kurosawa"}, "producer": {"name": "Varda"}}
     ]
+
+
+async def test_aggregates_hoisted_from_to_one_spreads(app_factory: Any) -> None:
+    async with app_factory(db_aggregates_enabled=True) as (_, http):
+        per_director = await get(http, "/films?select=...directors!director_id(name,count())")
+        assert sorted(per_director, key=lambda r: r["name"]) == [
+            {"name": "Kurosawa", "count": 2},
+            {"name": "Varda", "count": 1},
+        ]
+        latest = await get(
+            http, "/roles?select=...films(latest:year.max()),actor_id&order=actor_id"
+        )
+        assert latest == [
+            {"latest": 1985, "actor_id": 1},
+            {"latest": 1985, "actor_id": 2},
+            {"latest": 1962, "actor_id": 3},
+        ]
