@@ -151,3 +151,20 @@ async def test_every_pooled_connection_terminated(
         await asyncio.sleep(0.1)
         resp = await http.get("/items?select=id&id=eq.2")
         assert (resp.status_code, resp.json()) == (200, [{"id": 2}])
+
+
+async def test_load_shedding_past_max_waiting(app_factory: Any) -> None:
+    """REL-05: with the only connection busy and one request already waiting, the next one is
+    refused at once with 503 and Retry-After instead of queueing."""
+    async with app_factory(db_pool=1, db_pool_max_waiting=1, db_pool_acquisition_timeout=5.0) as (
+        app,
+        http,
+    ):
+        async with app.executor.pool.connection():
+            waiting = asyncio.create_task(http.get("/items?select=id&id=eq.1"))
+            await asyncio.sleep(0.2)
+            refused = await http.get("/items?select=id&id=eq.2")
+            assert refused.status_code == 503
+            assert refused.headers["retry-after"] == "1"
+            assert refused.json()["code"] == "PGRST003"
+        assert (await waiting).json() == [{"id": 1}]
