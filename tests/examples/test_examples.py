@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from pathlib import Path
 
@@ -86,15 +87,10 @@ async def test_django_combine(api_db: PostgresCluster) -> None:
     messages = iter([{"type": "lifespan.startup"}])
     sent: list[dict[str, object]] = []
 
-    async def receive() -> dict[str, object]:
-        return next(messages)
-
     async def send(message: dict[str, object]) -> None:
         sent.append(message)
 
     # Start the lifespan in the background; Django must never see it.
-    import asyncio
-
     stop = asyncio.Event()
 
     async def receive_then_stop() -> dict[str, object]:

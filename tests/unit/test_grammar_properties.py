@@ -23,7 +23,7 @@ from pgrest_asgi.request.grammar import PostgrestGrammar
 from pgrest_asgi.request.model import Target
 from pgrest_asgi.settings import Settings
 from pgrest_asgi.sql.build import SqlCache, build_read
-from tests.unit.test_sql import SCHEMA
+from tests.unit.test_sql import IDENT, LITERAL, SCHEMA
 
 GRAMMAR = PostgrestGrammar()
 PLANNER = SqlglotPlanner(Settings(db_max_rows=1000, db_plan_enabled=True))
@@ -150,8 +150,6 @@ headers = st.fixed_dictionaries(
     },
 )
 
-IDENT = re.compile(r'"(?:[^"]|"")*"')
-LITERAL = re.compile(r"'(?:[^']|'')*'")
 CAST_TYPE = re.compile(r"\bAS [A-Za-z0-9_ $\[\]]+\)")
 OURS = {
     "WITH",
