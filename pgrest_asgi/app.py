@@ -29,7 +29,7 @@ from .db.executor import PsycopgExecutor
 from .errors import ApiRequestError, ConnectionError, PgRestError
 from .hooks import Authenticator, Executor, Grammar, Hooks, Planner, Router
 from .observe import Event, Observer, log_observer
-from .plan.model import ReadPlan, TxSpec
+from .plan.model import CallPlan, MutatePlan, Plan, ReadPlan, TxSpec
 from .plan.planner import SqlglotPlanner, find_table
 from .request.grammar import PostgrestGrammar
 from .request.model import ApiRequest, Target
@@ -44,6 +44,7 @@ from .response.build import (
     read_response,
     resolve_total,
     with_vary,
+    write_response,
 )
 from .router import DefaultRouter, route_path
 from .schema.model import QualifiedName, SchemaCache
@@ -354,7 +355,7 @@ class PgRestApp:
 
         plan, params = self.planner.plan(request, schema)
         statement = self.planner.build(plan, params)
-        tx = self.transaction(request, auth, schema, path, headers)
+        tx = self.transaction(request, auth, schema, path, headers, plan=plan)
         clock.lap("plan")
         result = await self.executor.execute(statement, tx)
         clock.lap("transaction")
@@ -364,19 +365,37 @@ class PgRestApp:
             response = plan_response(plan, result.body)
             with_vary(response.headers)
             return response
-        # The offset is a parameter of the plan: read its value back from the list.
-        offset = int(params[plan.offset.index - 1]) if plan.offset is not None else 0
-        response = read_response(
-            request,
-            media=plan.media,
-            strip_nulls=plan.strip_nulls,
-            offset=offset,
-            total=resolve_total(plan.count, plan.count_cap, result.total, result.planned_total),
-            page_total=result.page_total,
-            body=result.body,
-            schema_header=len(self.settings.db_schemas) > 1,
-            tx_applied=request.preferences.tx if self.settings.tx_allow_override else None,
-        )
+        schema_header = len(self.settings.db_schemas) > 1
+        tx_applied = request.preferences.tx if self.settings.tx_allow_override else None
+        if isinstance(plan.source, MutatePlan):
+            response = write_response(
+                request,
+                media=plan.media,
+                strip_nulls=plan.strip_nulls,
+                representation=plan.representation,
+                page_total=result.page_total,
+                body=result.body,
+                inserted=result.inserted,
+                resolution=plan.source.resolution is not None and request.method == "POST",
+                location=result.location,
+                schema_header=schema_header,
+                tx_applied=tx_applied,
+            )
+        else:
+            # The offset is a parameter of the plan: read its value back from the list.
+            offset = int(params[plan.offset.index - 1]) if plan.offset is not None else 0
+            response = read_response(
+                request,
+                media=plan.media,
+                strip_nulls=plan.strip_nulls,
+                offset=offset,
+                total=resolve_total(plan.count, plan.count_cap, result.total, result.planned_total),
+                page_total=result.page_total,
+                body=result.body,
+                schema_header=schema_header,
+                tx_applied=tx_applied,
+                representation=plan.representation,
+            )
         if plan.legacy_names:
             response.headers.append(
                 (b"warning", legacy_names_warning(plan.legacy_names, f"pgrest_asgi/{__version__}"))
@@ -387,19 +406,13 @@ class PgRestApp:
         return response
 
     def check_supported(self, request: ApiRequest) -> None:
-        """What this version serves: reads of tables and views."""
-        target = request.target
-        if target.kind == "relation" and request.method in ("GET", "HEAD"):
+        """What this version serves: tables, views and functions (not yet the OpenAPI root)."""
+        if request.target.kind != "root":
             return
-        what = {
-            "root": "The OpenAPI root endpoint",
-            "rpc": "Calling functions (/rpc)",
-            "relation": f"{request.method} on tables and views",
-        }[target.kind]
         raise ApiRequestError(
             "Feature not implemented",
             code="PGRST127",
-            details=f"{what} is not available in this version of pgrest_asgi",
+            details="The OpenAPI root endpoint is not available in this version of pgrest_asgi",
         )
 
     def check_preferences(self, request: ApiRequest) -> None:
@@ -432,15 +445,33 @@ class PgRestApp:
         schema: SchemaCache,
         path: bytes,
         headers: Mapping[str, str],
+        *,
+        plan: Plan | None = None,
     ) -> TxSpec:
-        """The transaction settings for this request (PostgREST's per-request GUCs)."""
+        """The transaction settings for this request (PostgREST's per-request GUCs).
+
+        GET/HEAD run READ ONLY, writes READ WRITE, and a POST to a function READ WRITE only
+        when the function is VOLATILE. A function's hoisted settings join the preamble, and
+        its ``default_transaction_isolation`` wins over the role's.
+        """
         settings = self.settings
         rollback = settings.tx_rollback_default
         prefer_tx = request.preferences.tx
         if settings.tx_allow_override and prefer_tx is not None:
             rollback = prefer_tx == "rollback"
+        read_only = request.method in ("GET", "HEAD")
+        isolation = schema.role_isolation.get(auth.role)
+        extra = self._app_settings
+        call = plan.source if plan is not None else None
+        if isinstance(call, CallPlan):
+            read_only = read_only or not call.volatile
+            if call.settings:
+                extra = call.settings + extra
+                for name, value in call.settings:
+                    if name.lower() == "default_transaction_isolation":
+                        isolation = value
         return TxSpec(
-            read_only=request.method in ("GET", "HEAD"),
+            read_only=read_only,
             role=auth.role,
             claims_json=auth.claims_json,
             method=request.method,
@@ -450,11 +481,11 @@ class PgRestApp:
             ).decode(),
             cookies_json=_cookies_json(headers.get("cookie")),
             search_path=self._search_paths[request.target.schema],
-            isolation=schema.role_isolation.get(auth.role),
+            isolation=isolation,
             rollback=rollback,
             timezone=request.preferences.timezone,
             role_settings=tuple(schema.role_settings.get(auth.role, ())),
-            settings=self._app_settings,
+            settings=extra,
             pre_request=self._pre_request,
         )
 

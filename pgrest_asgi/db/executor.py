@@ -30,9 +30,9 @@ from psycopg.adapt import Loader
 from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.pq.abc import PGresult
 
-from ..errors import ConnectionError, PgRestError
+from ..errors import ApiRequestError, ConnectionError, PgRestError
 from ..observe import Event, Observer, log_observer
-from ..plan.model import TxSpec
+from ..plan.model import RowCheck, TxSpec
 from ..settings import Settings
 from ..sql.build import Statement
 from ..sql.gucs import begin_sql, guc_statement, pre_request_sql
@@ -56,6 +56,10 @@ class DbResult(msgspec.Struct, kw_only=True):
     response_status: bytes | None = None
     #: ``count=planned|estimated``: the planner's row estimate for the count query.
     planned_total: int | None = None
+    #: Writes: rows inserted by an upsert (201 vs 200), and the written rows' keys as a JSON
+    #: array (``return=headers-only``, for ``Location``).
+    inserted: int | None = None
+    location: bytes | None = None
 
 
 class BytesLoader(Loader):
@@ -190,8 +194,10 @@ class PsycopgExecutor:
         if statement.count_sql is not None:
             count_index = len(messages)
             messages.append(self._message(conn, statement.count_sql, statement.count_params))
-        if not implicit:
-            messages.append(Message(b"ROLLBACK" if tx.rollback else b"COMMIT"))
+        # Row checks need the main statement's row before the transaction may end.
+        deferred_end = bool(statement.checks) and not implicit
+        if not implicit and not deferred_end:
+            messages += _end(tx)
         try:
             results = await run_pipeline(conn, messages)
         except psycopg.OperationalError as exc:
@@ -223,6 +229,20 @@ class PsycopgExecutor:
                 await run_pipeline(conn, [Message(b"ROLLBACK")])
             raise self.translate(failure, anonymous=tx.role == self.settings.db_anon_role)
         assert row is not None and row.status == ExecStatus.TUPLES_OK
+        if statement.checks:
+            rows = int(row.get_value(0, 1) or 0)
+            failed = next((c for c in statement.checks if c.failed(rows)), None)
+            if failed is not None:
+                if deferred_end:
+                    await run_pipeline(conn, [Message(b"ROLLBACK")])
+                raise row_check_error(failed, rows)
+            if deferred_end:
+                ended = await run_pipeline(conn, _end(tx))
+                failure = next((r for r in ended if r.status == ExecStatus.FATAL_ERROR), None)
+                if failure is not None:
+                    if conn.pgconn.transaction_status != TransactionStatus.IDLE:
+                        await run_pipeline(conn, [Message(b"ROLLBACK")])
+                    raise self.translate(failure, anonymous=tx.role == self.settings.db_anon_role)
         if statement.explain is not None:
             lines = (row.get_value(i, 0) or b"" for i in range(row.ntuples))
             return DbResult(total=None, page_total=0, body=b"\n".join(lines))
@@ -234,6 +254,8 @@ class PsycopgExecutor:
             response_headers=row.get_value(0, 3),
             response_status=row.get_value(0, 4),
             planned_total=_plan_rows(explained) if explained is not None else None,
+            inserted=_int_or_none(row.get_value(0, 5)) if row.nfields > 5 else None,
+            location=row.get_value(0, 6) if row.nfields > 6 else None,
         )
 
     def _message(self, conn: AsyncConnection[Any], sql: str, params: Sequence[Any]) -> Message:
@@ -243,7 +265,9 @@ class PsycopgExecutor:
             if len(self._encoded) > 4096:
                 self._encoded.clear()
             data = self._encoded[sql] = sql.encode()
-        values = [None if v is None else str(v).encode() for v in params]
+        values = [
+            None if v is None else v if isinstance(v, bytes) else str(v).encode() for v in params
+        ]
         if any(v is not None and b"\x00" in v for v in values):
             # libpq sends text parameters as C strings: a NUL would silently cut the value.
             # Answer what PostgreSQL answers for a NUL in text.
@@ -271,6 +295,34 @@ class PsycopgExecutor:
             field(pq.DiagnosticField.MESSAGE_HINT),
             anonymous=anonymous,
         )
+
+
+def _end(tx: TxSpec) -> list[Message]:
+    """COMMIT, or a rollback that first makes deferred constraints fail now (PostgREST's
+    ``tx=rollback``: the client still learns about a violation)."""
+    if not tx.rollback:
+        return [Message(b"COMMIT")]
+    if tx.read_only:
+        return [Message(b"ROLLBACK")]
+    return [Message(b"SET CONSTRAINTS ALL IMMEDIATE"), Message(b"ROLLBACK")]
+
+
+def _int_or_none(value: bytes | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def row_check_error(check: RowCheck, rows: int) -> PgRestError:
+    if check.error == "put":
+        return ApiRequestError(
+            "Payload values do not match URL in primary key column(s)", code="PGRST115"
+        )
+    if check.error == "max_affected":
+        return ApiRequestError(
+            "Query result exceeds max-affected preference constraint",
+            code="PGRST124",
+            details=f"The query affects {rows} rows",
+        )
+    return ApiRequestError.singular(rows)
 
 
 class _Retryable(Exception):

@@ -7,6 +7,7 @@ SQL-text cache in ``sql/build.py``: a request shape seen before never runs sqlgl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import msgspec
@@ -14,6 +15,8 @@ import msgspec
 from ..schema.model import QualifiedName, Relationship
 
 __all__ = [
+    "CallArg",
+    "CallPlan",
     "Cond",
     "EmbedIsNull",
     "EmbedPlan",
@@ -21,12 +24,16 @@ __all__ = [
     "IsCond",
     "LogicCond",
     "MediaKind",
+    "MutatePlan",
     "OrderBy",
     "Param",
     "Plan",
     "ReadPlan",
+    "RowCheck",
     "SelectColumn",
     "TxSpec",
+    "TypedColumn",
+    "pg_array_literal",
 ]
 
 MediaKind = Literal["json", "singular", "csv", "geojson"]
@@ -147,7 +154,98 @@ class EmbedIsNull(msgspec.Struct, frozen=True, tag="embed_null"):
 Condition = Cond | IsCond | LogicCond | EmbedIsNull
 
 
+class TypedColumn(msgspec.Struct, frozen=True, array_like=True):
+    """A payload key read as a column of a SQL type (``json_to_recordset(…) AS _(name type)``).
+
+    ``type`` is a ``format_type`` name from the schema cache, never request text.
+    """
+
+    name: str
+    type: str
+
+
+class MutatePlan(msgspec.Struct, frozen=True, kw_only=True, tag="mutate"):
+    """``INSERT``/``UPDATE``/``DELETE`` whose ``RETURNING`` rows feed the response's read.
+
+    The payload is one ``json`` parameter (``body``) read with ``json_to_record[set]``.
+    """
+
+    kind: Literal["insert", "update", "delete"]
+    table: QualifiedName
+    #: Columns written, with their types (insert/update).
+    columns: tuple[TypedColumn, ...] = ()
+    body: Param | None = None
+    body_array: bool = False
+    #: ``Prefer: missing=default``: (column, default expression from the catalog).
+    defaults: tuple[tuple[str, str], ...] = ()
+    #: Root filters of PATCH/DELETE, on the target table.
+    where: tuple[Condition, ...] = ()
+    #: Upsert: the conflict target and what to do on conflict.
+    on_conflict: tuple[str, ...] = ()
+    resolution: Literal["merge", "ignore"] | None = None
+    #: PUT: (primary key column, URL value) pairs the payload must match.
+    put_keys: tuple[tuple[str, Param], ...] = ()
+    #: ``RETURNING`` columns; ``None`` is ``*``, ``()`` is ``RETURNING 1`` (no representation).
+    returning: tuple[str, ...] | None = ()
+
+
+class CallArg(msgspec.Struct, frozen=True, array_like=True):
+    """A named argument: ``name := <value>::type``, or ``VARIADIC name := …``.
+
+    With a query-string value, ``value`` is its parameter; from a JSON body it is ``None``
+    and the argument reads ``pgrst_body.name``.
+    """
+
+    name: str
+    type: str
+    value: Param | None = None
+    variadic: bool = False
+
+
+class CallPlan(msgspec.Struct, frozen=True, kw_only=True, tag="call"):
+    """A function call as the source of the response's rows (``/rpc/<name>``)."""
+
+    function: QualifiedName
+    args: tuple[CallArg, ...] = ()
+    #: The JSON body the named arguments are read from (POST), via ``json_to_record``.
+    body: Param | None = None
+    body_array: bool = False
+    #: A single unnamed parameter: the raw body, cast to this type.
+    positional: tuple[Param, str] | None = None
+    #: ``one``/``set`` for scalar results (a bare value / an array of values); ``None`` for
+    #: rows of a composite type, which the read selects from like a table.
+    scalar: Literal["one", "set"] | None = None
+    #: A single (non-SETOF) result: the body is one value or object, not an array.
+    single: bool = False
+    #: VOLATILE functions run READ WRITE on POST; the others always READ ONLY.
+    volatile: bool = True
+    #: The function's own settings named in ``db-hoisted-tx-settings`` (``SET x = v``),
+    #: applied in the transaction's preamble; ``default_transaction_isolation`` among them
+    #: sets the isolation level.
+    settings: tuple[tuple[str, str], ...] = ()
+
+
+class RowCheck(msgspec.Struct, frozen=True, kw_only=True):
+    """A condition on the main statement's row count, checked before COMMIT; when it fails
+    the transaction is rolled back and ``error`` is answered."""
+
+    exactly: int | None = None
+    at_most: int | None = None
+    #: Which error: ``singular`` (PGRST116), ``put`` (PGRST115), ``max_affected`` (PGRST124).
+    error: Literal["singular", "put", "max_affected"] = "singular"
+
+    def failed(self, rows: int) -> bool:
+        if self.exactly is not None and rows != self.exactly:
+            return True
+        return self.at_most is not None and rows > self.at_most
+
+
 class ReadPlan(msgspec.Struct, frozen=True, kw_only=True, tag="read"):
+    """The rows to answer with. For tables and views, ``table`` is read directly. With a
+    ``source`` (a write's ``RETURNING`` rows, or a function's result), the rows come from it
+    and ``table`` is an alias (``QualifiedName("", name)``) that columns and embeds refer to.
+    """
+
     table: QualifiedName
     select: tuple[SelectColumn | EmbedPlan, ...]
     where: tuple[Condition, ...] = ()
@@ -169,6 +267,13 @@ class ReadPlan(msgspec.Struct, frozen=True, kw_only=True, tag="read"):
     #: (relation, alias) pairs where modifiers used the relation name of an aliased embed
     #: (``url-use-legacy-target-names``): answered with a ``Warning`` header.
     legacy_names: tuple[tuple[str, str], ...] = ()
+    source: MutatePlan | CallPlan | None = None
+    #: Writes without ``return=representation`` (and void functions): no body.
+    representation: bool = True
+    #: ``return=headers-only`` on an insert: the primary key columns for ``Location``.
+    location: tuple[str, ...] = ()
+    #: Row-count conditions checked before COMMIT (writes and calls that may write).
+    checks: tuple[RowCheck, ...] = ()
 
 
 Plan = ReadPlan
@@ -193,3 +298,9 @@ class TxSpec(msgspec.Struct, frozen=True, kw_only=True):
     #: Hoisted function settings, then ``app.settings.*``, applied after the request GUCs.
     settings: tuple[tuple[str, str], ...] = ()
     pre_request: QualifiedName | None = None
+
+
+def pg_array_literal(values: Sequence[str]) -> str:
+    """``("a", "b,c")`` → ``{"a","b,c"}``: one parameter for any number of values."""
+    escaped = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in escaped) + "}"

@@ -29,9 +29,10 @@ from ..request.model import (
     Target,
 )
 from ..request.operators import FTS_FUNCTIONS, IS_VALUES, OPERATORS, Operator
-from ..schema.model import Relationship, SchemaCache, Table
+from ..schema.model import QualifiedName, Relationship, SchemaCache, Table
 from ..settings import Settings
 from ..sql.build import Statement, build_planned_count, build_read
+from .calls import plan_call
 from .model import (
     ColumnExpr,
     Cond,
@@ -47,7 +48,9 @@ from .model import (
     Plan,
     ReadPlan,
     SelectColumn,
+    pg_array_literal,
 )
+from .writes import plan_write
 
 __all__ = ["DEFAULT_PASSES", "PlanContext", "PlanPass", "SqlglotPlanner", "negotiate"]
 
@@ -167,7 +170,13 @@ class SqlglotPlanner:
     # -- hook API --------------------------------------------------------------------------
     def plan(self, request: ApiRequest, schema: SchemaCache) -> tuple[Plan, list[Any]]:
         ctx = PlanContext(request, schema, self.settings)
-        plan: Plan = self.plan_read(request, ctx)
+        plan: Plan
+        if request.target.kind == "rpc":
+            plan = self.plan_call(request, ctx)
+        elif request.method in ("GET", "HEAD"):
+            plan = self.plan_read(request, ctx)
+        else:
+            plan = self.plan_write(request, ctx)
         for step in self.passes:
             plan = step(plan, ctx)
         return plan, ctx.params
@@ -179,7 +188,9 @@ class SqlglotPlanner:
             count_params = tuple(params[i - 1] for i in used)
         if plan.explain is not None:
             return Statement(build_read(plan), tuple(params), explain=plan.explain.format)
-        return Statement(build_read(plan), tuple(params), count_sql, count_params)
+        return Statement(
+            build_read(plan), tuple(params), count_sql, count_params, checks=plan.checks
+        )
 
     # -- reads -----------------------------------------------------------------------------
     def resolve_table(self, request: ApiRequest, schema: SchemaCache) -> Table:
@@ -187,6 +198,31 @@ class SqlglotPlanner:
 
     def plan_read(self, request: ApiRequest, ctx: PlanContext) -> ReadPlan:
         table = self.resolve_table(request, ctx.schema)
+        return self.plan_rows(request, ctx, table)
+
+    def plan_write(self, request: ApiRequest, ctx: PlanContext) -> ReadPlan:
+        """POST/PATCH/PUT/DELETE: the statement, and the read of its RETURNING rows."""
+        return plan_write(self, request, ctx)
+
+    def plan_call(self, request: ApiRequest, ctx: PlanContext) -> ReadPlan:
+        """``/rpc/<name>``: the overload, its arguments, and the read of its result."""
+        return plan_call(self, request, ctx)
+
+    def plan_rows(
+        self,
+        request: ApiRequest,
+        ctx: PlanContext,
+        table: Table,
+        *,
+        alias: bool = False,
+        filtered: bool = True,
+    ) -> ReadPlan:
+        """Select, embeds, filters, order, paging and media for rows of ``table``.
+
+        ``alias``: the rows come from a source (a write's RETURNING rows, a function's
+        result) known by the table's bare name. ``filtered=False`` leaves the root filters to
+        the caller (a PATCH/DELETE applies them to the rows it changes).
+        """
         geojson = ctx.schema.geojson_function
         negotiated = negotiate(
             request.accept,
@@ -206,9 +242,10 @@ class SqlglotPlanner:
         if ctx.modifiers:
             path = next(iter(ctx.modifiers))
             raise not_embedded(path[0] if path[0] not in ctx.embedded_names else path[-1])
-        where: list[Condition] = [self.plan_filter(f, table, ctx) for f in request.filters]
-        for tree in request.logic:
-            where.append(self.plan_logic(tree, table, ctx))
+        where: list[Condition] = []
+        if filtered:
+            where = [self.plan_filter(f, table, ctx) for f in request.filters]
+            where.extend(self.plan_logic(tree, table, ctx) for tree in request.logic)
         order = tuple([self.plan_order(term, table, ctx) for term in request.order])
         limit, offset = self.paging(request)
         count = request.preferences.count
@@ -217,7 +254,7 @@ class SqlglotPlanner:
             count = "exact"  # nothing to cap: the exact count is the estimate
         count_cap = max_rows + 1 if count == "estimated" and max_rows is not None else None
         return ReadPlan(
-            table=table.qualified,
+            table=QualifiedName("", table.name) if alias else table.qualified,
             select=select,
             where=tuple(where),
             order=order,
@@ -594,9 +631,3 @@ def find_table(schema: SchemaCache, target: Target) -> Table:
         close = difflib.get_close_matches(target.name, names, n=1, cutoff=_SIMILARITY)
         suggestion = close[0] if close else None
     raise SchemaCacheError.table_not_found(target.schema, target.name, suggestion)
-
-
-def pg_array_literal(values: Sequence[str]) -> str:
-    """``("a", "b,c")`` → ``{"a","b,c"}``: one parameter for any number of values."""
-    escaped = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
-    return "{" + ",".join(f'"{v}"' for v in escaped) + "}"

@@ -8,6 +8,7 @@ a function or the pre-request may have set, and renders CORS and OPTIONS answers
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import quote
 
 import msgspec
@@ -24,6 +25,7 @@ __all__ = [
     "cors_headers",
     "preflight",
     "read_response",
+    "write_response",
 ]
 
 Headers = list[tuple[bytes, bytes]]
@@ -62,8 +64,9 @@ def read_response(
     body: bytes,
     schema_header: bool,
     tx_applied: str | None = None,
+    representation: bool = True,
 ) -> Response:
-    """The response to a GET/HEAD on a table or view."""
+    """The response to a GET/HEAD on a table or view, or to a function call."""
     if media == "singular" and page_total != 1:
         raise ApiRequestError.singular(page_total)
     if page_total == 0:
@@ -82,18 +85,21 @@ def read_response(
     if strip_nulls:
         content_type = content_type.replace(b"; charset", b"; nulls=stripped; charset")
     target = request.target
-    location = "/" + quote(target.name, safe="")
-    if request.canonical_query:
-        location += "?" + request.canonical_query
-    headers: Headers = [
-        (b"content-type", content_type),
-        (b"content-range", content_range.encode()),
-        (b"content-location", location.encode()),
-    ]
+    rpc = target.kind == "rpc"
+    headers: Headers = [(b"content-range", content_range.encode())]
+    if representation:
+        headers.insert(0, (b"content-type", content_type))
+    else:  # a void function: nothing to show
+        status, body = 204, b""
+    if not rpc:
+        location = "/" + quote(target.name, safe="")
+        if request.canonical_query:
+            location += "?" + request.canonical_query
+        headers.append((b"content-location", location.encode()))
     if schema_header:
         headers.append((b"content-profile", target.schema.encode()))
     applied = preference_applied(
-        request.preferences, count=request.preferences.count, tx=tx_applied
+        request.preferences, count=request.preferences.count, tx=tx_applied, max_affected=rpc
     )
     if applied:
         headers.append((b"preference-applied", applied.encode()))
@@ -133,10 +139,23 @@ def resolve_total(
 
 
 def preference_applied(
-    prefs: Preferences, *, count: str | None = None, tx: str | None = None
+    prefs: Preferences,
+    *,
+    count: str | None = None,
+    tx: str | None = None,
+    resolution: bool = False,
+    write: bool = False,
+    max_affected: bool = False,
 ) -> str:
-    """``Preference-Applied``, in PostgREST's order."""
+    """``Preference-Applied``, in PostgREST's order: resolution, missing, return, count, tx,
+    handling, timezone, max-affected (the write-only ones only on writes)."""
     parts: list[str] = []
+    if resolution and prefs.resolution:
+        parts.append(f"resolution={prefs.resolution}")
+    if write and prefs.missing:
+        parts.append(f"missing={prefs.missing}")
+    if write and prefs.return_:
+        parts.append(f"return={prefs.return_}")
     if count:
         parts.append(f"count={count}")
     if tx:
@@ -145,7 +164,81 @@ def preference_applied(
         parts.append(f"handling={prefs.handling}")
     if prefs.timezone:
         parts.append(f"timezone={prefs.timezone}")
+    if max_affected and prefs.handling == "strict" and prefs.max_affected is not None:
+        parts.append(f"max-affected={prefs.max_affected}")
     return ", ".join(parts)
+
+
+_location_keys = msgspec.json.Decoder(list[dict[str, Any]])
+
+
+def write_response(
+    request: ApiRequest,
+    *,
+    media: MediaKind,
+    strip_nulls: bool,
+    representation: bool,
+    page_total: int,
+    body: bytes,
+    inserted: int | None,
+    resolution: bool,
+    location: bytes | None,
+    schema_header: bool,
+    tx_applied: str | None = None,
+) -> Response:
+    """The response to POST/PATCH/PUT/DELETE (reference §2.H, §2.I)."""
+    method = request.method
+    prefs = request.preferences
+    counted = prefs.count is not None
+    total = str(page_total) if counted else "*"
+    headers: Headers = []
+    if method == "POST":
+        # An upsert that only updated answers 200; anything that inserted, 201.
+        status = 200 if inserted is not None and inserted <= 0 else 201
+        headers.append((b"content-range", f"*/{total}".encode()))
+        if location is not None:
+            rows = _location_keys.decode(location)
+            if len(rows) == 1:
+                headers.append((b"location", _location(request.target.name, rows[0])))
+    elif method == "PUT":
+        status = (201 if inserted else 200) if representation else 204
+    else:
+        status = 200 if representation else 204
+        first = f"0-{page_total - 1}" if method == "PATCH" and page_total > 0 else "*"
+        headers.append((b"content-range", f"{first}/{total}".encode()))
+    if representation:
+        content_type = _CONTENT_TYPES[media]
+        if strip_nulls:
+            content_type = content_type.replace(b"; charset", b"; nulls=stripped; charset")
+        headers.insert(0, (b"content-type", content_type))
+    else:
+        body = b""
+    if schema_header:
+        headers.append((b"content-profile", request.target.schema.encode()))
+    applied = preference_applied(
+        prefs,
+        count="exact" if counted else None,
+        tx=tx_applied,
+        resolution=resolution,
+        write=True,
+        max_affected=method in ("PATCH", "DELETE"),
+    )
+    if applied:
+        headers.append((b"preference-applied", applied.encode()))
+    return Response(status, headers, body)
+
+
+def _location(table: str, keys: Mapping[str, Any]) -> bytes:
+    """``/table?pk1=eq.v1&pk2=is.null`` for the one row an insert wrote."""
+    parts = []
+    for name, value in keys.items():
+        if value is None:
+            condition = "is.null"
+        else:
+            text = value if isinstance(value, str) else msgspec.json.encode(value).decode()
+            condition = "eq." + quote(text, safe="")
+        parts.append(f"{quote(name, safe='')}={condition}")
+    return ("/" + quote(table, safe="") + "?" + "&".join(parts)).encode()
 
 
 _header_list = msgspec.json.Decoder(list[dict[str, str]])

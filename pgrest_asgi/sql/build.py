@@ -22,24 +22,39 @@ import msgspec
 from sqlglot import exp
 
 from ..plan.model import (
+    CallPlan,
     ColumnExpr,
-    Cond,
-    Condition,
-    EmbedIsNull,
     EmbedPlan,
-    IsCond,
-    LogicCond,
+    MutatePlan,
     OrderBy,
     Param,
     ReadPlan,
+    RowCheck,
     SelectColumn,
 )
 from ..schema.model import QualifiedName
+from .nodes import (
+    call,
+    cast_to,
+    chain,
+    column,
+    condition,
+    conjunction,
+    ident,
+    order_item,
+    param,
+    pg,
+    render,
+    select_item,
+    table_node,
+)
+from .sources import SCALAR, call_from, inserted_count, location_keys, mutation
 
-__all__ = ["SqlCache", "Statement", "build_read", "read_sql_cache"]
+__all__ = ["SqlCache", "Statement", "build_read", "read_sql_cache", "render"]
 
-_DIALECT = "postgres"
 V = TypeVar("V")
+#: The CTE holding a write's RETURNING rows.
+MUTATION_CTE = "pgrst_mutation"
 
 
 class Statement(msgspec.Struct, frozen=True):
@@ -55,6 +70,8 @@ class Statement(msgspec.Struct, frozen=True):
     count_params: tuple[Any, ...] = ()
     #: ``sql`` is an ``EXPLAIN`` in this format: its rows are the response body.
     explain: str | None = None
+    #: Checked on the main statement's row count before COMMIT (writes).
+    checks: tuple[RowCheck, ...] = ()
 
 
 class SqlCache(Generic[V]):
@@ -142,191 +159,29 @@ def _renumber(node: Any, mapping: dict[int, int], used: list[int]) -> Any:
     return node
 
 
-def render(tree: exp.Expr) -> str:
-    return tree.sql(dialect=_DIALECT, normalize_functions=False, copy=False)
-
-
-# -- node helpers ------------------------------------------------------------------------------
-def ident(name: str) -> exp.Identifier:
-    return exp.Identifier(this=name, quoted=True)
-
-
-def param(p: Param) -> exp.Expr:
-    node: exp.Expr = exp.Parameter(this=exp.var(str(int(p.index))))
-    if p.cast is not None:
-        node = exp.Cast(this=node, to=exp.DataType.build(p.cast, dialect=_DIALECT))
-    return node
-
-
-def pg(name: str, *args: exp.Expr) -> exp.Expr:
-    """``pg_catalog.<name>(args)``; ``name`` is always one of our own constants."""
-    return exp.Dot(
-        this=exp.to_identifier("pg_catalog"),
-        expression=exp.Anonymous(this=name, expressions=list(args)),
-    )
-
-
-def call(function: QualifiedName, *args: exp.Expr) -> exp.Expr:
-    """``"schema"."function"(args)`` for a function named by the schema cache."""
-    return exp.Dot(
-        this=ident(function.schema),
-        expression=exp.Anonymous(this=ident(function.name), expressions=list(args)),
-    )
-
-
-def table_node(name: QualifiedName, alias: str | None = None) -> exp.Table:
-    node = exp.Table(this=ident(name.name), db=ident(name.schema))
-    if alias is not None:
-        node.set("alias", exp.TableAlias(this=ident(alias)))
-    return node
-
-
-def column(table: QualifiedName, expr: ColumnExpr) -> exp.Expr:
-    """A column of ``table``: ``"schema"."table"."col"``, or ``"alias"."col"`` for an alias
-    (a ``QualifiedName`` with an empty schema)."""
-    db = ident(table.schema) if table.schema else None
-    if expr.name == "*":
-        return exp.Column(this=exp.Star(), table=ident(table.name), db=db)
-    node: exp.Expr = exp.Column(this=ident(expr.name), table=ident(table.name), db=db)
-    if expr.to_jsonb:
-        node = pg("to_jsonb", node)
-    for arrow, key in expr.json_path:
-        cls = exp.JSONExtract if arrow == "->" else exp.JSONExtractScalar
-        node = cls(this=node, expression=param(key))
-    return node
-
-
-def cast_to(node: exp.Expr, type_name: str) -> exp.Expr:
-    return exp.Cast(this=node, to=exp.DataType.build(type_name, dialect=_DIALECT, udt=True))
-
-
-#: Aggregates the grammar accepts; emitted as ``pg_catalog.<name>``.
-_AGGREGATES = frozenset({"count", "sum", "avg", "min", "max"})
-
-
-def select_item(table: QualifiedName, item: SelectColumn) -> exp.Expr:
-    node = column(table, item.expr)
-    if item.aggregate is not None:
-        assert item.aggregate in _AGGREGATES
-        if item.cast is not None:
-            node = cast_to(node, item.cast)
-        node = pg(item.aggregate, exp.Star() if item.expr.name == "*" else node)
-        if item.aggregate_cast is not None:
-            node = cast_to(node, item.aggregate_cast)
-        return exp.Alias(this=node, alias=ident(item.alias or item.aggregate))
-    if item.function is not None:
-        return exp.Alias(this=call(item.function, node), alias=ident(item.alias or item.expr.name))
-    if item.cast is not None:
-        node = cast_to(node, item.cast)
-        if item.alias is None:
-            return exp.Alias(this=node, alias=ident(item.expr.name))
-    if item.alias is not None:
-        return exp.Alias(this=node, alias=ident(item.alias))
-    return node
-
-
-_BINARY: dict[str, type[exp.Expr]] = {
-    "=": exp.EQ,
-    ">": exp.GT,
-    ">=": exp.GTE,
-    "<": exp.LT,
-    "<=": exp.LTE,
-    "<>": exp.NEQ,
-    "LIKE": exp.Like,
-    "ILIKE": exp.ILike,
-    "IS DISTINCT FROM": exp.NullSafeNEQ,
-    "@>": exp.ArrayContainsAll,
-    "<@": exp.ArrayContainedBy,
-    "&&": exp.ArrayOverlaps,
-}
-
-
-def condition(table: QualifiedName, cond: Condition) -> exp.Expr:
-    node: exp.Expr
-    if isinstance(cond, LogicCond):
-        parts = [condition(table, child) for child in cond.children]
-        joined = _chain(exp.And if cond.operator == "and" else exp.Or, parts)
-        node = exp.Paren(this=joined)
-    elif isinstance(cond, EmbedIsNull):
-        found = exp.Column(this=ident(cond.join_alias))
-        op = exp.NullSafeEQ if cond.is_null else exp.NullSafeNEQ
-        return op(this=found, expression=exp.Null())
-    elif isinstance(cond, IsCond):
-        target = column(table, cond.expr)
-        keyword = cond.keyword
-        if keyword == "NOT NULL":
-            node = exp.Not(this=exp.Is(this=target, expression=exp.Null()))
-        else:
-            node = exp.Is(this=target, expression=_is_keyword(keyword))
-    else:
-        node = _comparison(table, cond)
-    if cond.negated:
-        return exp.Not(this=exp.Paren(this=node) if not isinstance(node, exp.Paren) else node)
-    return node
-
-
-def _comparison(table: QualifiedName, cond: Cond) -> exp.Expr:
-    target = column(table, cond.expr)
-    value = param(cond.value)
-    if cond.fts is not None:
-        args = [param(cond.language)] if cond.language is not None else []
-        query = pg(cond.fts, *args, value)
-        if cond.vectorize:
-            target = pg("to_tsvector", *args, target)
-        return _binary_op("@@", target, query)
-    if cond.value_function is not None:
-        if cond.quantifier is None:
-            value = call(cond.value_function, value)
-        else:
-            # Each element of the list goes through the cast function.
-            element = exp.Column(this=ident("pgrst_v"))
-            each = exp.Select(expressions=[call(cond.value_function, element)])
-            unnest = pg("unnest", exp.Cast(this=value, to=exp.DataType.build("text[]")))
-            each.set("from_", exp.From(this=exp.Alias(this=unnest, alias=ident("pgrst_v"))))
-            value = exp.Array(expressions=[each])
-    if cond.quantifier is not None:
-        quantified = (exp.Any if cond.quantifier == "any" else exp.All)(this=exp.Paren(this=value))
-        return _binary_op(cond.sql_op, target, quantified)
-    return _binary_op(cond.sql_op, target, value)
-
-
-def _binary_op(sql_op: str, left: exp.Expr, right: exp.Expr) -> exp.Expr:
-    cls = _BINARY.get(sql_op)
-    if cls is not None:
-        return cls(this=left, expression=right)
-    # Operators sqlglot has no node for (~, ~*, <<, >>, &<, &>, -|-, @@): ``sql_op`` comes
-    # from our operator table, never from the request.
-    return exp.Operator(this=left, operator=sql_op, expression=right)
-
-
-def _is_keyword(keyword: str) -> exp.Expr:
-    """``IS`` keywords come from ``request.operators.IS_VALUES``, a fixed whitelist."""
-    if keyword == "NULL":
-        return exp.Null()
-    if keyword in ("TRUE", "FALSE"):
-        return exp.Boolean(this=keyword == "TRUE")
-    return exp.var("UNKNOWN")
-
-
-def order_item(table: QualifiedName, term: OrderBy) -> exp.Ordered:
-    if term.join_alias is not None:
-        table = QualifiedName("", term.join_alias)
-    desc = term.direction == "desc"
-    # PostgreSQL's default: NULLS LAST for ASC, NULLS FIRST for DESC.
-    nulls_first = desc if term.nulls is None else term.nulls == "first"
-    return exp.Ordered(this=column(table, term.expr), desc=desc, nulls_first=nulls_first)
-
-
 # -- the read query ----------------------------------------------------------------------------
+def rows_from(plan: ReadPlan) -> tuple[exp.From, list[exp.Join]]:
+    """FROM (and the joins it needs) for the plan's rows: the table, a write's RETURNING
+    rows under the table's name, or a function call."""
+    source = plan.source
+    if source is None:
+        return exp.From(this=table_node(plan.table)), []
+    if isinstance(source, MutatePlan):
+        cte = exp.Table(this=ident(MUTATION_CTE), alias=exp.TableAlias(this=ident(plan.table.name)))
+        return exp.From(this=cte), []
+    return call_from(source, plan.table.name)
+
+
 def source_select(plan: ReadPlan) -> exp.Select:
     table = plan.table
     entries = _select_entries(table, plan.select)
     query = exp.Select(expressions=[entry for entry, _ in entries])
-    query.set("from_", exp.From(this=table_node(table)))
+    from_, joins = rows_from(plan)
+    query.set("from_", from_)
     query.set("group", _group_by(entries))
-    _add_joins(query, table, plan.select)
+    _add_joins(query, table, plan.select, base=joins)
     if plan.where:
-        query.set("where", exp.Where(this=_conjunction(table, plan.where)))
+        query.set("where", exp.Where(this=conjunction(table, plan.where)))
     _set_paging(query, table, plan.order, plan.limit, plan.offset)
     return query
 
@@ -433,8 +288,10 @@ def _add_joins(
     items: tuple[SelectColumn | EmbedPlan, ...],
     *,
     only_inner: bool = False,
+    base: list[exp.Join] | None = None,
 ) -> None:
-    joins = [
+    joins = list(base or ())
+    joins += [
         _embed_join(parent, item)
         for item in items
         if isinstance(item, EmbedPlan) and (item.inner or not only_inner)
@@ -481,7 +338,7 @@ def _embed_join(parent: QualifiedName, embed: EmbedPlan) -> exp.Join:
         level.set("joins", joins + nested)
     links += [condition(ref, cond) for cond in embed.where]
     if links:
-        level.set("where", exp.Where(this=_chain(exp.And, links)))
+        level.set("where", exp.Where(this=chain(exp.And, links)))
     _set_paging(level, ref, embed.order, embed.limit, embed.offset)
     alias = ident(embed.join_alias)
     on: exp.Expr = exp.true()
@@ -534,25 +391,14 @@ def _embed_join(parent: QualifiedName, embed: EmbedPlan) -> exp.Join:
     )
 
 
-def _conjunction(table: QualifiedName, conds: tuple[Condition, ...]) -> exp.Expr:
-    return _chain(exp.And, [condition(table, c) for c in conds])
-
-
-def _chain(op: type[exp.Connector], parts: list[exp.Expr]) -> exp.Expr:
-    """``a AND b AND c`` as a left-deep tree (no parsing, no copies)."""
-    node = parts[0]
-    for part in parts[1:]:
-        node = op(this=node, expression=part)
-    return node
-
-
 def count_select(plan: ReadPlan) -> exp.Select:
     query = exp.Select(expressions=[exp.Literal.number(1)])
-    query.set("from_", exp.From(this=table_node(plan.table)))
+    from_, joins = rows_from(plan)
+    query.set("from_", from_)
     # !inner embeds filter the parent rows, so the count joins them too.
-    _add_joins(query, plan.table, plan.select, only_inner=True)
+    _add_joins(query, plan.table, plan.select, only_inner=True, base=joins)
     if plan.where:
-        query.set("where", exp.Where(this=_conjunction(plan.table, plan.where)))
+        query.set("where", exp.Where(this=conjunction(plan.table, plan.where)))
     if plan.count_cap is not None:
         # A configuration value (db-max-rows + 1), never request text.
         query.set("limit", exp.Limit(expression=exp.Literal.number(int(plan.count_cap))))
@@ -617,8 +463,17 @@ def _csv_body(rows: exp.Expr) -> exp.Expr:
 
 
 def _body(plan: ReadPlan, rows: exp.Expr) -> exp.Expr:
-    if plan.head:
+    if plan.head or not plan.representation:
         return exp.Literal.string("")
+    source = plan.source
+    if isinstance(source, CallPlan) and source.scalar is not None:
+        # A scalar function: its values, not rows (one bare value, or an array of them).
+        rows = exp.Column(this=ident(SCALAR), table=exp.to_identifier("_postgrest_t"))
+        values = pg("json_agg", rows)
+        if source.scalar == "one":
+            first = exp.JSONExtract(this=values, expression=exp.Literal.number(0))
+            return exp.Coalesce(this=first, expressions=[exp.Literal.string("null")])
+        return exp.Coalesce(this=values, expressions=[exp.Literal.string("[]")])
     if plan.media == "csv":
         return _csv_body(rows)
     if plan.media == "geojson" and plan.geojson_function is not None:
@@ -634,7 +489,7 @@ def _body(plan: ReadPlan, rows: exp.Expr) -> exp.Expr:
             features,
         )
     agg = pg("json_agg", rows)
-    if plan.media == "singular":
+    if plan.media == "singular" or (isinstance(source, CallPlan) and source.single):
         body: exp.Expr = exp.Coalesce(
             this=exp.JSONExtract(this=agg, expression=exp.Literal.number(0)),
             expressions=[exp.Literal.string("null")],
@@ -651,6 +506,11 @@ def read_expression(plan: ReadPlan) -> exp.Select:
     """``WITH pgrst_source AS (…) SELECT total, page_total, body, response GUCs FROM …``."""
     rows = exp.Column(this=exp.to_identifier("_postgrest_t"))
     ctes = [exp.CTE(this=source_select(plan), alias=exp.TableAlias(this=ident("pgrst_source")))]
+    write = plan.source if isinstance(plan.source, MutatePlan) else None
+    if write is not None:
+        ctes.insert(
+            0, exp.CTE(this=mutation(write), alias=exp.TableAlias(this=ident(MUTATION_CTE)))
+        )
     paged = plan.limit is not None or plan.offset is not None
     total: exp.Expr
     counted = plan.count in ("exact", "estimated")
@@ -667,24 +527,32 @@ def read_expression(plan: ReadPlan) -> exp.Select:
         total = exp.Cast(this=exp.Null(), to=exp.DataType.build("bigint"))
     inner = exp.Select(expressions=[exp.Star()])
     inner.set("from_", exp.From(this=exp.Table(this=ident("pgrst_source"))))
-    outer = exp.Select(
-        expressions=[
-            exp.Alias(this=total, alias=exp.to_identifier("total_result_set")),
-            exp.Alias(this=pg("count", rows), alias=exp.to_identifier("page_total")),
-            exp.Alias(
-                this=exp.Cast(this=_body(plan, rows), to=exp.DataType.build("text")),
-                alias=exp.to_identifier("body"),
-            ),
-            exp.Alias(
-                this=_response_setting("response.headers"),
-                alias=exp.to_identifier("response_headers"),
-            ),
-            exp.Alias(
-                this=_response_setting("response.status"),
-                alias=exp.to_identifier("response_status"),
-            ),
+    columns: list[exp.Expr] = [
+        exp.Alias(this=total, alias=exp.to_identifier("total_result_set")),
+        exp.Alias(this=pg("count", rows), alias=exp.to_identifier("page_total")),
+        exp.Alias(
+            this=exp.Cast(this=_body(plan, rows), to=exp.DataType.build("text")),
+            alias=exp.to_identifier("body"),
+        ),
+        exp.Alias(
+            this=_response_setting("response.headers"),
+            alias=exp.to_identifier("response_headers"),
+        ),
+        exp.Alias(
+            this=_response_setting("response.status"),
+            alias=exp.to_identifier("response_status"),
+        ),
+    ]
+    if write is not None:
+        inserted: exp.Expr = inserted_count() if write.resolution == "merge" else exp.Null()
+        location: exp.Expr = (
+            location_keys(plan.location, MUTATION_CTE) if plan.location else exp.Null()
+        )
+        columns += [
+            exp.Alias(this=inserted, alias=exp.to_identifier("response_inserted")),
+            exp.Alias(this=location, alias=exp.to_identifier("location")),
         ]
-    )
+    outer = exp.Select(expressions=columns)
     outer.set(
         "from_",
         exp.From(

@@ -265,12 +265,6 @@ async def test_profiles(client: httpx.AsyncClient) -> None:
     )
 
 
-async def test_writes_are_not_served_yet(client: httpx.AsyncClient) -> None:
-    resp = await client.post("/items", json={"id": 100, "name": "x"})
-    assert (resp.status_code, resp.json()["code"]) == (400, "PGRST127")
-    assert (await client.get("/items?id=eq.100")).json() == []
-
-
 async def test_strict_preferences(client: httpx.AsyncClient) -> None:
     resp = await client.get("/items", headers={"Prefer": "handling=strict, nonsense=1"})
     assert error(resp) == (

@@ -1,0 +1,257 @@
+"""Planning function calls (``/rpc/<name>``): pick the overload, bind the arguments, and
+read the result like a table when it has rows. Pure. Reference §2.J and §4.2 (c).
+
+Overloads are told apart by the *set of argument names* given: every required parameter
+must be present and every given name must be a parameter. A function with one unnamed
+parameter takes the raw body instead, chosen by Content-Type (json/jsonb for JSON, text,
+xml, bytea).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from ..errors import ApiRequestError
+from ..request.model import ApiRequest
+from ..request.payload import CSV, FORM, JSON, media_type, parse_payload
+from ..schema.model import QualifiedName, Routine, Table
+from .model import (
+    CallArg,
+    CallPlan,
+    ColumnExpr,
+    ReadPlan,
+    RowCheck,
+    SelectColumn,
+    pg_array_literal,
+)
+
+if TYPE_CHECKING:
+    from .planner import PlanContext, SqlglotPlanner
+
+__all__ = ["plan_call"]
+
+#: Content types passed whole to a function's single unnamed parameter of this type.
+_RAW_BODY_TYPES = {
+    "text/plain": "text",
+    "text/xml": "xml",
+    "application/octet-stream": "bytea",
+}
+_SIMILARITY = 0.75
+
+
+def plan_call(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) -> ReadPlan:
+    target = request.target
+    name = QualifiedName(target.schema, target.name)
+    overloads = ctx.schema.routines.get(name, ())
+    reads_body = request.method == "POST"
+    media = media_type(request.content_type) if reads_body else JSON
+    raw_type = _RAW_BODY_TYPES.get(media) if reads_body else None
+
+    payload = None
+    given: tuple[str, ...]
+    if raw_type is not None:
+        given = ()
+    elif reads_body:
+        if media not in (JSON, CSV, FORM) and not media.endswith("+json"):
+            raise ApiRequestError(f"Content-Type not acceptable: {media}", code="PGRST102")
+        body = request.body or b""
+        payload = parse_payload(
+            request.content_type, body if body.strip() else b"{}", request.columns
+        )
+        given = payload.keys
+    else:
+        given = tuple(dict.fromkeys(key for key, _ in request.rpc_args))
+
+    routine = _choose(
+        name, overloads, given, raw_type, json_body=reads_body and raw_type is None, ctx=ctx
+    )
+
+    args: list[CallArg] = []
+    positional = None
+    body_param = None
+    unnamed = len(routine.params) == 1 and not routine.params[0].name
+    if unnamed:
+        param_type = routine.params[0].data_type
+        raw = request.body or b""
+        if raw_type == "bytea":
+            raw = b"\\x" + raw.hex().encode()
+        elif raw_type is None and not raw.strip():
+            raw = b"{}"
+        positional = (ctx.param(raw), param_type)
+    elif reads_body:
+        assert payload is not None
+        by_name = {p.name: p for p in routine.params}
+        args = [CallArg(key, by_name[key].data_type, None, by_name[key].variadic) for key in given]
+        if args:
+            body_param = ctx.param(payload.json)
+    else:
+        values: dict[str, list[str]] = {}
+        for key, value in request.rpc_args:
+            values.setdefault(key, []).append(value)
+        by_name = {p.name: p for p in routine.params}
+        for key, items in values.items():
+            param = by_name[key]
+            # A repeated parameter fills a VARIADIC one (?v=1&v=2), as one array literal.
+            slot = ctx.param(pg_array_literal(items) if param.variadic else items[0])
+            args.append(CallArg(key, param.data_type, slot, param.variadic))
+
+    hoisted = set(planner.settings.db_hoisted_tx_settings)
+    settings = tuple((k, v) for k, v in routine.settings if k in hoisted)
+    call = CallPlan(
+        function=name,
+        args=tuple(args),
+        body=body_param,
+        body_array=payload.array if payload is not None else False,
+        positional=positional,
+        single=not routine.returns_set,
+        volatile=routine.volatility == "volatile",
+        settings=settings,
+    )
+    prefs = request.preferences
+    checks: list[RowCheck] = []
+    if prefs.handling == "strict" and prefs.max_affected is not None:
+        if not routine.returns_set:
+            raise ApiRequestError(
+                "Function must return SETOF or TABLE when max-affected preference is used "
+                "with handling=strict",
+                code="PGRST128",
+            )
+        checks.append(RowCheck(at_most=prefs.max_affected, error="max_affected"))
+
+    if routine.return_kind in ("scalar", "void"):
+        scalar = "set" if routine.returns_set else "one"
+        rows = planner.plan_rows(
+            _scalar_request(request), ctx, _pseudo_table(routine.schema, routine.name), alias=True
+        )
+        select = (
+            () if routine.return_kind == "void" else (SelectColumn(ColumnExpr("pgrst_scalar")),)
+        )
+        plan = msgspec.structs.replace(
+            rows,
+            select=select,
+            source=msgspec.structs.replace(call, scalar=scalar),
+            representation=routine.return_kind != "void",
+        )
+    else:
+        table = _result_table(routine, ctx)
+        plan = planner.plan_rows(request, ctx, table, alias=True)
+        plan = msgspec.structs.replace(plan, source=call)
+    if plan.media == "singular":
+        checks.append(RowCheck(exactly=1, error="singular"))
+    if checks:
+        plan = msgspec.structs.replace(plan, checks=tuple(checks))
+    return plan
+
+
+def _scalar_request(request: ApiRequest) -> ApiRequest:
+    """A scalar result has no columns to select, filter or order by."""
+    return msgspec.structs.replace(request, select=(), filters=(), logic=(), order=(), embedded=())
+
+
+def _pseudo_table(schema: str, name: str) -> Table:
+    return Table(schema=schema, name=name, kind="view")
+
+
+def _result_table(routine: Routine, ctx: PlanContext) -> Table:
+    """The relation whose rows the function returns (embeds use its relationships), or a
+    stand-in named after the type or the function."""
+    if routine.return_kind == "composite" and routine.return_type_schema is not None:
+        table = ctx.schema.table(routine.return_type_schema, routine.return_type)
+        if table is not None:
+            return table
+        return _pseudo_table(routine.return_type_schema, routine.return_type)
+    return _pseudo_table(routine.schema, routine.name)
+
+
+def _choose(
+    name: QualifiedName,
+    overloads: Sequence[Routine],
+    given: tuple[str, ...],
+    raw_type: str | None,
+    *,
+    json_body: bool,
+    ctx: PlanContext,
+) -> Routine:
+    keys = set(given)
+    if raw_type is not None:
+        matches = [r for r in overloads if _single_unnamed(r, (raw_type,))]
+    else:
+        matches = [
+            r
+            for r in overloads
+            if keys <= {p.name for p in r.params if p.name}
+            and all(p.name in keys for p in r.params if p.required)
+            and not _single_unnamed(r, None)
+        ]
+        if not matches and json_body:
+            matches = [r for r in overloads if _single_unnamed(r, ("json", "jsonb"))]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ApiRequestError(
+            "Could not choose the best candidate function between: "
+            + ", ".join(_signature(r) for r in matches),
+            code="PGRST203",
+            status=300,
+            hint="Try renaming the parameters or the function itself in the database so "
+            "function overloading can be resolved",
+        )
+    raise _not_found(name, overloads, sorted(keys), raw_type, json_body=json_body, ctx=ctx)
+
+
+def _single_unnamed(routine: Routine, types: tuple[str, ...] | None) -> bool:
+    params = routine.params
+    if len(params) != 1 or params[0].name:
+        return False
+    return types is None or params[0].data_type in types
+
+
+def _signature(routine: Routine) -> str:
+    params = ", ".join(f"{p.name} => {p.data_type}" for p in routine.params)
+    return f"{routine.schema}.{routine.name}({params})"
+
+
+def _not_found(
+    name: QualifiedName,
+    overloads: Sequence[Routine],
+    keys: list[str],
+    raw_type: str | None,
+    *,
+    json_body: bool,
+    ctx: PlanContext,
+) -> ApiRequestError:
+    listed = ", ".join(keys)
+    if raw_type is not None:
+        message = f"Could not find the function {name} in the schema cache"
+        searched = f"with a single unnamed {raw_type} parameter"
+    elif keys:
+        message = f"Could not find the function {name}({listed}) in the schema cache"
+        searched = f"with parameter{'s' if len(keys) > 1 else ''} {listed}"
+    else:
+        message = f"Could not find the function {name} without parameters in the schema cache"
+        searched = "without parameters"
+    if json_body and raw_type is None:
+        searched += " or with a single unnamed json/jsonb parameter"
+    hint = None
+    if raw_type is None:
+        if overloads:
+            best = max(overloads, key=lambda r: len(set(keys) & {p.name for p in r.params}))
+            params = ", ".join(sorted(p.name for p in best.params))
+            hint = f"Perhaps you meant to call the function {name}({params})"
+        else:
+            known = [q.name for q in ctx.schema.routines if q.schema == name.schema]
+            close = difflib.get_close_matches(name.name, known, n=1, cutoff=_SIMILARITY)
+            if close:
+                hint = f"Perhaps you meant to call the function {name.schema}.{close[0]}"
+    return ApiRequestError(
+        message,
+        code="PGRST202",
+        status=404,
+        details=f"Searched for the function {name} {searched}, but no matches were found in "
+        "the schema cache.",
+        hint=hint,
+    )

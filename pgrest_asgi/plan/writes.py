@@ -1,0 +1,216 @@
+"""Planning writes: POST (insert, upsert), PATCH, PUT and DELETE on tables and views. Pure.
+
+A write is a ``MutatePlan`` (the statement) under a ``ReadPlan`` that selects the response's
+rows — with the request's ``select``, embeds and order — from the statement's ``RETURNING``
+rows. Reference §2.H, §2.I and §4.2 (b).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import msgspec
+
+from ..errors import ApiRequestError
+from ..request.model import ApiRequest, SelectEmbed, SelectField
+from ..request.payload import Payload, parse_payload
+from ..schema.model import Table
+from .model import Condition, MutatePlan, ReadPlan, RowCheck, TypedColumn
+
+if TYPE_CHECKING:
+    from .planner import PlanContext, SqlglotPlanner
+
+__all__ = ["column_not_found", "plan_write"]
+
+
+def column_not_found(column: str, table: str) -> ApiRequestError:
+    return ApiRequestError(
+        f"Could not find the '{column}' column of '{table}' in the schema cache",
+        code="PGRST204",
+    )
+
+
+def typed_columns(table: Table, keys: tuple[str, ...]) -> tuple[TypedColumn, ...]:
+    """The payload keys as typed columns; an unknown key is 400 ``PGRST204`` (the first in
+    sort order, as PostgREST reports it)."""
+    by_name = {c.name: c for c in table.columns}
+    unknown = sorted(k for k in keys if k not in by_name)
+    if unknown:
+        raise column_not_found(unknown[0], table.name)
+    return tuple(TypedColumn(k, by_name[k].data_type) for k in dict.fromkeys(keys))
+
+
+def returning(request: ApiRequest, table: Table, ctx: PlanContext) -> tuple[str, ...] | None:
+    """``RETURNING`` for a representation: the selected columns plus the primary and foreign
+    key columns (embeds join on them), so column-level grants are enough; ``None`` (``*``)
+    when ``*`` or a name that is not a column (a computed field) is selected."""
+    wanted: set[str] = set(table.primary_key)
+    for rel in ctx.schema.relationships.get(table.qualified, ()):
+        if rel.function is None:
+            wanted.update(rel.columns)
+    for item in request.select:
+        if isinstance(item, SelectEmbed):
+            continue
+        assert isinstance(item, SelectField)
+        name = item.field.name
+        if name == "*" or table.column(name) is None:
+            return None
+        wanted.add(name)
+    return tuple(c.name for c in table.columns if c.name in wanted)
+
+
+def plan_write(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) -> ReadPlan:
+    table = planner.resolve_table(request, ctx.schema)
+    prefs = request.preferences
+    method = request.method
+    represent = prefs.return_ == "representation"
+    rows = planner.plan_rows(request, ctx, table, alias=True, filtered=False)
+    checks: list[RowCheck] = []
+    if rows.media == "singular":
+        checks.append(RowCheck(exactly=1, error="singular"))
+    location: tuple[str, ...] = ()
+    if method == "DELETE":
+        mutation = MutatePlan(
+            kind="delete", table=table.qualified, where=root_filters(planner, request, table, ctx)
+        )
+    elif method == "PATCH":
+        payload = _payload(request)
+        columns = typed_columns(table, payload.keys)
+        mutation = MutatePlan(
+            kind="update",
+            table=table.qualified,
+            columns=columns,
+            body=ctx.param(payload.json) if columns else None,
+            body_array=payload.array,
+            defaults=_defaults(request, table, columns),
+            where=root_filters(planner, request, table, ctx),
+        )
+    elif method == "PUT":
+        mutation = _plan_put(request, table, ctx)
+        checks.append(RowCheck(exactly=1, error="put"))
+    else:
+        mutation = _plan_insert(request, table, ctx)
+        if prefs.return_ == "headers-only" and table.primary_key:
+            location = table.primary_key
+    if (
+        method in ("PATCH", "DELETE")
+        and prefs.handling == "strict"
+        and prefs.max_affected is not None
+    ):
+        checks.append(RowCheck(at_most=prefs.max_affected, error="max_affected"))
+    keep: tuple[str, ...] | None = ()
+    if represent:
+        keep = returning(request, table, ctx)
+    elif location:
+        keep = location
+    mutation = msgspec.structs.replace(mutation, returning=keep)
+    count = "exact" if prefs.count is not None else None
+    return msgspec.structs.replace(
+        rows,
+        source=mutation,
+        representation=represent,
+        location=location,
+        checks=tuple(checks),
+        count=count,
+        count_cap=None,
+        limit=None,
+        offset=None,
+    )
+
+
+def root_filters(
+    planner: SqlglotPlanner, request: ApiRequest, table: Table, ctx: PlanContext
+) -> tuple[Condition, ...]:
+    where: list[Condition] = [planner.plan_filter(f, table, ctx) for f in request.filters]
+    where.extend(planner.plan_logic(tree, table, ctx) for tree in request.logic)
+    return tuple(where)
+
+
+def _payload(request: ApiRequest) -> Payload:
+    return parse_payload(request.content_type, request.body or b"", request.columns)
+
+
+def _defaults(
+    request: ApiRequest, table: Table, columns: tuple[TypedColumn, ...]
+) -> tuple[tuple[str, str], ...]:
+    """``Prefer: missing=default``: the catalog defaults of the written columns."""
+    if request.preferences.missing != "default":
+        return ()
+    out = []
+    for typed in columns:
+        column = table.column(typed.name)
+        if column is not None and column.default is not None:
+            out.append((typed.name, column.default))
+    return tuple(out)
+
+
+def _conflict_target(request: ApiRequest, table: Table) -> tuple[str, ...]:
+    target = request.on_conflict or table.primary_key
+    for name in target:
+        if table.column(name) is None:
+            raise column_not_found(name, table.name)
+    return tuple(target)
+
+
+def _plan_insert(request: ApiRequest, table: Table, ctx: PlanContext) -> MutatePlan:
+    payload = _payload(request)
+    columns = typed_columns(table, payload.keys)
+    resolution: Literal["merge", "ignore"] | None = None
+    conflict: tuple[str, ...] = ()
+    preferred = request.preferences.resolution
+    if preferred is not None:
+        conflict = _conflict_target(request, table)
+        if conflict:  # no key and no on_conflict: a plain insert, as in PostgREST
+            resolution = "merge" if preferred == "merge-duplicates" else "ignore"
+    return MutatePlan(
+        kind="insert",
+        table=table.qualified,
+        columns=columns,
+        body=ctx.param(payload.json),
+        body_array=payload.array,
+        defaults=_defaults(request, table, columns),
+        on_conflict=conflict,
+        resolution=resolution,
+    )
+
+
+def _plan_put(request: ApiRequest, table: Table, ctx: PlanContext) -> MutatePlan:
+    """PUT: an upsert of one row, named by its whole primary key in ``eq`` filters."""
+    if request.limit is not None or request.offset is not None:
+        raise ApiRequestError(
+            "limit/offset querystring parameters are not allowed for PUT", code="PGRST114"
+        )
+    key = table.primary_key
+    filters = request.filters
+    names = [f.field.name for f in filters]
+    if (
+        not key
+        or request.logic
+        or sorted(names) != sorted(key)
+        or any(
+            f.op.operator != "eq" or f.op.negated or f.op.quantifier or f.field.json_path
+            for f in filters
+        )
+    ):
+        raise ApiRequestError(
+            "Filters must include all and only primary key columns with 'eq' operators",
+            code="PGRST105",
+            status=405,
+        )
+    payload = _payload(request)
+    columns = typed_columns(table, payload.keys)
+    put_keys = tuple((f.field.name, ctx.param(str(f.op.value))) for f in filters)
+    if any(name not in payload.keys for name in key):
+        raise ApiRequestError(
+            "Payload values do not match URL in primary key column(s)", code="PGRST115"
+        )
+    return MutatePlan(
+        kind="insert",
+        table=table.qualified,
+        columns=columns,
+        body=ctx.param(payload.json),
+        body_array=payload.array,
+        on_conflict=key,
+        resolution="merge",
+        put_keys=put_keys,
+    )

@@ -1,0 +1,149 @@
+"""Request bodies → ``Payload``: the JSON PostgreSQL will read, and the keys it holds. Pure.
+
+PostgREST passes a write's body to PostgreSQL as one ``json`` parameter
+(``json_to_recordset($1)``), so the body is not converted row by row here. What Python must
+know is the *key set* (the columns to write, or the arguments that pick a function overload)
+and whether the body is an object or an array:
+
+* ``application/json`` — an object, or an array of objects that all have the same keys
+  (else 400 ``PGRST102`` "All object keys must match"); passed through byte for byte. With
+  ``?columns=`` the keys are the given columns and the body is only checked to be JSON.
+* ``text/csv`` — the first line names the columns; ``NULL`` is SQL null, an empty field is
+  the empty string. Re-encoded as a JSON array.
+* ``application/x-www-form-urlencoded`` — one object of strings; a repeated field becomes
+  an array (variadic function arguments).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+
+from ..errors import ApiRequestError
+
+__all__ = ["Payload", "media_type", "parse_payload"]
+
+_decode = msgspec.json.Decoder()
+_encode = msgspec.json.Encoder()
+
+JSON = "application/json"
+CSV = "text/csv"
+FORM = "application/x-www-form-urlencoded"
+
+
+class Payload(msgspec.Struct, frozen=True):
+    """A parsed body: ``json`` is sent to PostgreSQL as one parameter."""
+
+    json: bytes
+    #: The keys of the (first) object, in the order given.
+    keys: tuple[str, ...]
+    #: An array of objects (``json_to_recordset``) rather than one object.
+    array: bool
+    #: The decoded object, for bodies small enough that callers look inside (RPC, PUT).
+    first: dict[str, Any] | None = None
+
+
+def media_type(content_type: str | None) -> str:
+    """``application/json; charset=utf-8`` → ``application/json``; none given → JSON."""
+    if not content_type:
+        return JSON
+    return content_type.split(";", 1)[0].strip().lower() or JSON
+
+
+def parse_payload(
+    content_type: str | None, body: bytes, columns: Sequence[str] | None = None
+) -> Payload:
+    """Parse a write or RPC body by its Content-Type; 400 ``PGRST102`` when it is unusable."""
+    media = media_type(content_type)
+    if media == CSV:
+        return _csv(body)
+    if media == FORM:
+        return _form(body)
+    if media == JSON or media.endswith("+json"):
+        return _json(body, columns)
+    raise ApiRequestError(f"Content-Type not acceptable: {media}", code="PGRST102")
+
+
+def _invalid() -> ApiRequestError:
+    return ApiRequestError("Empty or invalid json", code="PGRST102")
+
+
+def _json(body: bytes, columns: Sequence[str] | None) -> Payload:
+    try:
+        value = _decode.decode(body)
+    except msgspec.DecodeError:
+        raise _invalid() from None
+    if isinstance(value, dict):
+        keys = tuple(columns) if columns is not None else tuple(value)
+        return Payload(body, keys, False, value)
+    if not isinstance(value, list):
+        # A JSON scalar is read as an empty array, as PostgREST does.
+        return Payload(b"[]", tuple(columns or ()), True)
+    if columns is not None:
+        return Payload(body, tuple(columns), True, _first_object(value))
+    if not value:
+        return Payload(body, (), True)
+    first = value[0]
+    if not isinstance(first, dict):
+        raise ApiRequestError("All object keys must match", code="PGRST102")
+    expected = first.keys()
+    for item in value:
+        if not isinstance(item, dict) or item.keys() != expected:
+            raise ApiRequestError("All object keys must match", code="PGRST102")
+    return Payload(body, tuple(first), True, first)
+
+
+def _first_object(value: list[Any]) -> dict[str, Any] | None:
+    first = value[0] if value else None
+    return first if isinstance(first, dict) else None
+
+
+def _csv(body: bytes) -> Payload:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiRequestError(
+            "Invalid CSV", code="PGRST102", details="The body is not valid UTF-8"
+        ) from None
+    try:
+        lines = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as exc:
+        raise ApiRequestError("Invalid CSV", code="PGRST102", details=str(exc)) from None
+    lines = [line for line in lines if line]  # a trailing newline is not a row
+    if not lines:
+        return Payload(b"[]", (), True)
+    header, rows = lines[0], lines[1:]
+    width = len(header)
+    objects = []
+    for row in rows:
+        if len(row) != width:
+            raise ApiRequestError("All lines must have same number of fields", code="PGRST102")
+        objects.append(
+            {
+                key: (None if value == "NULL" else value)
+                for key, value in zip(header, row, strict=True)
+            }
+        )
+    return Payload(_encode.encode(objects), tuple(header), True, objects[0] if objects else None)
+
+
+def _form(body: bytes) -> Payload:
+    try:
+        pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, errors="strict")
+    except UnicodeError:
+        raise ApiRequestError(
+            "Invalid form body", code="PGRST102", details="The body is not valid UTF-8"
+        ) from None
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:  # a repeated field: an array (variadic arguments)
+            previous = obj[key]
+            obj[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            obj[key] = value
+    return Payload(_encode.encode(obj), tuple(obj), False, obj)

@@ -1,0 +1,210 @@
+"""sqlglot node helpers shared by the query builders: identifiers, parameters, built-ins,
+columns and filter conditions. Pure; every helper takes names from plans and the schema cache,
+never request text (see ``build.py`` for the rules).
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from ..plan.model import (
+    ColumnExpr,
+    Cond,
+    Condition,
+    EmbedIsNull,
+    IsCond,
+    LogicCond,
+    OrderBy,
+    Param,
+    SelectColumn,
+)
+from ..schema.model import QualifiedName
+
+DIALECT = "postgres"
+
+
+def render(tree: exp.Expr) -> str:
+    return tree.sql(dialect=DIALECT, normalize_functions=False, copy=False)
+
+
+# -- node helpers ------------------------------------------------------------------------------
+def ident(name: str) -> exp.Identifier:
+    return exp.Identifier(this=name, quoted=True)
+
+
+def param(p: Param) -> exp.Expr:
+    node: exp.Expr = exp.Parameter(this=exp.var(str(int(p.index))))
+    if p.cast is not None:
+        node = exp.Cast(this=node, to=exp.DataType.build(p.cast, dialect=DIALECT))
+    return node
+
+
+def pg(name: str, *args: exp.Expr) -> exp.Expr:
+    """``pg_catalog.<name>(args)``; ``name`` is always one of our own constants."""
+    return exp.Dot(
+        this=exp.to_identifier("pg_catalog"),
+        expression=exp.Anonymous(this=name, expressions=list(args)),
+    )
+
+
+def call(function: QualifiedName, *args: exp.Expr) -> exp.Expr:
+    """``"schema"."function"(args)`` for a function named by the schema cache."""
+    return exp.Dot(
+        this=ident(function.schema),
+        expression=exp.Anonymous(this=ident(function.name), expressions=list(args)),
+    )
+
+
+def table_node(name: QualifiedName, alias: str | None = None) -> exp.Table:
+    node = exp.Table(this=ident(name.name), db=ident(name.schema))
+    if alias is not None:
+        node.set("alias", exp.TableAlias(this=ident(alias)))
+    return node
+
+
+def column(table: QualifiedName, expr: ColumnExpr) -> exp.Expr:
+    """A column of ``table``: ``"schema"."table"."col"``, or ``"alias"."col"`` for an alias
+    (a ``QualifiedName`` with an empty schema)."""
+    db = ident(table.schema) if table.schema else None
+    if expr.name == "*":
+        return exp.Column(this=exp.Star(), table=ident(table.name), db=db)
+    node: exp.Expr = exp.Column(this=ident(expr.name), table=ident(table.name), db=db)
+    if expr.to_jsonb:
+        node = pg("to_jsonb", node)
+    for arrow, key in expr.json_path:
+        cls = exp.JSONExtract if arrow == "->" else exp.JSONExtractScalar
+        node = cls(this=node, expression=param(key))
+    return node
+
+
+def cast_to(node: exp.Expr, type_name: str) -> exp.Expr:
+    return exp.Cast(this=node, to=exp.DataType.build(type_name, dialect=DIALECT, udt=True))
+
+
+#: Aggregates the grammar accepts; emitted as ``pg_catalog.<name>``.
+_AGGREGATES = frozenset({"count", "sum", "avg", "min", "max"})
+
+
+def select_item(table: QualifiedName, item: SelectColumn) -> exp.Expr:
+    node = column(table, item.expr)
+    if item.aggregate is not None:
+        assert item.aggregate in _AGGREGATES
+        if item.cast is not None:
+            node = cast_to(node, item.cast)
+        node = pg(item.aggregate, exp.Star() if item.expr.name == "*" else node)
+        if item.aggregate_cast is not None:
+            node = cast_to(node, item.aggregate_cast)
+        return exp.Alias(this=node, alias=ident(item.alias or item.aggregate))
+    if item.function is not None:
+        return exp.Alias(this=call(item.function, node), alias=ident(item.alias or item.expr.name))
+    if item.cast is not None:
+        node = cast_to(node, item.cast)
+        if item.alias is None:
+            return exp.Alias(this=node, alias=ident(item.expr.name))
+    if item.alias is not None:
+        return exp.Alias(this=node, alias=ident(item.alias))
+    return node
+
+
+_BINARY: dict[str, type[exp.Expr]] = {
+    "=": exp.EQ,
+    ">": exp.GT,
+    ">=": exp.GTE,
+    "<": exp.LT,
+    "<=": exp.LTE,
+    "<>": exp.NEQ,
+    "LIKE": exp.Like,
+    "ILIKE": exp.ILike,
+    "IS DISTINCT FROM": exp.NullSafeNEQ,
+    "@>": exp.ArrayContainsAll,
+    "<@": exp.ArrayContainedBy,
+    "&&": exp.ArrayOverlaps,
+}
+
+
+def condition(table: QualifiedName, cond: Condition) -> exp.Expr:
+    node: exp.Expr
+    if isinstance(cond, LogicCond):
+        parts = [condition(table, child) for child in cond.children]
+        joined = chain(exp.And if cond.operator == "and" else exp.Or, parts)
+        node = exp.Paren(this=joined)
+    elif isinstance(cond, EmbedIsNull):
+        found = exp.Column(this=ident(cond.join_alias))
+        op = exp.NullSafeEQ if cond.is_null else exp.NullSafeNEQ
+        return op(this=found, expression=exp.Null())
+    elif isinstance(cond, IsCond):
+        target = column(table, cond.expr)
+        keyword = cond.keyword
+        if keyword == "NOT NULL":
+            node = exp.Not(this=exp.Is(this=target, expression=exp.Null()))
+        else:
+            node = exp.Is(this=target, expression=_is_keyword(keyword))
+    else:
+        node = _comparison(table, cond)
+    if cond.negated:
+        return exp.Not(this=exp.Paren(this=node) if not isinstance(node, exp.Paren) else node)
+    return node
+
+
+def _comparison(table: QualifiedName, cond: Cond) -> exp.Expr:
+    target = column(table, cond.expr)
+    value = param(cond.value)
+    if cond.fts is not None:
+        args = [param(cond.language)] if cond.language is not None else []
+        query = pg(cond.fts, *args, value)
+        if cond.vectorize:
+            target = pg("to_tsvector", *args, target)
+        return _binary_op("@@", target, query)
+    if cond.value_function is not None:
+        if cond.quantifier is None:
+            value = call(cond.value_function, value)
+        else:
+            # Each element of the list goes through the cast function.
+            element = exp.Column(this=ident("pgrst_v"))
+            each = exp.Select(expressions=[call(cond.value_function, element)])
+            unnest = pg("unnest", exp.Cast(this=value, to=exp.DataType.build("text[]")))
+            each.set("from_", exp.From(this=exp.Alias(this=unnest, alias=ident("pgrst_v"))))
+            value = exp.Array(expressions=[each])
+    if cond.quantifier is not None:
+        quantified = (exp.Any if cond.quantifier == "any" else exp.All)(this=exp.Paren(this=value))
+        return _binary_op(cond.sql_op, target, quantified)
+    return _binary_op(cond.sql_op, target, value)
+
+
+def _binary_op(sql_op: str, left: exp.Expr, right: exp.Expr) -> exp.Expr:
+    cls = _BINARY.get(sql_op)
+    if cls is not None:
+        return cls(this=left, expression=right)
+    # Operators sqlglot has no node for (~, ~*, <<, >>, &<, &>, -|-, @@): ``sql_op`` comes
+    # from our operator table, never from the request.
+    return exp.Operator(this=left, operator=sql_op, expression=right)
+
+
+def _is_keyword(keyword: str) -> exp.Expr:
+    """``IS`` keywords come from ``request.operators.IS_VALUES``, a fixed whitelist."""
+    if keyword == "NULL":
+        return exp.Null()
+    if keyword in ("TRUE", "FALSE"):
+        return exp.Boolean(this=keyword == "TRUE")
+    return exp.var("UNKNOWN")
+
+
+def order_item(table: QualifiedName, term: OrderBy) -> exp.Ordered:
+    if term.join_alias is not None:
+        table = QualifiedName("", term.join_alias)
+    desc = term.direction == "desc"
+    # PostgreSQL's default: NULLS LAST for ASC, NULLS FIRST for DESC.
+    nulls_first = desc if term.nulls is None else term.nulls == "first"
+    return exp.Ordered(this=column(table, term.expr), desc=desc, nulls_first=nulls_first)
+
+
+def conjunction(table: QualifiedName, conds: tuple[Condition, ...]) -> exp.Expr:
+    return chain(exp.And, [condition(table, c) for c in conds])
+
+
+def chain(op: type[exp.Connector], parts: list[exp.Expr]) -> exp.Expr:
+    """``a AND b AND c`` as a left-deep tree (no parsing, no copies)."""
+    node = parts[0]
+    for part in parts[1:]:
+        node = op(this=node, expression=part)
+    return node

@@ -1,0 +1,291 @@
+"""Where a response's rows come from, when not straight from a table: a write's ``RETURNING``
+rows, or a function's result. Pure.
+
+Writes (reference §4.2 b): the body is one ``json`` parameter, read as typed columns::
+
+    INSERT INTO "s"."t"("a", "b")
+    SELECT "pgrst_body"."a", "pgrst_body"."b"
+    FROM (SELECT $1::json AS "json_data") AS "pgrst_payload"
+    CROSS JOIN LATERAL (SELECT "a", "b" FROM pg_catalog.json_to_recordset(…)
+                        AS "_"("a" integer, "b" text)) AS "pgrst_body"
+    [ON CONFLICT ("a") DO UPDATE SET "b" = EXCLUDED."b" | DO NOTHING]
+    RETURNING <selected, key and foreign-key columns> | 1
+
+It runs as the CTE ``pgrst_mutation``; the response's read then selects (and embeds) from it
+exactly as from a table, under the table's name.
+
+Calls (§4.2 c): ``"s"."f"("a" => $1::integer)`` in FROM, aliased as the result's table type so
+filters and embeds apply; POST bodies are read with ``json_to_record`` like writes.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from ..plan.model import CallArg, CallPlan, MutatePlan, Param, TypedColumn
+from .gucs import quote_ident
+from .nodes import call, chain, conjunction, ident, param, pg, table_node
+
+__all__ = ["SCALAR", "call_from", "inserted_count", "location_keys", "mutation", "sql_type"]
+
+#: The column name of a scalar function's result.
+SCALAR = "pgrst_scalar"
+_BODY = "pgrst_body"
+_PAYLOAD = "pgrst_payload"
+_INSERTED = "pgrst.inserted"
+
+
+def sql_type(name: str) -> exp.DataType:
+    """A type named by the schema cache (``format_type`` output), rendered verbatim."""
+    return exp.DataType(this=exp.DataType.Type.USERDEFINED, kind=name)
+
+
+def _cast(node: exp.Expr, type_name: str) -> exp.Expr:
+    return exp.Cast(this=node, to=sql_type(type_name))
+
+
+def _payload(
+    body: Param,
+    array: bool,
+    columns: tuple[TypedColumn, ...],
+    defaults: tuple[tuple[str, str], ...],
+) -> list[exp.Expr]:
+    """``(SELECT $n::json AS json_data) pgrst_payload`` and the lateral that types its keys."""
+    json_type = "jsonb" if defaults else "json"
+    data: exp.Expr = _cast(param(body), json_type)
+    if defaults:
+        # missing=default: each object is laid over an object of the column defaults.
+        # The default expressions are catalog text (pg_get_expr), the one place SQL from
+        # the schema cache is spliced, as in PostgREST.
+        fallback = pg(
+            "jsonb_build_object",
+            *[
+                part
+                for name, expr in defaults
+                for part in (exp.Literal.string(name), exp.Paren(this=exp.var(expr)))
+            ],
+        )
+        if array:
+            element = exp.Column(this=ident("pgrst_elem"))
+            merged = exp.Select(
+                expressions=[pg("jsonb_agg", exp.DPipe(this=fallback, expression=element))]
+            )
+            merged.set(
+                "from_",
+                exp.From(
+                    this=exp.Alias(this=pg("jsonb_array_elements", data), alias=ident("pgrst_elem"))
+                ),
+            )
+            data = exp.Subquery(this=merged)
+        else:
+            data = exp.DPipe(this=fallback, expression=data)
+    payload = exp.Select(expressions=[exp.Alias(this=data, alias=ident("json_data"))])
+    source = exp.Subquery(this=payload, alias=exp.TableAlias(this=ident(_PAYLOAD)))
+    data_ref = exp.Column(this=ident("json_data"), table=ident(_PAYLOAD))
+    if columns:
+        reader = ("jsonb_" if defaults else "json_") + ("to_recordset" if array else "to_record")
+        typed = exp.Select(expressions=[exp.Column(this=ident(c.name)) for c in columns])
+        alias = exp.TableAlias(
+            this=ident("_"),
+            columns=[exp.ColumnDef(this=ident(c.name), kind=sql_type(c.type)) for c in columns],
+        )
+        typed.set("from_", exp.From(this=exp.Table(this=pg(reader, data_ref), alias=alias)))
+    else:
+        # No keys: one row per object, with no columns (every column gets its default).
+        typed = exp.Select()
+        if array:
+            elements = pg("jsonb_array_elements" if defaults else "json_array_elements", data_ref)
+            typed.set("from_", exp.From(this=exp.Alias(this=elements, alias=ident("_"))))
+    body_source = exp.Lateral(
+        this=exp.Subquery(this=typed), alias=exp.TableAlias(this=ident(_BODY))
+    )
+    return [source, body_source]
+
+
+def _body_column(name: str) -> exp.Expr:
+    return exp.Column(this=ident(name), table=ident(_BODY))
+
+
+def _from_items(items: list[exp.Expr]) -> tuple[exp.From, list[exp.Join]]:
+    return exp.From(this=items[0]), [exp.Join(this=item, kind="CROSS") for item in items[1:]]
+
+
+def _counter(step: int) -> exp.Expr:
+    """``set_config('pgrst.inserted', (current + step)::text, true) <> '<-step … 0>'``: counts
+    inserted rows of an upsert (+1 per row offered, -1 per row that hit a conflict), always
+    true. PostgREST's way of telling 201 from 200 without reading the rows."""
+    current = exp.Coalesce(
+        this=exp.Cast(
+            this=exp.Nullif(
+                this=pg("current_setting", exp.Literal.string(_INSERTED), exp.true()),
+                expression=exp.Literal.string(""),
+            ),
+            to=exp.DataType.build("int"),
+        ),
+        expressions=[exp.Literal.number(0)],
+    )
+    total = exp.Add(this=current, expression=exp.Literal.number(step))
+    setter = pg(
+        "set_config",
+        exp.Literal.string(_INSERTED),
+        exp.Cast(this=exp.Paren(this=total), to=exp.DataType.build("text")),
+        exp.true(),
+    )
+    return exp.NEQ(this=setter, expression=exp.Literal.string("0" if step > 0 else "-1"))
+
+
+def inserted_count() -> exp.Expr:
+    """The upsert counter's final value (``response_inserted``)."""
+    return exp.Cast(
+        this=exp.Nullif(
+            this=pg("current_setting", exp.Literal.string(_INSERTED), exp.true()),
+            expression=exp.Literal.string(""),
+        ),
+        to=exp.DataType.build("int"),
+    )
+
+
+def _returning(m: MutatePlan) -> exp.Returning:
+    target = m.table
+    if m.returning is None:
+        items: list[exp.Expr] = [
+            exp.Column(this=exp.Star(), table=ident(target.name), db=ident(target.schema))
+        ]
+    elif not m.returning:
+        items = [exp.Literal.number(1)]
+    else:
+        items = [
+            exp.Column(this=ident(c), table=ident(target.name), db=ident(target.schema))
+            for c in m.returning
+        ]
+    return exp.Returning(expressions=items)
+
+
+def mutation(m: MutatePlan) -> exp.Expr:
+    """The INSERT/UPDATE/DELETE statement of a write, with its ``RETURNING`` list."""
+    if m.kind == "delete":
+        node: exp.Expr = exp.Delete(this=table_node(m.table))
+        if m.where:
+            node.set("where", exp.Where(this=conjunction(m.table, m.where)))
+        node.set("returning", _returning(m))
+        return node
+    if m.kind == "update":
+        if not m.columns or m.body is None:
+            # Nothing to set: touch no row, but answer with the same shape.
+            empty = exp.Select(
+                expressions=[
+                    exp.Column(this=exp.Star(), table=ident(m.table.name), db=ident(m.table.schema))
+                ]
+            )
+            empty.set("from_", exp.From(this=table_node(m.table)))
+            empty.set("where", exp.Where(this=exp.false()))
+            return empty
+        items = _payload(m.body, m.body_array, m.columns, m.defaults)
+        if m.body_array:  # PATCH with an array body uses its first object
+            items[1].this.this.set("limit", exp.Limit(expression=exp.Literal.number(1)))
+        update = exp.Update(
+            this=table_node(m.table),
+            expressions=[
+                exp.EQ(this=exp.Column(this=ident(c.name)), expression=_body_column(c.name))
+                for c in m.columns
+            ],
+        )
+        # UPDATE … FROM takes one item here: the typed payload row, as a subquery.
+        from_, joins = _from_items(items)
+        typed = exp.Select(expressions=[exp.Column(this=exp.Star(), table=ident(_BODY))])
+        typed.set("from_", from_)
+        typed.set("joins", joins)
+        update.set(
+            "from_",
+            exp.From(this=exp.Subquery(this=typed, alias=exp.TableAlias(this=ident(_BODY)))),
+        )
+        if m.where:
+            update.set("where", exp.Where(this=conjunction(m.table, m.where)))
+        update.set("returning", _returning(m))
+        return update
+    # insert / upsert
+    assert m.body is not None
+    items = _payload(m.body, m.body_array, m.columns, m.defaults)
+    if m.put_keys and m.body_array:  # PUT with an array body uses its first object
+        items[1].this.this.set("limit", exp.Limit(expression=exp.Literal.number(1)))
+    select = exp.Select(expressions=[_body_column(c.name) for c in m.columns])
+    from_, joins = _from_items(items)
+    select.set("from_", from_)
+    select.set("joins", joins)
+    guards: list[exp.Expr] = []
+    if m.resolution == "merge":
+        guards.append(_counter(+1))
+    guards += [
+        exp.EQ(this=_body_column(name), expression=param(value)) for name, value in m.put_keys
+    ]
+    if guards:
+        select.set("where", exp.Where(this=chain(exp.And, guards)))
+    target: exp.Expr = table_node(m.table)
+    if m.columns:
+        target = exp.Schema(this=target, expressions=[ident(c.name) for c in m.columns])
+    insert = exp.Insert(this=target, expression=select)
+    if m.resolution is not None:
+        keys = [exp.Column(this=ident(c)) for c in m.on_conflict]
+        if m.resolution == "ignore" or not m.columns:
+            conflict = exp.OnConflict(conflict_keys=keys, action=exp.var("DO NOTHING"))
+        else:
+            conflict = exp.OnConflict(
+                conflict_keys=keys,
+                action=exp.var("DO UPDATE"),
+                expressions=[
+                    exp.EQ(
+                        this=exp.Column(this=ident(c.name)),
+                        expression=exp.Column(
+                            this=ident(c.name), table=exp.to_identifier("EXCLUDED")
+                        ),
+                    )
+                    for c in m.columns
+                ],
+                where=exp.Where(this=_counter(-1)),
+            )
+        insert.set("conflict", conflict)
+    insert.set("returning", _returning(m))
+    return insert
+
+
+def _argument(arg: CallArg) -> exp.Expr:
+    value = _cast(param(arg.value), arg.type) if arg.value is not None else _body_column(arg.name)
+    name: exp.Expr = (
+        exp.var("VARIADIC " + quote_ident(arg.name)) if arg.variadic else ident(arg.name)
+    )
+    return exp.Kwarg(this=name, expression=value)
+
+
+def call_from(plan: CallPlan, alias: str) -> tuple[exp.From, list[exp.Join]]:
+    """The FROM clause of a function's result: ``"s"."f"(…) AS "alias"`` (scalar results get
+    one column, ``pgrst_scalar``), after the payload laterals of a POST body."""
+    if plan.positional is not None:
+        value, type_name = plan.positional
+        args: list[exp.Expr] = [_cast(param(value), type_name)]
+    else:
+        args = [_argument(a) for a in plan.args]
+    columns = [ident(SCALAR)] if plan.scalar is not None else []
+    fn = call(plan.function, *args)
+    items: list[exp.Expr] = []
+    if plan.body is not None and any(a.value is None for a in plan.args):
+        typed = tuple(TypedColumn(a.name, a.type) for a in plan.args if a.value is None)
+        items = _payload(plan.body, plan.body_array, typed, ())
+        if plan.body_array:  # only the first object supplies arguments
+            items[1].this.this.set("limit", exp.Limit(expression=exp.Literal.number(1)))
+        items.append(exp.Lateral(this=fn, alias=exp.TableAlias(this=ident(alias), columns=columns)))
+    else:
+        items = [exp.Table(this=fn, alias=exp.TableAlias(this=ident(alias), columns=columns))]
+    return _from_items(items)
+
+
+def location_keys(keys: tuple[str, ...], cte: str) -> exp.Expr:
+    """``(SELECT json_agg(json_build_object('pk', "pk", …)) FROM cte)::text``: the keys of the
+    written rows, for ``Location`` (only asked for with ``return=headers-only``)."""
+    pairs = [
+        part
+        for key in keys
+        for part in (exp.Literal.string(key), exp.Column(this=ident(key), table=ident(cte)))
+    ]
+    query = exp.Select(expressions=[pg("json_agg", pg("json_build_object", *pairs))])
+    query.set("from_", exp.From(this=exp.Table(this=ident(cte))))
+    return exp.Cast(this=exp.Subquery(this=query), to=exp.DataType.build("text"))
