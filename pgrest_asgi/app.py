@@ -29,10 +29,11 @@ from .db.executor import PsycopgExecutor
 from .errors import ApiRequestError, ConnectionError, PgRestError
 from .hooks import Authenticator, Executor, Grammar, Hooks, Planner, Router
 from .observe import Event, Observer, log_observer
+from .plan.calls import resolve_routine
 from .plan.model import CallPlan, MutatePlan, Plan, ReadPlan, TxSpec
 from .plan.planner import SqlglotPlanner, find_table
 from .request.grammar import PostgrestGrammar
-from .request.model import ApiRequest, Target
+from .request.model import ApiRequest
 from .response.build import (
     Response,
     allow_header,
@@ -349,7 +350,7 @@ class PgRestApp:
         request = self.grammar.parse(method, target, _query_params(query), headers, body)
         clock.lap("parse")
         if method == "OPTIONS":
-            return self.options(target, schema)
+            return self.options(request, schema)
         self.check_supported(request)
         self.check_preferences(request)
 
@@ -420,19 +421,13 @@ class PgRestApp:
         if prefs.handling == "strict" and prefs.invalid:
             raise ApiRequestError.invalid_preferences(prefs.invalid)
 
-    def options(self, target: Target, schema: SchemaCache) -> Response:
+    def options(self, request: ApiRequest, schema: SchemaCache) -> Response:
+        target = request.target
         if target.kind == "root":
             allow = allow_header(None)
         elif target.kind == "rpc":
-            routines = schema.routines.get(QualifiedName(target.schema, target.name), ())
-            if not routines:
-                raise ApiRequestError(
-                    f"Could not find the function {target.schema}.{target.name} in the "
-                    "schema cache",
-                    code="PGRST202",
-                    status=404,
-                )
-            allow = allow_header(routines)
+            # The function is found as a GET would find it (its query-string arguments).
+            allow = allow_header((resolve_routine(request, schema).routine,))
         else:
             table = find_table(schema, target)
             allow = allow_header(table)
@@ -460,6 +455,9 @@ class PgRestApp:
         if settings.tx_allow_override and prefer_tx is not None:
             rollback = prefer_tx == "rollback"
         read_only = request.method in ("GET", "HEAD")
+        if plan is not None and plan.explain is not None:
+            # EXPLAIN (ANALYZE) of a write runs it: only the plan is wanted, never the write.
+            rollback = True
         isolation = schema.role_isolation.get(auth.role)
         extra = self._app_settings
         call = plan.source if plan is not None else None

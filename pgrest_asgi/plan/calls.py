@@ -17,8 +17,8 @@ import msgspec
 
 from ..errors import ApiRequestError
 from ..request.model import ApiRequest
-from ..request.payload import CSV, FORM, JSON, media_type, parse_payload
-from ..schema.model import QualifiedName, Routine, Table
+from ..request.payload import CSV, FORM, JSON, Payload, media_type, parse_payload
+from ..schema.model import QualifiedName, Routine, SchemaCache, Table
 from .model import (
     CallArg,
     CallPlan,
@@ -32,7 +32,7 @@ from .model import (
 if TYPE_CHECKING:
     from .planner import PlanContext, SqlglotPlanner
 
-__all__ = ["plan_call"]
+__all__ = ["Resolved", "plan_call", "resolve_routine"]
 
 #: Content types passed whole to a function's single unnamed parameter of this type.
 _RAW_BODY_TYPES = {
@@ -41,16 +41,31 @@ _RAW_BODY_TYPES = {
     "application/octet-stream": "bytea",
 }
 _SIMILARITY = 0.75
+#: Signatures (``add_them(a, b)``) are longer than names; a closeness that keeps
+#: ``add_them(a, b, smthelse)`` → ``add_them(a, b)`` and drops ``over(wrong_arg)`` → ``over(a)``.
+_SIGNATURE_SIMILARITY = 0.7
 
 
-def plan_call(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) -> ReadPlan:
+class Resolved(msgspec.Struct, frozen=True):
+    """The overload a request calls, and how its arguments arrive."""
+
+    routine: Routine
+    #: The argument names given (query string, or the body's keys).
+    given: tuple[str, ...]
+    payload: Payload | None = None
+    #: A raw body for a single unnamed text/xml/bytea parameter: that type.
+    raw_type: str | None = None
+
+
+def resolve_routine(request: ApiRequest, schema: SchemaCache) -> Resolved:
+    """Pick the function a request calls (PGRST202/203 otherwise), as PostgREST does for
+    GET, HEAD, OPTIONS (query-string arguments) and POST (the body's keys)."""
     target = request.target
     name = QualifiedName(target.schema, target.name)
-    overloads = ctx.schema.routines.get(name, ())
+    overloads = schema.routines.get(name, ())
     reads_body = request.method == "POST"
     media = media_type(request.content_type) if reads_body else JSON
     raw_type = _RAW_BODY_TYPES.get(media) if reads_body else None
-
     payload = None
     given: tuple[str, ...]
     if raw_type is not None:
@@ -59,16 +74,23 @@ def plan_call(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) ->
         if media not in (JSON, CSV, FORM) and not media.endswith("+json"):
             raise ApiRequestError(f"Content-Type not acceptable: {media}", code="PGRST102")
         body = request.body or b""
-        payload = parse_payload(
-            request.content_type, body if body.strip() else b"{}", request.columns
-        )
+        if body.strip():
+            payload = parse_payload(request.content_type, body, request.columns)
+        else:  # an empty body calls with no arguments, whatever its type
+            payload = Payload(b"{}", (), False, {})
         given = payload.keys
     else:
         given = tuple(dict.fromkeys(key for key, _ in request.rpc_args))
+    json_body = reads_body and (media == JSON or media.endswith("+json"))
+    routine = _choose(name, overloads, given, raw_type, json_body=json_body, schema=schema)
+    return Resolved(routine, given, payload, raw_type)
 
-    routine = _choose(
-        name, overloads, given, raw_type, json_body=reads_body and raw_type is None, ctx=ctx
-    )
+
+def plan_call(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) -> ReadPlan:
+    resolved = resolve_routine(request, ctx.schema)
+    routine, payload, raw_type = resolved.routine, resolved.payload, resolved.raw_type
+    name = QualifiedName(routine.schema, routine.name)
+    reads_body = request.method == "POST"
 
     args: list[CallArg] = []
     positional = None
@@ -79,13 +101,16 @@ def plan_call(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) ->
         raw = request.body or b""
         if raw_type == "bytea":
             raw = b"\\x" + raw.hex().encode()
-        elif raw_type is None and not raw.strip():
-            raw = b"{}"
+        elif raw_type is None:
+            raw = payload.json if payload is not None else b"{}"
         positional = (ctx.param(raw), param_type)
     elif reads_body:
         assert payload is not None
         by_name = {p.name: p for p in routine.params}
-        args = [CallArg(key, by_name[key].data_type, None, by_name[key].variadic) for key in given]
+        args = [
+            CallArg(key, by_name[key].data_type, None, by_name[key].variadic)
+            for key in resolved.given
+        ]
         if args:
             body_param = ctx.param(payload.json)
     else:
@@ -95,8 +120,9 @@ def plan_call(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) ->
         by_name = {p.name: p for p in routine.params}
         for key, items in values.items():
             param = by_name[key]
-            # A repeated parameter fills a VARIADIC one (?v=1&v=2), as one array literal.
-            slot = ctx.param(pg_array_literal(items) if param.variadic else items[0])
+            # A repeated parameter fills a VARIADIC one (?v=1&v=2), as one array literal;
+            # otherwise the last value wins.
+            slot = ctx.param(pg_array_literal(items) if param.variadic else items[-1])
             args.append(CallArg(key, param.data_type, slot, param.variadic))
 
     hoisted = set(planner.settings.db_hoisted_tx_settings)
@@ -122,7 +148,7 @@ def plan_call(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) ->
             )
         checks.append(RowCheck(at_most=prefs.max_affected, error="max_affected"))
 
-    if routine.return_kind in ("scalar", "void"):
+    if routine.return_kind in ("scalar", "void") and not routine.out_params:
         scalar = "set" if routine.returns_set else "one"
         rows = planner.plan_rows(
             _scalar_request(request), ctx, _pseudo_table(routine.schema, routine.name), alias=True
@@ -139,6 +165,8 @@ def plan_call(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) ->
     else:
         table = _result_table(routine, ctx)
         plan = planner.plan_rows(request, ctx, table, alias=True)
+        if len(routine.out_params) == 1:  # one OUT/TABLE column: name it, rows still
+            call = msgspec.structs.replace(call, columns=routine.out_params)
         plan = msgspec.structs.replace(plan, source=call)
     if plan.media == "singular":
         checks.append(RowCheck(exactly=1, error="singular"))
@@ -174,7 +202,7 @@ def _choose(
     raw_type: str | None,
     *,
     json_body: bool,
-    ctx: PlanContext,
+    schema: SchemaCache,
 ) -> Routine:
     keys = set(given)
     if raw_type is not None:
@@ -200,7 +228,7 @@ def _choose(
             hint="Try renaming the parameters or the function itself in the database so "
             "function overloading can be resolved",
         )
-    raise _not_found(name, overloads, sorted(keys), raw_type, json_body=json_body, ctx=ctx)
+    raise _not_found(name, overloads, sorted(keys), raw_type, json_body=json_body, schema=schema)
 
 
 def _single_unnamed(routine: Routine, types: tuple[str, ...] | None) -> bool:
@@ -222,7 +250,7 @@ def _not_found(
     raw_type: str | None,
     *,
     json_body: bool,
-    ctx: PlanContext,
+    schema: SchemaCache,
 ) -> ApiRequestError:
     listed = ", ".join(keys)
     if raw_type is not None:
@@ -239,11 +267,16 @@ def _not_found(
     hint = None
     if raw_type is None:
         if overloads:
-            best = max(overloads, key=lambda r: len(set(keys) & {p.name for p in r.params}))
-            params = ", ".join(sorted(p.name for p in best.params))
-            hint = f"Perhaps you meant to call the function {name}({params})"
+            # The overload whose signature reads closest to what was asked for, if close.
+            wanted = f"{name.name}({listed})"
+            signatures = {
+                f"{r.name}({', '.join(sorted(p.name for p in r.params))})": r for r in overloads
+            }
+            close = difflib.get_close_matches(wanted, signatures, n=1, cutoff=_SIGNATURE_SIMILARITY)
+            if close:
+                hint = f"Perhaps you meant to call the function {name.schema}.{close[0]}"
         else:
-            known = [q.name for q in ctx.schema.routines if q.schema == name.schema]
+            known = [q.name for q in schema.routines if q.schema == name.schema]
             close = difflib.get_close_matches(name.name, known, n=1, cutoff=_SIMILARITY)
             if close:
                 hint = f"Perhaps you meant to call the function {name.schema}.{close[0]}"

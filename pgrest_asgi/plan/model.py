@@ -215,6 +215,9 @@ class CallPlan(msgspec.Struct, frozen=True, kw_only=True, tag="call"):
     #: ``one``/``set`` for scalar results (a bare value / an array of values); ``None`` for
     #: rows of a composite type, which the read selects from like a table.
     scalar: Literal["one", "set"] | None = None
+    #: Names for the result's columns when the function returns one OUT/INOUT/TABLE
+    #: parameter (PostgreSQL would name the column after the alias instead).
+    columns: tuple[str, ...] = ()
     #: A single (non-SETOF) result: the body is one value or object, not an array.
     single: bool = False
     #: VOLATILE functions run READ WRITE on POST; the others always READ ONLY.

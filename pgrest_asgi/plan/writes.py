@@ -15,6 +15,7 @@ from ..errors import ApiRequestError
 from ..request.model import ApiRequest, SelectEmbed, SelectField
 from ..request.payload import Payload, parse_payload
 from ..schema.model import Table
+from ..sql.gucs import quote_ident
 from .model import Condition, MutatePlan, ReadPlan, RowCheck, TypedColumn
 
 if TYPE_CHECKING:
@@ -139,9 +140,20 @@ def _defaults(
     out = []
     for typed in columns:
         column = table.column(typed.name)
-        if column is not None and column.default is not None:
+        if column is None:
+            continue
+        if column.default is not None:
             out.append((typed.name, column.default))
+        elif column.is_identity:
+            # An identity column's default is its sequence's next value.
+            qualified = _literal(f"{quote_ident(table.schema)}.{quote_ident(table.name)}")
+            sequence = f"pg_catalog.pg_get_serial_sequence({qualified}, {_literal(column.name)})"
+            out.append((typed.name, f"pg_catalog.nextval({sequence})"))
     return tuple(out)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _conflict_target(request: ApiRequest, table: Table) -> tuple[str, ...]:

@@ -220,7 +220,8 @@ class PostgrestGrammar:
         on_conflict: tuple[str, ...] | None = None
         rpc_args: list[tuple[str, str]] = []
         embedded: dict[tuple[str, ...], dict[str, Any]] = {}
-        is_rpc = target.kind == "rpc"
+        # GET/HEAD/OPTIONS on a function: what does not parse as a filter is an argument.
+        is_rpc = target.kind == "rpc" and method in ("GET", "HEAD", "OPTIONS")
 
         for key, value in params:
             if key == "select":

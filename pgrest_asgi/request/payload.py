@@ -28,7 +28,8 @@ from ..errors import ApiRequestError
 
 __all__ = ["Payload", "media_type", "parse_payload"]
 
-_decode = msgspec.json.Decoder()
+# Floats stay text: only the keys are read here, and ``1e400`` must reach ``numeric`` intact.
+_decode = msgspec.json.Decoder(float_hook=str)
 _encode = msgspec.json.Encoder()
 
 JSON = "application/json"
@@ -76,7 +77,7 @@ def _invalid() -> ApiRequestError:
 def _json(body: bytes, columns: Sequence[str] | None) -> Payload:
     try:
         value = _decode.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # RecursionError: absurdly deep nesting
         raise _invalid() from None
     if isinstance(value, dict):
         keys = tuple(columns) if columns is not None else tuple(value)

@@ -164,6 +164,9 @@ class Routine(msgspec.Struct, frozen=True, kw_only=True):
     rows: float = 0.0
     #: The table whose row type the first argument has (``f(films)``), if any.
     row_argument: QualifiedName | None = None
+    #: Names of the OUT, INOUT and TABLE parameters: the result's columns, even when
+    #: there is just one (PostgREST answers objects for these).
+    out_params: tuple[str, ...] = ()
 
 
 class SchemaCache(msgspec.Struct, frozen=True, kw_only=True):

@@ -255,6 +255,10 @@ SELECT
   p.provolatile::text AS volatility,
   p.proconfig::text[] AS config,
   p.prorows::float8 AS prorows,
+  -- OUT, INOUT and TABLE parameters: the result is rows with these columns.
+  (SELECT array_agg(coalesce(o.name, '') ORDER BY o.ord)
+   FROM unnest(p.proargmodes::text[], p.proargnames) WITH ORDINALITY AS o(mode, name, ord)
+   WHERE o.mode IN ('o', 'b', 't')) AS out_names,
   -- A first argument of a table's row type (computed fields and relationships).
   at.typname::text AS row_arg_name,
   atn.nspname::text AS row_arg_schema

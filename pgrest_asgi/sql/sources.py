@@ -124,7 +124,8 @@ def _counter(step: int) -> exp.Expr:
         ),
         expressions=[exp.Literal.number(0)],
     )
-    total = exp.Add(this=current, expression=exp.Literal.number(step))
+    op = exp.Add if step > 0 else exp.Sub
+    total = op(this=current, expression=exp.Literal.number(abs(step)))
     setter = pg(
         "set_config",
         exp.Literal.string(_INSERTED),
@@ -178,7 +179,9 @@ def mutation(m: MutatePlan) -> exp.Expr:
                 ]
             )
             empty.set("from_", exp.From(this=table_node(m.table)))
-            empty.set("where", exp.Where(this=exp.false()))
+            # The filters stay (their parameters are sent), under a false condition.
+            where = [conjunction(m.table, m.where)] if m.where else []
+            empty.set("where", exp.Where(this=chain(exp.And, [*where, exp.false()])))
             return empty
         items = _payload(m.body, m.body_array, m.columns, m.defaults)
         if m.body_array:  # PATCH with an array body uses its first object
@@ -264,7 +267,8 @@ def call_from(plan: CallPlan, alias: str) -> tuple[exp.From, list[exp.Join]]:
         args: list[exp.Expr] = [_cast(param(value), type_name)]
     else:
         args = [_argument(a) for a in plan.args]
-    columns = [ident(SCALAR)] if plan.scalar is not None else []
+    names = (SCALAR,) if plan.scalar is not None else plan.columns
+    columns = [ident(name) for name in names]
     fn = call(plan.function, *args)
     items: list[exp.Expr] = []
     if plan.body is not None and any(a.value is None for a in plan.args):

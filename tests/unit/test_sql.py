@@ -151,6 +151,116 @@ def test_golden_embed_sql(name: str) -> None:
     assert text == path.read_text()
 
 
+def _films_with_routines() -> SchemaCache:
+    """FILMS plus functions: a scalar one and a table-valued one."""
+    import msgspec
+
+    from pgrest_asgi.schema.model import Routine, RoutineParam
+
+    routines = {
+        QualifiedName("api", "add_them"): (
+            Routine(
+                schema="api",
+                name="add_them",
+                params=(
+                    RoutineParam(name="a", data_type="integer"),
+                    RoutineParam(name="b", data_type="integer"),
+                ),
+                return_type="integer",
+                volatility="immutable",
+            ),
+        ),
+        QualifiedName("api", "films_since"): (
+            Routine(
+                schema="api",
+                name="films_since",
+                params=(RoutineParam(name="since", data_type="integer"),),
+                return_type="films",
+                return_type_schema="api",
+                return_kind="composite",
+                returns_set=True,
+                volatility="stable",
+            ),
+        ),
+    }
+    films = FILMS.tables[QualifiedName("api", "films")]
+    title = msgspec.structs.replace(films.columns[1], default="'untitled'::text")
+    tables = dict(FILMS.tables)
+    tables[films.qualified] = msgspec.structs.replace(
+        films, columns=(films.columns[0], title, *films.columns[2:])
+    )
+    return msgspec.structs.replace(FILMS, tables=tables, routines=routines)
+
+
+WRITE_CASES = {
+    # Reference §4.2 (b), with an embed on the inserted rows (row 46).
+    "write_insert_representation_embed": (
+        "POST",
+        "films",
+        "select=title,director:directors(last_name)",
+        {"prefer": "return=representation"},
+        b'[{"id": 1, "title": "a", "director_id": 1}]',
+    ),
+    "write_upsert_headers_only": (
+        "POST",
+        "films",
+        "",
+        {"prefer": "resolution=merge-duplicates, return=headers-only"},
+        b'{"id": 1, "title": "a"}',
+    ),
+    "write_insert_missing_default": (
+        "POST",
+        "films",
+        "columns=id,title",
+        {"prefer": "missing=default"},
+        b'[{"id": 1}]',
+    ),
+    "write_patch_filtered": ("PATCH", "films", "year=lt.1960", {}, b'{"title": "x"}'),
+    "write_put": ("PUT", "films", "id=eq.1", {}, b'{"id": 1, "title": "x"}'),
+    "write_delete_representation": (
+        "DELETE",
+        "films",
+        "id=in.(1,2)&select=id,roles(character)",
+        {"prefer": "return=representation"},
+        None,
+    ),
+    # Reference §4.2 (c).
+    "rpc_scalar_get": ("GET", "rpc/add_them", "a=1&b=2", {}, None),
+    "rpc_scalar_post": ("POST", "rpc/add_them", "", {}, b'{"a": 1, "b": 2}'),
+    "rpc_table_embed": (
+        "GET",
+        "rpc/films_since",
+        "since=1960&select=title,directors(last_name)&year=lt.2000&order=year",
+        {},
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRITE_CASES))
+def test_golden_write_and_rpc_sql(name: str) -> None:
+    method, path, query, headers, body = WRITE_CASES[name]
+    kind, _, fn = path.rpartition("/")
+    target = Target("rpc" if kind else "relation", "api", fn)
+    request = PostgrestGrammar().parse(
+        method, target, parse_qsl(query, keep_blank_values=True), headers, body
+    )
+    planner = SqlglotPlanner(Settings())
+    plan, params = planner.plan(request, _films_with_routines())
+    statement = planner.build(plan, params)
+    extra = "".join(f"-- {k}: {v}\n" for k, v in headers.items())
+    if body is not None:
+        extra += f"-- body: {body.decode()}\n"
+    text = f"-- {method} /{path}?{query}\n{extra}{statement.sql}\n-- params: {params!r}\n"
+    golden = GOLDEN / f"{name}.sql"
+    if UPDATE or not golden.exists():
+        golden.write_text(text)
+    assert text == golden.read_text()
+    # Every parameter sent is used, and no value reaches the SQL text.
+    used = {int(n) for n in re.findall(r"\$(\d+)", statement.sql)}
+    assert used == set(range(1, len(params) + 1))
+
+
 CASES = {
     "simple_eq": ("items", "select=id,name&id=eq.1"),
     "star_paging": ("items", "limit=10&offset=20"),

@@ -1,0 +1,4 @@
+-- POST /rpc/add_them?
+-- body: {"a": 1, "b": 2}
+WITH "pgrst_source" AS (SELECT "add_them"."pgrst_scalar" FROM (SELECT CAST($1 AS json) AS "json_data") AS "pgrst_payload" CROSS JOIN LATERAL (SELECT "a", "b" FROM pg_catalog.json_to_record("pgrst_payload"."json_data") AS "_"("a" integer, "b" integer)) AS "pgrst_body" CROSS JOIN LATERAL "api"."add_them"("a" => "pgrst_body"."a", "b" => "pgrst_body"."b") AS "add_them"("pgrst_scalar")) SELECT CAST(NULL AS BIGINT) AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, CAST(COALESCE(pg_catalog.json_agg(_postgrest_t."pgrst_scalar") -> 0, 'null') AS TEXT) AS body, NULLIF(pg_catalog.current_setting('response.headers', TRUE), '') AS response_headers, NULLIF(pg_catalog.current_setting('response.status', TRUE), '') AS response_status FROM (SELECT * FROM "pgrst_source") AS _postgrest_t
+-- params: [b'{"a": 1, "b": 2}']

@@ -1,0 +1,5 @@
+-- POST /films?columns=id,title
+-- prefer: missing=default
+-- body: [{"id": 1}]
+WITH "pgrst_mutation" AS (INSERT INTO "api"."films" ("id", "title") SELECT "pgrst_body"."id", "pgrst_body"."title" FROM (SELECT (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('title', ('untitled'::text)) || "pgrst_elem") FROM pg_catalog.jsonb_array_elements(CAST($1 AS jsonb)) AS "pgrst_elem") AS "json_data") AS "pgrst_payload" CROSS JOIN LATERAL (SELECT "id", "title" FROM pg_catalog.jsonb_to_recordset("pgrst_payload"."json_data") AS "_"("id" text, "title" text)) AS "pgrst_body" RETURNING 1), "pgrst_source" AS (SELECT "films".* FROM "pgrst_mutation" AS "films") SELECT CAST(NULL AS BIGINT) AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, CAST('' AS TEXT) AS body, NULLIF(pg_catalog.current_setting('response.headers', TRUE), '') AS response_headers, NULLIF(pg_catalog.current_setting('response.status', TRUE), '') AS response_status, NULL AS response_inserted, NULL AS location FROM (SELECT * FROM "pgrst_source") AS _postgrest_t
+-- params: [b'[{"id": 1}]']

@@ -1,0 +1,4 @@
+-- PATCH /films?year=lt.1960
+-- body: {"title": "x"}
+WITH "pgrst_mutation" AS (UPDATE "api"."films" SET "title" = "pgrst_body"."title" FROM (SELECT "pgrst_body".* FROM (SELECT CAST($1 AS json) AS "json_data") AS "pgrst_payload" CROSS JOIN LATERAL (SELECT "title" FROM pg_catalog.json_to_record("pgrst_payload"."json_data") AS "_"("title" text)) AS "pgrst_body") AS "pgrst_body" WHERE "api"."films"."year" < $2 RETURNING 1), "pgrst_source" AS (SELECT "films".* FROM "pgrst_mutation" AS "films") SELECT CAST(NULL AS BIGINT) AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, CAST('' AS TEXT) AS body, NULLIF(pg_catalog.current_setting('response.headers', TRUE), '') AS response_headers, NULLIF(pg_catalog.current_setting('response.status', TRUE), '') AS response_status, NULL AS response_inserted, NULL AS location FROM (SELECT * FROM "pgrst_source") AS _postgrest_t
+-- params: [b'{"title": "x"}', '1960']
