@@ -129,14 +129,18 @@ def build_planned_count(plan: ReadPlan) -> tuple[str, tuple[int, ...]]:
         return cached
     used: list[int] = []
     mapping: dict[int, int] = {}
-    # Only what the count query uses: the !inner embeds (joined) and the filters.
+    # Only what the count query uses: the source (a function's arguments), the !inner embeds
+    # (joined) and the filters.
+    source = _renumber(plan.source, mapping, used)
     inner = tuple(
         _renumber(item, mapping, used)
         for item in plan.select
         if isinstance(item, EmbedPlan) and item.inner
     )
     where = tuple(_renumber(cond, mapping, used) for cond in plan.where)
-    query = count_select(msgspec.structs.replace(plan, select=inner, where=where, count_cap=None))
+    query = count_select(
+        msgspec.structs.replace(plan, source=source, select=inner, where=where, count_cap=None)
+    )
     result = ("EXPLAIN (FORMAT JSON) " + render(query), tuple(used))
     count_sql_cache.put(key, result)
     return result

@@ -795,3 +795,16 @@ async def test_unacceptable_bodies_and_media_types(client: httpx.AsyncClient) ->
         error(await client.post("/rpc/hello", json={"name": "world"}, headers=accept))
         == unavailable
     )
+
+
+async def test_planned_count_on_a_function_result(client: httpx.AsyncClient) -> None:
+    resp = await client.get(
+        "/rpc/films_since?since=1960&select=title&year=lt.2000&limit=1&order=id",
+        headers={"Prefer": "count=planned"},
+    )
+    # The total is the planner's estimate, so the status may be 200 or 206.
+    assert resp.status_code in (200, 206), resp.text
+    assert resp.json() == [{"title": "Ran"}]
+    first, total = resp.headers["content-range"].split("/")
+    assert first == "0-0" and total.isdigit()
+    assert resp.headers["preference-applied"] == "count=planned"

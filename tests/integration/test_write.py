@@ -617,3 +617,61 @@ async def test_deferred_constraint_fails_at_commit(client: httpx.AsyncClient) ->
     resp = await client.post("/w_deferred", json={"id": 2, "parent": 98})
     assert (resp.status_code, resp.json()["code"]) == (409, "23503")
     assert await rows(client, "/w_deferred?id=eq.2") == []
+
+
+# -- hostile and large bodies (reliability plan SEC-63..67) -----------------------------------
+async def test_numbers_pass_through_exactly(client: httpx.AsyncClient) -> None:
+    resp = await client.post(
+        "/w_numbers?select=id,n",
+        content=b'[{"id": 1, "n": 1e400}, {"id": 2, "n": 0.1000000000000000000001}]',
+        headers={"Content-Type": "application/json", "Prefer": "return=representation"},
+    )
+    assert resp.status_code == 201, resp.text
+    text = resp.text
+    assert '"n":0.1000000000000000000001' in text
+    assert '"n":1' + "0" * 400 in text
+
+
+async def test_nul_escape_in_a_string_is_a_400(client: httpx.AsyncClient) -> None:
+    resp = await client.post(
+        "/w_numbers",
+        content=b'{"id": 3, "label": "a\\u0000b"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert (resp.status_code, resp.json()["code"]) == (400, "22P05")
+
+
+async def test_deeply_nested_body_is_a_400(client: httpx.AsyncClient) -> None:
+    resp = await client.post(
+        "/w_numbers",
+        content=b"[" * 2000 + b"]" * 2000,
+        headers={"Content-Type": "application/json"},
+    )
+    assert error(resp) == (
+        400,
+        {"code": "PGRST102", "details": None, "hint": None, "message": "Empty or invalid json"},
+    )
+
+
+async def test_bulk_insert_is_atomic(client: httpx.AsyncClient) -> None:
+    body = [{"id": 10_000 + i, "n": i, "label": None} for i in range(10_000)]
+    body[5_000]["id"] = 10_000  # a duplicate key half-way
+    resp = await client.post("/w_numbers", json=body)
+    assert (resp.status_code, resp.json()["code"]) == (409, "23505")
+    assert await rows(client, "/w_numbers?id=gte.10000&limit=1") == []
+    body[5_000]["id"] = 15_000
+    resp = await client.post("/w_numbers", json=body, headers={"Prefer": "count=exact"})
+    assert (resp.status_code, resp.headers["content-range"]) == (201, "*/10000")
+
+
+async def test_explain_of_a_write_never_writes(app_factory: Any) -> None:
+    async with app_factory(db_plan_enabled=True) as (_, client):
+        resp = await client.post(
+            "/w_numbers",
+            json={"id": 4, "n": 1},
+            headers={"Accept": "application/vnd.pgrst.plan+json; options=analyze"},
+        )
+        assert resp.status_code == 200, resp.text
+        plan = resp.json()
+        assert plan[0]["Plan"]["Node Type"] == "Aggregate"
+        assert await rows(client, "/w_numbers?id=eq.4") == []
