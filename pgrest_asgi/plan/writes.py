@@ -16,7 +16,7 @@ from ..request.model import ApiRequest, SelectEmbed, SelectField
 from ..request.payload import Payload, parse_payload
 from ..schema.model import Table
 from ..sql.gucs import quote_ident
-from .model import Condition, MutatePlan, ReadPlan, RowCheck, TypedColumn
+from .model import Condition, EmbedPlan, MutatePlan, ReadPlan, RowCheck, TypedColumn
 
 if TYPE_CHECKING:
     from .planner import PlanContext, SqlglotPlanner
@@ -101,7 +101,12 @@ def plan_write(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) -
         checks.append(RowCheck(at_most=prefs.max_affected, error="max_affected"))
     keep: tuple[str, ...] | None = ()
     if represent:
-        keep = returning(request, table, ctx)
+        computed = any(
+            isinstance(item, EmbedPlan) and item.relationship.function is not None
+            for item in rows.select
+        )
+        # A computed relationship is a function of the whole row: return every column.
+        keep = None if computed else returning(request, table, ctx)
     elif location:
         keep = location
     mutation = msgspec.structs.replace(mutation, returning=keep)

@@ -675,3 +675,24 @@ async def test_explain_of_a_write_never_writes(app_factory: Any) -> None:
         plan = resp.json()
         assert plan[0]["Plan"]["Node Type"] == "Aggregate"
         assert await rows(client, "/w_numbers?id=eq.4") == []
+
+
+async def test_computed_fields_and_relationships_of_written_rows(client: httpx.AsyncClient) -> None:
+    resp = await client.post(
+        "/w_authors?select=name,loud_name,first_book(title)",
+        json={"id": 190, "name": "quiet"},
+        headers={"Prefer": "return=representation"},
+    )
+    assert (resp.status_code, resp.json()) == (
+        201,
+        [{"name": "quiet", "loud_name": "QUIET", "first_book": None}],
+    )
+    resp = await client.patch(
+        "/w_authors?id=eq.1&select=id,first_book(title)",
+        json={"country": "US"},
+        headers={"Prefer": "return=representation"},
+    )
+    assert (resp.status_code, resp.json()) == (
+        200,
+        [{"id": 1, "first_book": {"title": "Earthsea"}}],
+    )
