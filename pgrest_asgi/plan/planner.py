@@ -171,9 +171,10 @@ class SqlglotPlanner:
     def plan(self, request: ApiRequest, schema: SchemaCache) -> tuple[Plan, list[Any]]:
         ctx = PlanContext(request, schema, self.settings)
         plan: Plan
+        method = request.method
         if request.target.kind == "rpc":
             plan = self.plan_call(request, ctx)
-        elif request.method in ("GET", "HEAD"):
+        elif method == "GET" or method == "HEAD":
             plan = self.plan_read(request, ctx)
         else:
             plan = self.plan_write(request, ctx)
@@ -245,7 +246,8 @@ class SqlglotPlanner:
         where: list[Condition] = []
         if filtered:
             where = [self.plan_filter(f, table, ctx) for f in request.filters]
-            where.extend(self.plan_logic(tree, table, ctx) for tree in request.logic)
+            for tree in request.logic:
+                where.append(self.plan_logic(tree, table, ctx))
         order = tuple([self.plan_order(term, table, ctx) for term in request.order])
         limit, offset = self.paging(request)
         count = request.preferences.count
@@ -254,7 +256,7 @@ class SqlglotPlanner:
             count = "exact"  # nothing to cap: the exact count is the estimate
         count_cap = max_rows + 1 if count == "estimated" and max_rows is not None else None
         return ReadPlan(
-            table=QualifiedName("", table.name) if alias else table.qualified,
+            table=table.qualified if not alias else QualifiedName("", table.name),
             select=select,
             where=tuple(where),
             order=order,
