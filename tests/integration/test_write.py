@@ -696,3 +696,15 @@ async def test_computed_fields_and_relationships_of_written_rows(client: httpx.A
         200,
         [{"id": 1, "first_book": {"title": "Earthsea"}}],
     )
+
+
+async def test_put_representation_embeds(client: httpx.AsyncClient) -> None:
+    resp = await client.put(
+        "/w_books?id=eq.230&select=title,w_authors(name)",
+        json={"id": 230, "title": "Invisible Cities", "author_id": 2},
+        headers={"Prefer": "return=representation"},
+    )
+    assert (resp.status_code, resp.json()) == (
+        201,
+        [{"title": "Invisible Cities", "w_authors": {"name": "Calvino"}}],
+    )
