@@ -217,12 +217,14 @@ class SqlglotPlanner:
         *,
         alias: bool = False,
         filtered: bool = True,
+        paged: bool = True,
     ) -> ReadPlan:
         """Select, embeds, filters, order, paging and media for rows of ``table``.
 
         ``alias``: the rows come from a source (a write's RETURNING rows, a function's
         result) known by the table's bare name. ``filtered=False`` leaves the root filters to
-        the caller (a PATCH/DELETE applies them to the rows it changes).
+        the caller (a PATCH/DELETE applies them to the rows it changes); ``paged=False``
+        returns every row (a write's representation: no limit, offset or max-rows).
         """
         geojson = ctx.schema.geojson_function
         negotiated = negotiate(
@@ -249,7 +251,7 @@ class SqlglotPlanner:
             for tree in request.logic:
                 where.append(self.plan_logic(tree, table, ctx))
         order = tuple([self.plan_order(term, table, ctx) for term in request.order])
-        limit, offset = self.paging(request)
+        limit, offset = self.paging(request) if paged else (None, 0)
         count = request.preferences.count
         max_rows = self.settings.db_max_rows
         if count == "estimated" and max_rows is None:

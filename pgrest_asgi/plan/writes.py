@@ -65,7 +65,7 @@ def plan_write(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) -
     prefs = request.preferences
     method = request.method
     represent = prefs.return_ == "representation"
-    rows = planner.plan_rows(request, ctx, table, alias=True, filtered=False)
+    rows = planner.plan_rows(request, ctx, table, alias=True, filtered=False, paged=False)
     checks: list[RowCheck] = []
     if rows.media == "singular":
         checks.append(RowCheck(exactly=1, error="singular"))
@@ -119,8 +119,6 @@ def plan_write(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) -
         checks=tuple(checks),
         count=count,
         count_cap=None,
-        limit=None,
-        offset=None,
     )
 
 

@@ -708,3 +708,25 @@ async def test_put_representation_embeds(client: httpx.AsyncClient) -> None:
         201,
         [{"title": "Invisible Cities", "w_authors": {"name": "Calvino"}}],
     )
+
+
+async def test_max_rows_does_not_limit_writes(app_factory: Any) -> None:
+    async with app_factory(db_max_rows=1) as (_, client):
+        resp = await client.post(
+            "/w_authors?select=id",
+            json=[{"id": 240, "name": "a"}, {"id": 241, "name": "b"}],
+            headers={"Prefer": "return=representation"},
+        )
+        assert (resp.status_code, resp.json()) == (201, [{"id": 240}, {"id": 241}])
+        resp = await client.patch(
+            "/w_authors?id=in.(240,241)&select=id",
+            json={"country": "SE"},
+            headers={"Prefer": "return=representation"},
+        )
+        assert (resp.status_code, resp.json()) == (200, [{"id": 240}, {"id": 241}])
+        # Reads, function results included, stay capped.
+        assert (await client.get("/w_authors?id=in.(240,241)&select=id&order=id")).json() == [
+            {"id": 240}
+        ]
+        resp = await client.get("/rpc/count_to?n=3")
+        assert (resp.json(), resp.headers["content-range"]) == ([1], "0-0/*")
