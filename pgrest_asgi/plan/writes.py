@@ -57,6 +57,11 @@ def returning(request: ApiRequest, table: Table, ctx: PlanContext) -> tuple[str,
         if name == "*" or table.column(name) is None:
             return None
         wanted.add(name)
+    for term in request.order:
+        if term.relation is None:  # the representation is ordered by it
+            if table.column(term.field.name) is None:
+                return None
+            wanted.add(term.field.name)
     return tuple(c.name for c in table.columns if c.name in wanted)
 
 
@@ -65,7 +70,12 @@ def plan_write(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) -
     prefs = request.preferences
     method = request.method
     represent = prefs.return_ == "representation"
-    rows = planner.plan_rows(request, ctx, table, alias=True, filtered=False, paged=False)
+    # Without a representation the written rows are only counted: no columns, embeds or
+    # order to compute (and no parameters planned for them).
+    shown = (
+        request if represent else msgspec.structs.replace(request, select=(), embedded=(), order=())
+    )
+    rows = planner.plan_rows(shown, ctx, table, alias=True, filtered=False, paged=False)
     checks: list[RowCheck] = []
     if rows.media == "singular":
         checks.append(RowCheck(exactly=1, error="singular"))

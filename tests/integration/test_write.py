@@ -730,3 +730,18 @@ async def test_max_rows_does_not_limit_writes(app_factory: Any) -> None:
         ]
         resp = await client.get("/rpc/count_to?n=3")
         assert (resp.json(), resp.headers["content-range"]) == ([1], "0-0/*")
+
+
+async def test_select_and_order_without_representation_are_ignored(
+    client: httpx.AsyncClient,
+) -> None:
+    await _seed(client, 250, 251)
+    resp = await client.delete("/w_authors?id=eq.250&select=id,w_books(title)&order=name")
+    assert (resp.status_code, resp.headers["content-range"]) == (204, "*/*")
+    # With a representation, ordering by a column that is not selected still works.
+    resp = await client.patch(
+        "/w_authors?id=eq.251&select=id&order=country.desc,name",
+        json={"country": "PT"},
+        headers={"Prefer": "return=representation"},
+    )
+    assert (resp.status_code, resp.json()) == (200, [{"id": 251}])
