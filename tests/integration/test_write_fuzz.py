@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from pgrest_asgi import PgRestApp
 from pgrest_asgi.testing import PostgresCluster
 from tests.conftest import app_settings, client_for
+from tests.unit.test_grammar_properties import params
 from tests.unit.test_write_properties import content_type, json_value, prefer
 
 KEYS = ["id", "title", "author_id", "pages", "tags", "meta", "email", "name", "a", "b", "v", "n"]
@@ -93,3 +94,44 @@ def test_no_write_or_call_is_a_server_error(
     if resp.status_code >= 400:
         error = resp.json()
         assert set(error) == {"code", "details", "hint", "message"}, error
+
+
+READ_SHAPES = st.sampled_from(
+    [
+        [],
+        [("select", "id,title,w_authors(name)")],
+        [("select", "*,w_authors(*)"), ("order", "title.desc")],
+        [("select", "title,author:w_authors!inner(name)"), ("w_authors.name", "like.*a*")],
+        [("id", "gt.0"), ("or", "(pages.is.null,title.eq.x)")],
+        [("select", "meta->a,tags->0"), ("order", "meta->>k")],
+        [("select", "...w_authors(name)"), ("limit", "1")],
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    method=st.sampled_from(["POST", "PATCH", "PUT", "DELETE"]),
+    shape=READ_SHAPES,
+    extra=params,
+    payload=body,
+    prefer_header=prefer,
+    accept=st.sampled_from([None, "application/vnd.pgrst.object+json", "text/csv"]),
+)
+def test_no_write_query_string_is_a_server_error(
+    runner: Runner,
+    method: str,
+    shape: list[tuple[str, str]],
+    extra: list[tuple[str, str]],
+    payload: bytes,
+    prefer_header: str,
+    accept: str | None,
+) -> None:
+    headers = {"Prefer": prefer_header, "Content-Type": "application/json"}
+    if accept is not None:
+        headers["Accept"] = accept
+    query = httpx.QueryParams([*shape, *extra])
+    resp = runner.request(method, "/w_books", params=query, content=payload, headers=headers)
+    assert resp.status_code in ALLOWED, (resp.status_code, resp.text)
+    if resp.status_code >= 400:
+        assert set(resp.json()) == {"code", "details", "hint", "message"}
