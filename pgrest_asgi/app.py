@@ -25,7 +25,7 @@ import msgspec
 
 from ._version import __version__
 from .auth import AuthResult, JwtAuthenticator
-from .db.executor import PsycopgExecutor
+from .db.executor import DbResult, PsycopgExecutor
 from .errors import ApiRequestError, ConnectionError, PgRestError
 from .hooks import Authenticator, Executor, Grammar, Hooks, Planner, Router
 from .observe import Event, Observer, log_observer
@@ -50,6 +50,7 @@ from .response.build import (
 from .router import DefaultRouter, route_path
 from .schema.model import QualifiedName, SchemaCache
 from .settings import Settings
+from .sql.build import Statement
 from .sql.gucs import search_path_value
 
 __all__ = ["PgRestApp"]
@@ -280,6 +281,15 @@ class PgRestApp:
             response = await self.handle(scope, receive, headers, clock)
         except PgRestError as exc:
             response = self.error_response(exc)
+        except ClientGone:
+            self.observer(
+                Event(
+                    name="request.cancelled",
+                    message="the client disconnected; its transaction was cancelled",
+                    fields={"path": scope.get("path")},
+                )
+            )
+            return
         except Exception as exc:
             self.observer(
                 Event(
@@ -358,7 +368,7 @@ class PgRestApp:
         statement = self.planner.build(plan, params)
         tx = self.transaction(request, auth, schema, path, headers, plan=plan)
         clock.lap("plan")
-        result = await self.executor.execute(statement, tx)
+        result = await self.execute_watching(statement, tx, receive)
         clock.lap("transaction")
 
         assert isinstance(plan, ReadPlan)
@@ -405,6 +415,44 @@ class PgRestApp:
         with_vary(response.headers)
         clock.lap("response")
         return response
+
+    async def execute_watching(
+        self, statement: Statement, tx: TxSpec, receive: Receive
+    ) -> DbResult:
+        """Run the transaction; if the client disconnects meanwhile, cancel it.
+
+        The request's body has been read by now, so ``receive`` only has the disconnect
+        left to say (a bodiless request's empty ``http.request`` is skipped). Cancelling the
+        task interrupts the pipeline, which closes the connection and sends PostgreSQL a
+        cancel request: the statement stops and its transaction rolls back.
+        """
+        task = asyncio.current_task()
+        if task is None or not self.settings.server_cancel_on_disconnect:
+            return await self.executor.execute(statement, tx)
+        gone = False
+
+        async def watch() -> None:
+            nonlocal gone
+            ended = False
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    break
+                if ended:  # a second final body message: this receive never blocks
+                    return
+                ended = not message.get("more_body", False)
+            gone = True
+            task.cancel()
+
+        watcher = asyncio.get_running_loop().create_task(watch())
+        try:
+            return await self.executor.execute(statement, tx)
+        except asyncio.CancelledError:
+            if gone and task.uncancel() == 0:
+                raise ClientGone from None
+            raise
+        finally:
+            watcher.cancel()
 
     def check_supported(self, request: ApiRequest) -> None:
         """What this version serves: tables, views and functions (not yet the OpenAPI root)."""
@@ -486,6 +534,10 @@ class PgRestApp:
             settings=extra,
             pre_request=self._pre_request,
         )
+
+
+class ClientGone(Exception):
+    """The client disconnected before the response was ready: nothing is sent."""
 
 
 # -- helpers ---------------------------------------------------------------------------------

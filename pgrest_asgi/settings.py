@@ -98,6 +98,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     server_max_body_size: Positive = 16 * 1024 * 1024
     #: Fail ASGI lifespan start-up when the database cannot be reached (else serve 503s).
     db_fail_fast: bool = False
+    #: Cancel a request's statement (and roll its transaction back) when the client
+    #: disconnects before the response is ready.
+    server_cancel_on_disconnect: bool = True
 
     def __post_init__(self) -> None:
         for schema in self.db_schemas:

@@ -17,13 +17,14 @@ connection is always left out of pipeline mode, and a connection interrupted mid
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from psycopg import AsyncConnection, pq
 from psycopg.pq import ExecStatus
-from psycopg.pq.abc import PGconn, PGresult
+from psycopg.pq.abc import PGcancel, PGconn, PGresult
 
 __all__ = ["Message", "PreparedRegistry", "run_pipeline"]
 
@@ -103,14 +104,31 @@ async def run_pipeline(conn: AsyncConnection[Any], messages: Sequence[Message]) 
         pgconn.pipeline_sync()
         return await _communicate(pgconn)
     except BaseException:
-        # Interrupted with results still in flight: the connection's state is unknown.
-        # Closing it makes the pool discard it (and the server abort the transaction).
+        # Interrupted with results still in flight (the task was cancelled, e.g. because the
+        # client went away): the connection's state is unknown. Closing it makes the pool
+        # discard it; a cancel request stops the statement now rather than when the server
+        # next notices the closed socket (and the transaction is rolled back).
         if pgconn.pipeline_status != pq.PipelineStatus.OFF:
+            cancel = pgconn.get_cancel() if pgconn.status == pq.ConnStatus.OK else None
             pgconn.finish()
+            if cancel is not None:
+                _send_cancel(cancel)
         raise
     finally:
         if pgconn.status == pq.ConnStatus.OK and pgconn.pipeline_status != pq.PipelineStatus.OFF:
             pgconn.exit_pipeline_mode()
+
+
+def _send_cancel(cancel: PGcancel) -> None:
+    """Fire a cancel request from a worker thread (libpq's ``PQcancel`` blocks briefly)."""
+
+    def send() -> None:
+        with contextlib.suppress(Exception):  # the statement may have finished already
+            cancel.cancel()
+
+    # Without a running loop (interpreter shutdown) the closed socket has to do.
+    with contextlib.suppress(RuntimeError):
+        asyncio.get_running_loop().run_in_executor(None, send)
 
 
 async def _communicate(pgconn: PGconn) -> list[PGresult]:

@@ -1,0 +1,102 @@
+"""REL-03: a client that disconnects mid-query gets its statement cancelled in PostgreSQL
+(not left running), its transaction rolled back, and its connection out of the pool."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import psycopg
+
+from pgrest_asgi.observe import Event
+from pgrest_asgi.testing import PostgresCluster
+from tests.conftest import API_DB
+
+
+def scope(method: str, path: str, query: bytes = b"") -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query,
+        "headers": [(b"content-type", b"application/json")],
+    }
+
+
+async def call_and_leave(app: Any, method: str, path: str, body: bytes, after: float) -> list[Any]:
+    """Send the request, then disconnect ``after`` seconds later; returns what was sent."""
+    sent: list[Any] = []
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await asyncio.sleep(after)
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    await app(scope(method, path), receive, send)
+    return sent
+
+
+def running_sleeps(cluster: PostgresCluster) -> int:
+    with psycopg.connect(cluster.dsn(API_DB), autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE state = 'active' AND query LIKE '%sleep%' AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def wait_for_no_sleeps(cluster: PostgresCluster, within: float) -> float:
+    start = time.monotonic()
+    while running_sleeps(cluster):
+        assert time.monotonic() - start < within, "the statement is still running"
+        await asyncio.sleep(0.05)
+    return time.monotonic() - start
+
+
+async def test_disconnect_cancels_the_statement(app_factory: Any, api_db: PostgresCluster) -> None:
+    events: list[Event] = []
+    async with app_factory(db_pool=1) as (app, http):
+        app.observer = events.append
+        start = time.monotonic()
+        sent = await call_and_leave(app, "POST", "/rpc/sleep_for", b'{"seconds": 30}', 0.3)
+        assert time.monotonic() - start < 2
+        assert sent == []  # nobody to answer
+        await wait_for_no_sleeps(api_db, within=2)
+        assert [e.name for e in events if e.name == "request.cancelled"] == ["request.cancelled"]
+        # The pool serves the next request on a fresh connection.
+        resp = await http.get("/items?select=id&id=eq.2")
+        assert (resp.status_code, resp.json()) == (200, [{"id": 2}])
+        assert app.executor.pool.get_stats()["pool_size"] <= 1
+
+
+async def test_disconnect_rolls_back_a_write(app_factory: Any, api_db: PostgresCluster) -> None:
+    async with app_factory() as (app, http):
+        await call_and_leave(
+            app, "POST", "/rpc/insert_then_sleep", b'{"id": 950, "seconds": 30}', 0.3
+        )
+        await wait_for_no_sleeps(api_db, within=2)
+        assert (await http.get("/w_authors?id=eq.950")).json() == []
+
+
+async def test_requests_that_finish_are_not_affected(app_factory: Any) -> None:
+    async with app_factory() as (app, _):
+        sent = await call_and_leave(app, "POST", "/rpc/sleep_for", b'{"seconds": 0.05}', 5)
+        assert sent[0]["status"] == 200
+        assert sent[1]["body"] == b"1"
+
+
+async def test_the_setting_turns_it_off(app_factory: Any, api_db: PostgresCluster) -> None:
+    async with app_factory(server_cancel_on_disconnect=False) as (app, _):
+        start = time.monotonic()
+        sent = await call_and_leave(app, "POST", "/rpc/sleep_for", b'{"seconds": 0.6}', 0.1)
+        assert time.monotonic() - start >= 0.5  # ran to the end
+        assert sent[0]["status"] == 200
