@@ -13,4 +13,6 @@ app = PgRestApp(
     db_pool=int(os.environ.get("BENCH_POOL", "10")),
     db_pool_min=int(os.environ.get("BENCH_POOL", "10")),
     db_channel_enabled=False,
+    # BENCH_CANCEL=0 measures without the disconnect watcher (server-cancel-on-disconnect).
+    server_cancel_on_disconnect=os.environ.get("BENCH_CANCEL", "1") == "1",
 )

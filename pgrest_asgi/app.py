@@ -61,6 +61,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _encode = msgspec.json.Encoder()
+#: Seconds a transaction runs before the app starts watching for the client's disconnect.
+WATCH_AFTER = 0.25
 _BODY_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _RELOAD_RETRY_CAP = 32.0
 
@@ -421,15 +423,19 @@ class PgRestApp:
     ) -> DbResult:
         """Run the transaction; if the client disconnects meanwhile, cancel it.
 
-        The request's body has been read by now, so ``receive`` only has the disconnect
-        left to say (a bodiless request's empty ``http.request`` is skipped). Cancelling the
-        task interrupts the pipeline, which closes the connection and sends PostgreSQL a
+        Most transactions end within milliseconds, so watching starts only once one has run
+        for ``WATCH_AFTER`` seconds: a timer per request instead of a task (a task per request
+        cost 10 % of the GET benchmark's throughput under uvicorn). The watcher then waits on
+        ``receive`` — the body has been read by now, so only the disconnect is left to come (a
+        bodiless request's empty ``http.request`` is skipped) — and cancels the request's
+        task. That interrupts the pipeline, which closes the connection and sends PostgreSQL a
         cancel request: the statement stops and its transaction rolls back.
         """
         task = asyncio.current_task()
         if task is None or not self.settings.server_cancel_on_disconnect:
             return await self.executor.execute(statement, tx)
-        gone = False
+        gone = running = False
+        watcher: asyncio.Task[None] | None = None
 
         async def watch() -> None:
             nonlocal gone
@@ -441,10 +447,17 @@ class PgRestApp:
                 if ended:  # a second final body message: this receive never blocks
                     return
                 ended = not message.get("more_body", False)
-            gone = True
-            task.cancel()
+            if running:  # only ever interrupt the transaction, nothing after it
+                gone = True
+                task.cancel()
 
-        watcher = asyncio.get_running_loop().create_task(watch())
+        def start_watching() -> None:
+            nonlocal watcher
+            watcher = loop.create_task(watch())
+
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(WATCH_AFTER, start_watching)
+        running = True
         try:
             return await self.executor.execute(statement, tx)
         except asyncio.CancelledError:
@@ -452,7 +465,10 @@ class PgRestApp:
                 raise ClientGone from None
             raise
         finally:
-            watcher.cancel()
+            running = False
+            timer.cancel()
+            if watcher is not None:
+                watcher.cancel()
 
     def check_supported(self, request: ApiRequest) -> None:
         """What this version serves: tables, views and functions (not yet the OpenAPI root)."""
