@@ -37,7 +37,7 @@ from ..settings import Settings
 from ..sql.build import Statement
 from ..sql.gucs import begin_sql, guc_statement, pre_request_sql
 from .errors import database_error
-from .pipeline import Message, PreparedRegistry, run_pipeline
+from .pipeline import Message, PipelineBroken, PreparedRegistry, run_pipeline
 
 __all__ = ["DbResult", "PsycopgExecutor"]
 
@@ -202,10 +202,7 @@ class PsycopgExecutor:
             results = await run_pipeline(conn, messages)
         except psycopg.OperationalError as exc:
             self.prepared.forget(conn)
-            # Only reads are retried: a write whose COMMIT may have been sent must not run twice.
-            if retry and tx.read_only:
-                raise _Retryable from exc
-            raise ConnectionError.unreachable(_first_line(exc)) from None
+            raise self._broken(exc, tx, retry=retry) from None
         row: PGresult | None = None
         explained: PGresult | None = None
         failure: PGresult | None = None
@@ -257,6 +254,25 @@ class PsycopgExecutor:
             inserted=_int_or_none(row.get_value(0, 5)) if row.nfields > 5 else None,
             location=row.get_value(0, 6) if row.nfields > 6 else None,
         )
+
+    def _broken(self, exc: psycopg.OperationalError, tx: TxSpec, *, retry: bool) -> Exception:
+        """What a connection that broke mid-transaction means for this request.
+
+        Retried once (on another connection) only when none of the statements can have run:
+        for a read, when the server answered nothing but an error; for a write, when the
+        first thing it said was that the connection had been terminated (an idle connection
+        killed before this request; had our statements run, their results would come first).
+        Otherwise the server's own reason is answered (``57P01`` → 503), or PGRST000.
+        """
+        results = exc.results if isinstance(exc, PipelineBroken) else []
+        errors = [r for r in results if r.status == ExecStatus.FATAL_ERROR]
+        answered = [r for r in results if r.status in _RAN]
+        killed_first = bool(results) and results[0].status == ExecStatus.FATAL_ERROR
+        if retry and not answered and (tx.read_only or killed_first):
+            return _Retryable()
+        if errors and errors[0].error_field(pq.DiagnosticField.SQLSTATE):
+            return self.translate(errors[0], anonymous=tx.role == self.settings.db_anon_role)
+        return ConnectionError.unreachable(_first_line(exc))
 
     def _message(self, conn: AsyncConnection[Any], sql: str, params: Sequence[Any]) -> Message:
         """A statement with text parameters, prepared on first use when that is enabled."""
@@ -323,6 +339,10 @@ def row_check_error(check: RowCheck, rows: int) -> PgRestError:
             details=f"The query affects {rows} rows",
         )
     return ApiRequestError.singular(rows)
+
+
+#: Statuses that mean the server ran (or parsed) one of the transaction's statements.
+_RAN = frozenset({ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK, ExecStatus.EMPTY_QUERY})
 
 
 class _Retryable(Exception):

@@ -22,11 +22,11 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from psycopg import AsyncConnection, pq
+from psycopg import AsyncConnection, OperationalError, pq
 from psycopg.pq import ExecStatus
 from psycopg.pq.abc import PGcancel, PGconn, PGresult
 
-__all__ = ["Message", "PreparedRegistry", "run_pipeline"]
+__all__ = ["Message", "PipelineBroken", "PreparedRegistry", "run_pipeline"]
 
 Params = Sequence[bytes | None]
 
@@ -119,6 +119,15 @@ async def run_pipeline(conn: AsyncConnection[Any], messages: Sequence[Message]) 
             pgconn.exit_pipeline_mode()
 
 
+class PipelineBroken(OperationalError):
+    """The connection broke while results were coming back; ``results`` holds those that
+    arrived (a server that terminates the connection says why in a last error result)."""
+
+    def __init__(self, message: str, results: list[PGresult]) -> None:
+        super().__init__(message)
+        self.results = results
+
+
 def _send_cancel(cancel: PGcancel) -> None:
     """Fire a cancel request from a worker thread (libpq's ``PQcancel`` blocks briefly)."""
 
@@ -138,7 +147,10 @@ async def _communicate(pgconn: PGconn) -> list[PGresult]:
         await _ready(loop, fd, write=True)
     results: list[PGresult] = []
     while True:
-        pgconn.consume_input()
+        try:
+            pgconn.consume_input()
+        except OperationalError as exc:
+            raise PipelineBroken(str(exc), results) from exc
         while not pgconn.is_busy():
             result = pgconn.get_result()
             if result is None:

@@ -100,3 +100,63 @@ async def test_the_setting_turns_it_off(app_factory: Any, api_db: PostgresCluste
         sent = await call_and_leave(app, "POST", "/rpc/sleep_for", b'{"seconds": 0.6}', 0.1)
         assert time.monotonic() - start >= 0.5  # ran to the end
         assert sent[0]["status"] == 200
+
+
+# -- the server ends the connection (reliability plan REL-22..24) ------------------------------
+def terminate(cluster: PostgresCluster, where: str) -> None:
+    with psycopg.connect(cluster.dsn(API_DB), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE usename = 'authenticator' AND {where} AND pid <> pg_backend_pid()"
+        )
+
+
+TERMINATED = {
+    "code": "57P01",
+    "details": None,
+    "hint": None,
+    "message": "terminating connection due to administrator command",
+}
+
+
+async def test_read_terminated_mid_query_is_503_not_rerun(
+    app_factory: Any, api_db: PostgresCluster
+) -> None:
+    """REL-22: an administrator killing a running read means stop, not run it again."""
+    async with app_factory() as (_, http):
+        request = asyncio.create_task(http.get("/rpc/sleep_for?seconds=5"))
+        await asyncio.sleep(0.4)
+        terminate(api_db, "query LIKE '%sleep%'")
+        resp = await request
+        assert (resp.status_code, resp.json()) == (503, TERMINATED)
+        assert resp.headers["retry-after"] == "0"
+        assert running_sleeps(api_db) == 0
+
+
+async def test_write_terminated_mid_statement_is_503_and_absent(
+    app_factory: Any, api_db: PostgresCluster
+) -> None:
+    """REL-24: the transaction never committed: 503, and the row is not there."""
+    async with app_factory() as (_, http):
+        request = asyncio.create_task(
+            http.post("/rpc/insert_then_sleep", json={"id": 961, "seconds": 5})
+        )
+        await asyncio.sleep(0.4)
+        terminate(api_db, "query LIKE '%sleep%'")
+        resp = await request
+        assert (resp.status_code, resp.json()) == (503, TERMINATED)
+        assert (await http.get("/w_authors?id=eq.961")).json() == []
+
+
+async def test_write_on_a_connection_killed_while_idle_is_retried(
+    app_factory: Any, api_db: PostgresCluster
+) -> None:
+    """REL-23: the connection died before the request: nothing ran, so the write is retried
+    on another connection — once: the row exists exactly once."""
+    async with app_factory(db_pool=1) as (_, http):
+        assert (await http.get("/items?select=id&id=eq.1")).status_code == 200
+        terminate(api_db, "application_name = 'pgrest_asgi'")
+        await asyncio.sleep(0.1)
+        resp = await http.post("/w_authors", json={"id": 962, "name": "once"})
+        assert resp.status_code == 201, resp.text
+        assert (await http.get("/w_authors?id=eq.962&select=name")).json() == [{"name": "once"}]
