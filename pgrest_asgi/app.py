@@ -656,12 +656,11 @@ _NO_STOPWATCH = _NoStopwatch()
 
 
 async def _send(send: Send, response: Response) -> None:
-    headers = response.headers
-    if not response.head:
-        headers = [h for h in headers if h[0] != b"content-length"]
+    # Content-Length is ours to set: never on HEAD (PostgREST omits it) nor on a 204 (which
+    # has no body by definition).
+    headers = [h for h in response.headers if h[0] != b"content-length"]
+    if not response.head and response.status != 204:
         headers.append((b"content-length", str(len(response.body)).encode()))
-    else:
-        headers = [h for h in headers if h[0] != b"content-length"]
     start: dict[str, Any] = {
         "type": "http.response.start",
         "status": response.status,

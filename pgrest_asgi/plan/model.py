@@ -162,6 +162,9 @@ class TypedColumn(msgspec.Struct, frozen=True, array_like=True):
 
     name: str
     type: str
+    #: A domain's ``json → domain`` cast function: the key is read as ``json`` and passed
+    #: through it (domain representations in request bodies).
+    cast: QualifiedName | None = None
 
 
 class MutatePlan(msgspec.Struct, frozen=True, kw_only=True, tag="mutate"):
@@ -178,6 +181,8 @@ class MutatePlan(msgspec.Struct, frozen=True, kw_only=True, tag="mutate"):
     body_array: bool = False
     #: ``Prefer: missing=default``: (column, default expression from the catalog).
     defaults: tuple[tuple[str, str], ...] = ()
+    #: Read the body as ``jsonb`` (``missing=default``, as PostgREST: duplicate keys collapse).
+    jsonb: bool = False
     #: Root filters of PATCH/DELETE, on the target table.
     where: tuple[Condition, ...] = ()
     #: Upsert: the conflict target and what to do on conflict.
@@ -185,8 +190,9 @@ class MutatePlan(msgspec.Struct, frozen=True, kw_only=True, tag="mutate"):
     resolution: Literal["merge", "ignore"] | None = None
     #: PUT: (primary key column, URL value) pairs the payload must match.
     put_keys: tuple[tuple[str, Param], ...] = ()
-    #: ``RETURNING`` columns; ``None`` is ``*``, ``()`` is ``RETURNING 1`` (no representation).
-    returning: tuple[str, ...] | None = ()
+    #: ``RETURNING`` columns (``*``: all of them; names that are no column are computed
+    #: fields); ``()`` is ``RETURNING 1`` (no representation).
+    returning: tuple[str, ...] = ()
 
 
 class CallArg(msgspec.Struct, frozen=True, array_like=True):

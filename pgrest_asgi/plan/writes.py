@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 import msgspec
 
 from ..errors import ApiRequestError
-from ..request.model import ApiRequest, SelectEmbed, SelectField
+from ..request.model import ApiRequest
 from ..request.payload import Payload, parse_payload
 from ..schema.model import Table
 from ..sql.gucs import quote_ident
@@ -38,31 +38,50 @@ def typed_columns(table: Table, keys: tuple[str, ...]) -> tuple[TypedColumn, ...
     unknown = sorted(k for k in keys if k not in by_name)
     if unknown:
         raise column_not_found(unknown[0], table.name)
-    return tuple(TypedColumn(k, by_name[k].data_type) for k in dict.fromkeys(keys))
+    return tuple(
+        TypedColumn(k, by_name[k].data_type, by_name[k].json_in_cast) for k in dict.fromkeys(keys)
+    )
 
 
-def returning(request: ApiRequest, table: Table, ctx: PlanContext) -> tuple[str, ...] | None:
-    """``RETURNING`` for a representation: the selected columns plus the primary and foreign
-    key columns (embeds join on them), so column-level grants are enough; ``None`` (``*``)
-    when ``*`` or a name that is not a column (a computed field) is selected."""
+def returning(rows: ReadPlan, table: Table) -> tuple[str, ...]:
+    """``RETURNING`` for a representation: the selected and ordered-by columns, the primary
+    key, and the columns the requested embeds join on — so column grants are enough.
+
+    ``*`` stands for every column (selected, or needed whole by a computed relationship).
+    Computed fields are returned by name: ``RETURNING "s"."t"."f"`` calls ``f`` on the
+    table's own row type, which resolves overloads a record from the CTE could not (except
+    next to a computed relationship, whose row must have the table's columns only).
+    """
     wanted: set[str] = set(table.primary_key)
-    for rel in ctx.schema.relationships.get(table.qualified, ()):
-        if rel.function is None:
-            wanted.update(rel.columns)
-    for item in request.select:
-        if isinstance(item, SelectEmbed):
-            continue
-        assert isinstance(item, SelectField)
-        name = item.field.name
-        if name == "*" or table.column(name) is None:
-            return None
-        wanted.add(name)
-    for term in request.order:
-        if term.relation is None:  # the representation is ordered by it
-            if table.column(term.field.name) is None:
-                return None
-            wanted.add(term.field.name)
-    return tuple(c.name for c in table.columns if c.name in wanted)
+    computed: list[str] = []
+    star = whole_row = False
+
+    def need(name: str) -> None:
+        nonlocal star
+        if name == "*":
+            star = True
+        elif table.column(name) is not None:
+            wanted.add(name)
+        elif name not in computed:
+            computed.append(name)
+
+    for item in rows.select:
+        if isinstance(item, EmbedPlan):
+            if item.relationship.function is not None:
+                star = whole_row = True  # a function of the whole row
+            else:
+                wanted.update(item.relationship.columns)
+        else:
+            need(item.expr.name)
+    for term in rows.order:
+        if term.join_alias is None:
+            need(term.expr.name)
+    columns = ("*",) if star else tuple(c.name for c in table.columns if c.name in wanted)
+    if whole_row:
+        # The row passed to a computed relationship must have exactly the table's columns;
+        # computed fields then resolve on that row by attribute notation.
+        return columns
+    return columns + tuple(computed)
 
 
 def plan_write(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) -> ReadPlan:
@@ -94,6 +113,7 @@ def plan_write(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) -
             body=ctx.param(payload.json) if columns else None,
             body_array=payload.array,
             defaults=_defaults(request, table, columns),
+            jsonb=request.preferences.missing == "default",
             where=root_filters(planner, request, table, ctx),
         )
     elif method == "PUT":
@@ -103,20 +123,17 @@ def plan_write(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) -
         mutation = _plan_insert(request, table, ctx)
         if prefs.return_ == "headers-only" and table.primary_key:
             location = table.primary_key
+            if table.kind == "view":  # keys derived from base tables: the view's own order
+                location = tuple(c.name for c in table.columns if c.name in location)
     if (
         method in ("PATCH", "DELETE")
         and prefs.handling == "strict"
         and prefs.max_affected is not None
     ):
         checks.append(RowCheck(at_most=prefs.max_affected, error="max_affected"))
-    keep: tuple[str, ...] | None = ()
+    keep: tuple[str, ...] = ()
     if represent:
-        computed = any(
-            isinstance(item, EmbedPlan) and item.relationship.function is not None
-            for item in rows.select
-        )
-        # A computed relationship is a function of the whole row: return every column.
-        keep = None if computed else returning(request, table, ctx)
+        keep = returning(rows, table)
     elif location:
         keep = location
     mutation = msgspec.structs.replace(mutation, returning=keep)
@@ -194,6 +211,7 @@ def _plan_insert(request: ApiRequest, table: Table, ctx: PlanContext) -> MutateP
         body=ctx.param(payload.json),
         body_array=payload.array,
         defaults=_defaults(request, table, columns),
+        jsonb=request.preferences.missing == "default",
         on_conflict=conflict,
         resolution=resolution,
     )

@@ -577,7 +577,7 @@ class PostgrestGrammar:
         p = _Parser(part, value)
         names: list[str] = []
         while True:
-            names.append(p.name(",", "column name"))
+            names.append(p.name(",", "field name (* or [a..z0..9_$])"))
             if p.at_end():
                 return tuple(names)
             p.expect(",")

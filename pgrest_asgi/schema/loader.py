@@ -381,6 +381,7 @@ def _column(row: Row) -> Column:
         is_identity=bool(row["is_identity"]),
         json_cast=_function(row["json_cast_schema"], row["json_cast_name"]),
         text_cast=_function(row["text_cast_schema"], row["text_cast_name"]),
+        json_in_cast=_function(row["json_in_cast_schema"], row["json_in_cast_name"]),
     )
 
 

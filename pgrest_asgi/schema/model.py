@@ -56,6 +56,8 @@ class Column(msgspec.Struct, frozen=True, kw_only=True):
     #: output) and of a ``text → domain`` cast (applied to filter values).
     json_cast: QualifiedName | None = None
     text_cast: QualifiedName | None = None
+    #: ... and of a ``json → domain`` cast, applied to the column's value in a request body.
+    json_in_cast: QualifiedName | None = None
 
 
 class Table(msgspec.Struct, frozen=True, kw_only=True):

@@ -149,12 +149,14 @@ SELECT
   json_cast.schema AS json_cast_schema,
   json_cast.name AS json_cast_name,
   text_cast.schema AS text_cast_schema,
-  text_cast.name AS text_cast_name
+  text_cast.name AS text_cast_name,
+  json_in_cast.schema AS json_in_cast_schema,
+  json_in_cast.name AS json_in_cast_name
 FROM cols
 LEFT JOIN enums ON enums.enumtypid = cols.base_oid
 -- Domain representations: PostgreSQL ignores casts to or from a domain when coercing, so
 -- their functions are applied explicitly (domain -> json for output, text -> domain for
--- filter values).
+-- filter values, json -> domain for request bodies).
 LEFT JOIN LATERAL (
   SELECT fn.nspname::text AS schema, p.proname::text AS name
   FROM pg_catalog.pg_cast c
@@ -173,6 +175,15 @@ LEFT JOIN LATERAL (
     AND c.castcontext = 'i' AND cols.base_oid <> cols.atttypid
   ORDER BY p.oid LIMIT 1
 ) text_cast ON true
+LEFT JOIN LATERAL (
+  SELECT fn.nspname::text AS schema, p.proname::text AS name
+  FROM pg_catalog.pg_cast c
+  JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc
+  JOIN pg_catalog.pg_namespace fn ON fn.oid = p.pronamespace
+  WHERE c.castsource = 'pg_catalog.json'::regtype AND c.casttarget = cols.atttypid
+    AND c.castcontext = 'i' AND cols.base_oid <> cols.atttypid
+  ORDER BY p.oid LIMIT 1
+) json_in_cast ON true
 LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = cols.attrelid AND ad.adnum = cols.attnum
 LEFT JOIN pg_catalog.pg_description d
   ON d.objoid = cols.attrelid AND d.classoid = 'pg_catalog.pg_class'::regclass

@@ -49,9 +49,10 @@ def _payload(
     array: bool,
     columns: tuple[TypedColumn, ...],
     defaults: tuple[tuple[str, str], ...],
+    jsonb: bool = False,
 ) -> list[exp.Expr]:
     """``(SELECT $n::json AS json_data) pgrst_payload`` and the lateral that types its keys."""
-    json_type = "jsonb" if defaults else "json"
+    json_type = "jsonb" if jsonb else "json"
     data: exp.Expr = _cast(param(body), json_type)
     if defaults:
         # missing=default: each object is laid over an object of the column defaults.
@@ -83,18 +84,21 @@ def _payload(
     source = exp.Subquery(this=payload, alias=exp.TableAlias(this=ident(_PAYLOAD)))
     data_ref = exp.Column(this=ident("json_data"), table=ident(_PAYLOAD))
     if columns:
-        reader = ("jsonb_" if defaults else "json_") + ("to_recordset" if array else "to_record")
+        reader = ("jsonb_" if jsonb else "json_") + ("to_recordset" if array else "to_record")
         typed = exp.Select(expressions=[exp.Column(this=ident(c.name)) for c in columns])
         alias = exp.TableAlias(
             this=ident("_"),
-            columns=[exp.ColumnDef(this=ident(c.name), kind=sql_type(c.type)) for c in columns],
+            columns=[
+                exp.ColumnDef(this=ident(c.name), kind=sql_type("json" if c.cast else c.type))
+                for c in columns
+            ],
         )
         typed.set("from_", exp.From(this=exp.Table(this=pg(reader, data_ref), alias=alias)))
     else:
         # No keys: one row per object, with no columns (every column gets its default).
         typed = exp.Select()
         if array:
-            elements = pg("jsonb_array_elements" if defaults else "json_array_elements", data_ref)
+            elements = pg("jsonb_array_elements" if jsonb else "json_array_elements", data_ref)
             typed.set("from_", exp.From(this=exp.Alias(this=elements, alias=ident("_"))))
     body_source = exp.Lateral(
         this=exp.Subquery(this=typed), alias=exp.TableAlias(this=ident(_BODY))
@@ -106,14 +110,21 @@ def _body_column(name: str) -> exp.Expr:
     return exp.Column(this=ident(name), table=ident(_BODY))
 
 
+def _body_value(column: TypedColumn) -> exp.Expr:
+    """A key's value to write: the typed column, or its ``json`` through the domain's cast."""
+    value = _body_column(column.name)
+    return call(column.cast, value) if column.cast is not None else value
+
+
 def _from_items(items: list[exp.Expr]) -> tuple[exp.From, list[exp.Join]]:
     return exp.From(this=items[0]), [exp.Join(this=item, kind="CROSS") for item in items[1:]]
 
 
 def _counter(step: int) -> exp.Expr:
-    """``set_config('pgrst.inserted', (current + step)::text, true) <> '<-step … 0>'``: counts
-    inserted rows of an upsert (+1 per row offered, -1 per row that hit a conflict), always
-    true. PostgREST's way of telling 201 from 200 without reading the rows."""
+    """``set_config('pgrst.inserted', (current ± 1)::text, true) <> '0'`` (``'-1'`` when
+    counting down): counts the rows an upsert inserted (+1 per row offered, -1 per row that
+    hit a conflict) and is always true. PostgREST's way of telling 201 from 200 without
+    reading the rows."""
     current = exp.Coalesce(
         this=exp.Cast(
             this=exp.Nullif(
@@ -136,30 +147,31 @@ def _counter(step: int) -> exp.Expr:
 
 
 def inserted_count() -> exp.Expr:
-    """The upsert counter's final value (``response_inserted``)."""
-    return exp.Cast(
-        this=exp.Nullif(
-            this=pg("current_setting", exp.Literal.string(_INSERTED), exp.true()),
-            expression=exp.Literal.string(""),
+    """The upsert counter's final value (``response_inserted``); 0 when no row was offered."""
+    return exp.Coalesce(
+        this=exp.Cast(
+            this=exp.Nullif(
+                this=pg("current_setting", exp.Literal.string(_INSERTED), exp.true()),
+                expression=exp.Literal.string(""),
+            ),
+            to=exp.DataType.build("int"),
         ),
-        to=exp.DataType.build("int"),
+        expressions=[exp.Literal.number(0)],
     )
 
 
-def _returning(m: MutatePlan) -> exp.Returning:
+def _returning(m: MutatePlan) -> list[exp.Expr]:
     target = m.table
-    if m.returning is None:
-        items: list[exp.Expr] = [
-            exp.Column(this=exp.Star(), table=ident(target.name), db=ident(target.schema))
-        ]
-    elif not m.returning:
-        items = [exp.Literal.number(1)]
-    else:
-        items = [
-            exp.Column(this=ident(c), table=ident(target.name), db=ident(target.schema))
-            for c in m.returning
-        ]
-    return exp.Returning(expressions=items)
+    if not m.returning:
+        return [exp.Literal.number(1)]
+    return [
+        exp.Column(
+            this=exp.Star() if name == "*" else ident(name),
+            table=ident(target.name),
+            db=ident(target.schema),
+        )
+        for name in m.returning
+    ]
 
 
 def mutation(m: MutatePlan) -> exp.Expr:
@@ -168,28 +180,24 @@ def mutation(m: MutatePlan) -> exp.Expr:
         node: exp.Expr = exp.Delete(this=table_node(m.table))
         if m.where:
             node.set("where", exp.Where(this=conjunction(m.table, m.where)))
-        node.set("returning", _returning(m))
+        node.set("returning", exp.Returning(expressions=_returning(m)))
         return node
     if m.kind == "update":
         if not m.columns or m.body is None:
             # Nothing to set: touch no row, but answer with the same shape.
-            empty = exp.Select(
-                expressions=[
-                    exp.Column(this=exp.Star(), table=ident(m.table.name), db=ident(m.table.schema))
-                ]
-            )
+            empty = exp.Select(expressions=_returning(m))
             empty.set("from_", exp.From(this=table_node(m.table)))
             # The filters stay (their parameters are sent), under a false condition.
             where = [conjunction(m.table, m.where)] if m.where else []
             empty.set("where", exp.Where(this=chain(exp.And, [*where, exp.false()])))
             return empty
-        items = _payload(m.body, m.body_array, m.columns, m.defaults)
+        items = _payload(m.body, m.body_array, m.columns, m.defaults, m.jsonb)
         if m.body_array:  # PATCH with an array body uses its first object
             items[1].this.this.set("limit", exp.Limit(expression=exp.Literal.number(1)))
         update = exp.Update(
             this=table_node(m.table),
             expressions=[
-                exp.EQ(this=exp.Column(this=ident(c.name)), expression=_body_column(c.name))
+                exp.EQ(this=exp.Column(this=ident(c.name)), expression=_body_value(c))
                 for c in m.columns
             ],
         )
@@ -204,14 +212,14 @@ def mutation(m: MutatePlan) -> exp.Expr:
         )
         if m.where:
             update.set("where", exp.Where(this=conjunction(m.table, m.where)))
-        update.set("returning", _returning(m))
+        update.set("returning", exp.Returning(expressions=_returning(m)))
         return update
     # insert / upsert
     assert m.body is not None
-    items = _payload(m.body, m.body_array, m.columns, m.defaults)
+    items = _payload(m.body, m.body_array, m.columns, m.defaults, m.jsonb)
     if m.put_keys and m.body_array:  # PUT with an array body uses its first object
         items[1].this.this.set("limit", exp.Limit(expression=exp.Literal.number(1)))
-    select = exp.Select(expressions=[_body_column(c.name) for c in m.columns])
+    select = exp.Select(expressions=[_body_value(c) for c in m.columns])
     from_, joins = _from_items(items)
     select.set("from_", from_)
     select.set("joins", joins)
@@ -247,7 +255,7 @@ def mutation(m: MutatePlan) -> exp.Expr:
                 where=exp.Where(this=_counter(-1)),
             )
         insert.set("conflict", conflict)
-    insert.set("returning", _returning(m))
+    insert.set("returning", exp.Returning(expressions=_returning(m)))
     return insert
 
 
