@@ -393,6 +393,7 @@ class PgRestApp:
                 location=result.location,
                 schema_header=schema_header,
                 tx_applied=tx_applied,
+                mount_path=str(scope.get("root_path") or ""),
             )
         else:
             # The offset is a parameter of the plan: read its value back from the list.

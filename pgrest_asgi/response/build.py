@@ -185,8 +185,11 @@ def write_response(
     location: bytes | None,
     schema_header: bool,
     tx_applied: str | None = None,
+    mount_path: str = "",
 ) -> Response:
-    """The response to POST/PATCH/PUT/DELETE (reference §2.H, §2.I)."""
+    """The response to POST/PATCH/PUT/DELETE (reference §2.H, §2.I). ``mount_path`` (ASGI
+    ``root_path``) prefixes ``Location``, so it points at the resource wherever the app is
+    mounted."""
     method = request.method
     prefs = request.preferences
     counted = prefs.count is not None
@@ -199,7 +202,7 @@ def write_response(
         if location is not None:
             rows = _location_keys.decode(location)
             if len(rows) == 1:
-                headers.append((b"location", _location(request.target.name, rows[0])))
+                headers.append((b"location", _location(mount_path, request.target.name, rows[0])))
     elif method == "PUT":
         status = (201 if inserted else 200) if representation else 204
     else:
@@ -228,8 +231,8 @@ def write_response(
     return Response(status, headers, body)
 
 
-def _location(table: str, keys: Mapping[str, Any]) -> bytes:
-    """``/table?pk1=eq.v1&pk2=is.null`` for the one row an insert wrote."""
+def _location(mount_path: str, table: str, keys: Mapping[str, Any]) -> bytes:
+    """``<mount>/table?pk1=eq.v1&pk2=is.null`` for the one row an insert wrote."""
     parts = []
     for name, value in keys.items():
         if value is None:
@@ -238,7 +241,8 @@ def _location(table: str, keys: Mapping[str, Any]) -> bytes:
             text = value if isinstance(value, str) else msgspec.json.encode(value).decode()
             condition = "eq." + quote(text, safe="")
         parts.append(f"{quote(name, safe='')}={condition}")
-    return ("/" + quote(table, safe="") + "?" + "&".join(parts)).encode()
+    prefix = quote(mount_path.rstrip("/"), safe="/")
+    return (prefix + "/" + quote(table, safe="") + "?" + "&".join(parts)).encode()
 
 
 _header_list = msgspec.json.Decoder(list[dict[str, str]])

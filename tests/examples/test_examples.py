@@ -65,6 +65,13 @@ async def test_fastapi_mount(api_db: PostgresCluster) -> None:
         resp = await http.get("/api/items?select=id&id=eq.3")
         assert resp.json() == [{"id": 3}]
         assert resp.headers["content-location"] == "/items?id=eq.3&select=id"
+        # REL-44: Location points at the row through the mount.
+        resp = await http.post(
+            "/api/w_authors",
+            json={"id": 970, "name": "mounted"},
+            headers={"Prefer": "return=headers-only"},
+        )
+        assert (resp.status_code, resp.headers["location"]) == (201, "/api/w_authors?id=eq.970")
 
 
 async def test_django_combine(api_db: PostgresCluster) -> None:
