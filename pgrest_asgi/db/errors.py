@@ -121,8 +121,12 @@ def _raise_pgrst(message: str, detail: str | None) -> PgRestError:
         "DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and optional "
         "key: 'status_text'."
     )
+    if detail is None:
+        return ApiRequestError.bad_raise_pgrst(
+            "DETAIL is missing in the RAISE statement", detail_hint
+        )
     try:
-        det = msgspec.json.decode(detail or "", type=_PgrstDetail)
+        det = msgspec.json.decode(detail, type=_PgrstDetail)
     except msgspec.DecodeError:
         return ApiRequestError.bad_raise_pgrst(
             f"Invalid JSON value for DETAIL: '{detail}'", detail_hint

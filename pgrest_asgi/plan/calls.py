@@ -9,7 +9,6 @@ xml, bytea).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from ..errors import ApiRequestError
 from ..request.model import ApiRequest
 from ..request.payload import CSV, FORM, JSON, Payload, media_type, parse_payload
 from ..schema.model import QualifiedName, Routine, SchemaCache, Table
+from .fuzzy import closest
 from .model import (
     CallArg,
     CallPlan,
@@ -40,10 +40,11 @@ _RAW_BODY_TYPES = {
     "text/xml": "xml",
     "application/octet-stream": "bytea",
 }
+#: Minimum scores of PostgREST's fuzzy hints: function names, parameter lists.
 _SIMILARITY = 0.75
-#: Signatures (``add_them(a, b)``) are longer than names; a closeness that keeps
-#: ``add_them(a, b, smthelse)`` → ``add_them(a, b)`` and drops ``over(wrong_arg)`` → ``over(a)``.
-_SIGNATURE_SIMILARITY = 0.7
+_PARAMS_SIMILARITY = 0.33
+#: Unnamed parameter types a function may take a whole request body through.
+_RAW_PARAM_TYPES = frozenset({"json", "jsonb", "text", "xml", "bytea"})
 
 
 class Resolved(msgspec.Struct, frozen=True):
@@ -112,6 +113,8 @@ def plan_call(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) ->
             for key in resolved.given
         ]
         if args:
+            form = media_type(request.content_type) == FORM
+            payload = _fit_arguments(routine, payload, form=form)
             body_param = ctx.param(payload.json)
     else:
         values: dict[str, list[str]] = {}
@@ -148,7 +151,9 @@ def plan_call(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) ->
             )
         checks.append(RowCheck(at_most=prefs.max_affected, error="max_affected"))
 
-    if routine.return_kind in ("scalar", "void") and not routine.out_params:
+    if routine.return_kind in ("scalar", "void", "record") and not routine.out_params:
+        # Values, not rows — or records whose columns PostgreSQL only knows at run time,
+        # which json_agg still names.
         scalar = "set" if routine.returns_set else "one"
         rows = planner.plan_rows(
             _scalar_request(request), ctx, _pseudo_table(routine.schema, routine.name), alias=True
@@ -173,6 +178,30 @@ def plan_call(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) ->
     if checks:
         plan = msgspec.structs.replace(plan, checks=tuple(checks))
     return plan
+
+
+def _fit_arguments(routine: Routine, payload: Payload, *, form: bool) -> Payload:
+    """A VARIADIC parameter given one value gets a one-element array; a repeated form field
+    for any other parameter keeps its last value (as a repeated query argument does).
+    The body is re-encoded only when something changes."""
+    first = payload.first
+    if first is None:
+        return payload
+    changed = dict(first)
+    for param in routine.params:
+        value = changed.get(param.name)
+        if value is None:
+            continue
+        if param.variadic and not isinstance(value, list):
+            changed[param.name] = [value]
+        elif form and not param.variadic and isinstance(value, list):
+            changed[param.name] = value[-1]
+    if changed == first:
+        return payload
+    return Payload(_encode(changed), payload.keys, False, changed)
+
+
+_encode = msgspec.json.Encoder().encode
 
 
 def _scalar_request(request: ApiRequest) -> ApiRequest:
@@ -205,6 +234,7 @@ def _choose(
     schema: SchemaCache,
 ) -> Routine:
     keys = set(given)
+    overloads = [r for r in overloads if callable_routine(r)]
     if raw_type is not None:
         matches = [r for r in overloads if _single_unnamed(r, (raw_type,))]
     else:
@@ -229,6 +259,14 @@ def _choose(
             "function overloading can be resolved",
         )
     raise _not_found(name, overloads, sorted(keys), raw_type, json_body=json_body, schema=schema)
+
+
+def callable_routine(routine: Routine) -> bool:
+    """Whether a request can call it: every parameter named, or a single unnamed one of a
+    type a whole body can fill (PostgREST leaves the others out of its schema cache)."""
+    if all(p.name for p in routine.params):
+        return True
+    return _single_unnamed(routine, tuple(_RAW_PARAM_TYPES))
 
 
 def _single_unnamed(routine: Routine, types: tuple[str, ...] | None) -> bool:
@@ -267,19 +305,24 @@ def _not_found(
     hint = None
     if raw_type is None:
         if overloads:
-            # The overload whose signature reads closest to what was asked for, if close.
-            wanted = f"{name.name}({listed})"
-            signatures = {
-                f"{r.name}({', '.join(sorted(p.name for p in r.params))})": r for r in overloads
-            }
-            close = difflib.get_close_matches(wanted, signatures, n=1, cutoff=_SIGNATURE_SIMILARITY)
-            if close:
-                hint = f"Perhaps you meant to call the function {name.schema}.{close[0]}"
+            # PostgREST's rule: the overload whose sorted parameter list reads closest to
+            # the arguments given, at a low bar (parameters are not secret).
+            def listed_params(names: Sequence[str]) -> str:
+                return "(" + ", ".join(sorted(names)) + ")"
+
+            signatures = [listed_params([p.name for p in r.params]) for r in overloads]
+            close = closest(listed_params(keys), signatures, _PARAMS_SIMILARITY)
+            if close is not None:
+                hint = f"Perhaps you meant to call the function {name}{close}"
         else:
-            known = [q.name for q in schema.routines if q.schema == name.schema]
-            close = difflib.get_close_matches(name.name, known, n=1, cutoff=_SIMILARITY)
-            if close:
-                hint = f"Perhaps you meant to call the function {name.schema}.{close[0]}"
+            known = [
+                q.name
+                for q, routines in schema.routines.items()
+                if q.schema == name.schema and any(callable_routine(r) for r in routines)
+            ]
+            close = closest(name.name, known, _SIMILARITY)
+            if close is not None:
+                hint = f"Perhaps you meant to call the function {name.schema}.{close}"
     return ApiRequestError(
         message,
         code="PGRST202",

@@ -138,7 +138,9 @@ def _form(body: bytes) -> Payload:
         pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, errors="strict")
     except UnicodeError:
         raise ApiRequestError(
-            "Invalid form body", code="PGRST102", details="The body is not valid UTF-8"
+            "Invalid form body",
+            code="PGRST102",
+            details="The body is not percent-encoded ASCII text encoding UTF-8",
         ) from None
     obj: dict[str, Any] = {}
     for key, value in pairs:

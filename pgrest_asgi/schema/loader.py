@@ -399,7 +399,7 @@ def _routines(rows: Iterable[Row]) -> dict[QualifiedName, tuple[Routine, ...]]:
         params = tuple(
             RoutineParam(
                 name=name,
-                data_type=typ,
+                data_type=_PARAM_TYPES.get(typ, typ),
                 required=i < n_required,
                 variadic=mode == "v",
             )
@@ -433,6 +433,16 @@ def _routines(rows: Iterable[Row]) -> dict[QualifiedName, tuple[Routine, ...]]:
         )
         grouped[QualifiedName(row["schema"], row["name"])].append(routine)
     return {name: tuple(overloads) for name, overloads in grouped.items()}
+
+
+#: Argument values are cast to the parameter's type, which has no length: ``character`` and
+#: ``bit`` would cut a value to one character, so their varying forms are used (as PostgREST).
+_PARAM_TYPES = {
+    "character": "character varying",
+    "character[]": "character varying[]",
+    "bit": "bit varying",
+    "bit[]": "bit varying[]",
+}
 
 
 def _split_setting(item: str) -> tuple[str, str]:

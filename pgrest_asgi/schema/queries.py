@@ -275,7 +275,14 @@ SELECT
   atn.nspname::text AS row_arg_schema
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-JOIN pg_catalog.pg_type rt ON rt.oid = p.prorettype
+JOIN pg_catalog.pg_type declared ON declared.oid = p.prorettype
+-- A domain over a composite type returns that type's rows.
+JOIN pg_catalog.pg_type rt ON rt.oid = CASE
+    WHEN declared.typtype = 'd' AND EXISTS (
+      SELECT FROM pg_catalog.pg_type b WHERE b.oid = declared.typbasetype AND b.typtype = 'c'
+    ) THEN declared.typbasetype
+    ELSE declared.oid
+  END
 JOIN pg_catalog.pg_namespace rn ON rn.oid = rt.typnamespace
 LEFT JOIN pg_catalog.pg_type at ON at.oid = p.proargtypes[0] AND at.typrelid <> 0
 LEFT JOIN pg_catalog.pg_namespace atn ON atn.oid = at.typnamespace

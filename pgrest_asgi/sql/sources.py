@@ -268,26 +268,38 @@ def _argument(arg: CallArg) -> exp.Expr:
 
 
 def call_from(plan: CallPlan, alias: str) -> tuple[exp.From, list[exp.Join]]:
-    """The FROM clause of a function's result: ``"s"."f"(…) AS "alias"`` (scalar results get
-    one column, ``pgrst_scalar``), after the payload laterals of a POST body."""
+    """The FROM clause of a function's result, after the payload laterals of a POST body.
+
+    Rows of a composite type: ``"s"."f"(…) AS "alias"`` (with the column named for a single
+    OUT/TABLE parameter). Scalar results (``record`` included, whose shape PostgreSQL only
+    knows at run time): ``(SELECT "s"."f"(…) AS "pgrst_scalar") AS "alias"``, one row per
+    value — a set-returning function in a select list yields each of its values.
+    """
     if plan.positional is not None:
         value, type_name = plan.positional
         args: list[exp.Expr] = [_cast(param(value), type_name)]
     else:
         args = [_argument(a) for a in plan.args]
-    names = (SCALAR,) if plan.scalar is not None else plan.columns
-    columns = [ident(name) for name in names]
     fn = call(plan.function, *args)
-    items: list[exp.Expr] = []
+    source: exp.Expr
+    if plan.scalar is not None:
+        values = exp.Select(expressions=[exp.Alias(this=fn, alias=ident(SCALAR))])
+        source = exp.Subquery(this=values)
+        table_alias = exp.TableAlias(this=ident(alias))
+    else:
+        source = fn
+        table_alias = exp.TableAlias(this=ident(alias), columns=[ident(c) for c in plan.columns])
     if plan.body is not None and any(a.value is None for a in plan.args):
         typed = tuple(TypedColumn(a.name, a.type) for a in plan.args if a.value is None)
         items = _payload(plan.body, plan.body_array, typed, ())
         if plan.body_array:  # only the first object supplies arguments
             items[1].this.this.set("limit", exp.Limit(expression=exp.Literal.number(1)))
-        items.append(exp.Lateral(this=fn, alias=exp.TableAlias(this=ident(alias), columns=columns)))
-    else:
-        items = [exp.Table(this=fn, alias=exp.TableAlias(this=ident(alias), columns=columns))]
-    return _from_items(items)
+        items.append(exp.Lateral(this=source, alias=table_alias))
+        return _from_items(items)
+    if isinstance(source, exp.Subquery):
+        source.set("alias", table_alias)
+        return exp.From(this=source), []
+    return exp.From(this=exp.Table(this=source, alias=table_alias)), []
 
 
 def location_keys(keys: tuple[str, ...], cte: str) -> exp.Expr:
