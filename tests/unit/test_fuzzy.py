@@ -17,7 +17,8 @@ def test_parameter_lists_as_in_postgrests_doctests() -> None:
 
 def test_names() -> None:
     assert closest("sayhell", ["sayhello", "add_them"], 0.75) == "sayhello"
-    assert closest("nope", ["noop", "hello"], 0.75) == "noop"
+    assert closest("nope", ["noop", "hello"], 0.75) is None  # 1 - 2/4 = 0.5
+    assert closest("add_theme", ["add_them", "hello"], 0.75) == "add_them"
     assert closest("xyz", ["noop"], 0.75) is None
     assert similarity("ABC", "abc") == 1.0
     assert similarity("", "") == 1.0
