@@ -125,16 +125,7 @@ def _counter(step: int) -> exp.Expr:
     counting down): counts the rows an upsert inserted (+1 per row offered, -1 per row that
     hit a conflict) and is always true. PostgREST's way of telling 201 from 200 without
     reading the rows."""
-    current = exp.Coalesce(
-        this=exp.Cast(
-            this=exp.Nullif(
-                this=pg("current_setting", exp.Literal.string(_INSERTED), exp.true()),
-                expression=exp.Literal.string(""),
-            ),
-            to=exp.DataType.build("int"),
-        ),
-        expressions=[exp.Literal.number(0)],
-    )
+    current = inserted_count()
     op = exp.Add if step > 0 else exp.Sub
     total = op(this=current, expression=exp.Literal.number(abs(step)))
     setter = pg(
