@@ -49,9 +49,13 @@ def fresh_db(pg_cluster: PostgresCluster) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def api_db(pg_cluster: PostgresCluster) -> PostgresCluster:
-    """The fixture schema (tests/fixtures/schema.sql) loaded into ``pgrest_test``."""
+    """The fixture schema loaded into ``pgrest_test``: tests/fixtures/schema.sql, then every
+    other ``tests/fixtures/*.sql`` in name order (fixtures of one test module each)."""
     pg_cluster.create_database(API_DB)
-    pg_cluster.run_sql((FIXTURES / "schema.sql").read_text(), dbname=API_DB)
+    files = [FIXTURES / "schema.sql"]
+    files += sorted(p for p in FIXTURES.glob("*.sql") if p.name != "schema.sql")
+    for path in files:
+        pg_cluster.run_sql(path.read_text(), dbname=API_DB)
     return pg_cluster
 
 
