@@ -60,6 +60,7 @@ class PlanContext:
 
     __slots__ = (
         "embedded_names",
+        "in_many_spread",
         "legacy_names",
         "level_embeds",
         "modifiers",
@@ -80,6 +81,8 @@ class PlanContext:
         self.legacy_names: list[tuple[str, str]] = []
         #: The embeds of the level being planned, by output name (null filters, related order).
         self.level_embeds: dict[str, EmbedPlan] = {}
+        #: Planning inside a to-many spread, whose columns must all be named.
+        self.in_many_spread = False
 
     def param(self, value: Any, cast: str | None = None) -> Param:
         """Add a value; returns the slot that refers to it (``$n``)."""
@@ -355,8 +358,10 @@ class SqlglotPlanner:
         ctx.embedded_names.add(name)
         depth += 1
         items = item.items
-        if item.spread and not rel.to_one:
-            # Each column of a to-many spread becomes an array: name them all.
+        in_many_spread = ctx.in_many_spread
+        if item.spread and (not rel.to_one or in_many_spread):
+            # Each column of a to-many spread (nested spreads included) becomes an array:
+            # name them all.
             items = tuple(
                 expanded
                 for sub in items
@@ -366,9 +371,11 @@ class SqlglotPlanner:
                     else [sub]
                 )
             )
+        ctx.in_many_spread = in_many_spread or (item.spread and not rel.to_one)
         select = tuple(
             column for sub in items for column in self.plan_select(sub, target, ctx, here, depth)
         )
+        ctx.in_many_spread = in_many_spread
         outer_level = ctx.level_embeds
         ctx.level_embeds = {e.name: e for e in select if isinstance(e, EmbedPlan)}
         mods = ctx.modifiers.pop(here, None)
@@ -436,25 +443,29 @@ class SqlglotPlanner:
         ]
         hint = item.hint
         if hint is not None:
+            # A column hint names a single-column key, on either side.
             candidates = [
                 rel
                 for rel in candidates
                 if rel.constraint == hint
-                or hint in rel.columns
-                or hint in rel.foreign_columns
+                or rel.columns == (hint,)
+                or rel.foreign_columns == (hint,)
                 or (rel.junction is not None and rel.junction.table.name == hint)
             ]
         if len(candidates) > 1:
             # A constraint or column names one foreign key, which views over the target also
-            # carry: prefer the base table over those views.
-            by_key = [
-                rel
-                for rel in candidates
-                if rel.foreign_table.name != name
-                and schema.tables[rel.foreign_table].kind not in ("view", "materialized_view")
-            ]
-            if len(by_key) == 1:
-                return by_key[0]
+            # carry: prefer the base table over those views, else a self-reference.
+            by_key = [rel for rel in candidates if rel.foreign_table.name != name]
+            if by_key and len({rel.constraint for rel in by_key}) == 1:
+                tables = [
+                    rel
+                    for rel in by_key
+                    if schema.tables[rel.foreign_table].kind not in ("view", "materialized_view")
+                ]
+                selves = [rel for rel in by_key if rel.foreign_table == parent.qualified]
+                for preferred in (tables, selves):
+                    if len(preferred) == 1:
+                        return preferred[0]
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:
@@ -575,7 +586,8 @@ def no_relationship(
 ) -> ApiRequestError:
     using = f" using the hint '{hint}'" if hint else ""
     related = schema.relationships.get(parent.qualified, ())
-    known = sorted({rel.foreign_table.name for rel in related})
+    # An exact match is no suggestion (the target exists; the hint is what is wrong).
+    known = sorted({rel.foreign_table.name for rel in related} - {name})
     close = difflib.get_close_matches(name, known, n=1, cutoff=_SIMILARITY)
     return ApiRequestError(
         f"Could not find a relationship between '{parent.name}' and '{name}' in the schema cache",
@@ -591,7 +603,9 @@ def ambiguous_relationship(
 ) -> ApiRequestError:
     details = []
     options = []
-    for rel in candidates:
+    # PostgREST lists one-to-many first, then many-to-one, one-to-one, many-to-many.
+    order = {"o2m": 0, "m2o": 1, "o2o": 2, "m2m": 3}
+    for rel in sorted(candidates, key=lambda r: order[r.cardinality]):
         target = rel.foreign_table.name
         if rel.junction is not None:
             j = rel.junction

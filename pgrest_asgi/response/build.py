@@ -220,7 +220,7 @@ def write_response(
         headers.append((b"content-profile", request.target.schema.encode()))
     applied = preference_applied(
         prefs,
-        count="exact" if counted else None,
+        count=prefs.count,
         tx=tx_applied,
         resolution=resolution,
         write=True,

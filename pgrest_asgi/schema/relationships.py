@@ -92,7 +92,13 @@ def relationships_by_source(
         if target not in tables:
             continue
         to_many = routine.returns_set and routine.rows != 1
-        out[source] = [rel for rel in out[source] if rel.foreign_table.name != routine.name]
+        # It overrides a relationship found from foreign keys under the same name — not
+        # another computed one.
+        out[source] = [
+            rel
+            for rel in out[source]
+            if rel.function is not None or rel.foreign_table.name != routine.name
+        ]
         out[source].append(
             Relationship(
                 table=source,

@@ -263,9 +263,8 @@ def _spread_columns(embed: EmbedPlan) -> list[tuple[exp.Expr, bool]]:
                 out.append((exp.Column(this=ident(item.name), table=source.copy()), False))
             elif item.spread:
                 out.extend(
-                    (exp.Column(this=ident(_output_name(sub)), table=source.copy()), False)
-                    for sub in item.select
-                    if isinstance(sub, SelectColumn)
+                    (exp.Column(this=ident(name), table=source.copy()), False)
+                    for name in _spread_names(item.select)
                 )
         elif item.expr.name == "*" and item.aggregate is None:
             out.append((exp.Column(this=exp.Star(), table=source.copy()), False))
@@ -278,6 +277,19 @@ def _spread_columns(embed: EmbedPlan) -> list[tuple[exp.Expr, bool]]:
         else:
             out.append((exp.Column(this=ident(_output_name(item)), table=source.copy()), False))
     return out
+
+
+def _spread_names(items: tuple[SelectColumn | EmbedPlan, ...]) -> list[str]:
+    """The output columns a spread's level has, nested spreads flattened into it (``*`` has
+    no name to list: the planner spells it out where it must)."""
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, EmbedPlan):
+            if item.select:
+                names.extend(_spread_names(item.select) if item.spread else [item.name])
+        elif item.expr.name != "*" or item.aggregate is not None:
+            names.append(_output_name(item))
+    return names
 
 
 def _output_name(item: SelectColumn | EmbedPlan) -> str:
@@ -347,21 +359,31 @@ def _embed_join(parent: QualifiedName, embed: EmbedPlan) -> exp.Join:
     alias = ident(embed.join_alias)
     on: exp.Expr = exp.true()
     if not rel.to_one and embed.spread:
-        # A to-many spread: one array per column, lifted into the parent object.
+        # A to-many spread: one array per column, lifted into the parent object; and a
+        # column named like the join, NULL when nothing matched (for ``rel=is.null`` and
+        # ``!inner``, as for other to-many embeds).
         arrays: list[exp.Expr] = []
-        for item in embed.select:
-            name = ident(_output_name(item))
+        for column_name in _spread_names(embed.select):
+            name = ident(column_name)
             values = pg("json_agg", exp.Column(this=name.copy(), table=alias.copy()))
             array = exp.Coalesce(this=values, expressions=[exp.Literal.string("[]")])
             arrays.append(
                 exp.Alias(this=exp.Cast(this=array, to=exp.DataType.build("jsonb")), alias=name)
             )
+        found = exp.Nullif(this=pg("count", exp.Star()), expression=exp.Literal.number(0))
+        arrays.append(exp.Alias(this=found, alias=alias.copy()))
         agg = exp.Select(expressions=arrays)
         agg.set(
             "from_",
             exp.From(this=exp.Subquery(this=level, alias=exp.TableAlias(this=alias.copy()))),
         )
         level = agg
+        if embed.inner:
+            on = exp.Not(
+                this=exp.Is(
+                    this=exp.Column(this=alias.copy(), table=alias.copy()), expression=exp.Null()
+                )
+            )
     elif not rel.to_one:
         # Aggregate the rows into one json array per parent row (NULL when there are none).
         agg = exp.Select(
