@@ -240,7 +240,7 @@ def _select_entries(
         elif not item.select:
             continue  # rel(): joined for filtering, not shown
         elif item.spread:
-            out.extend(_spread_columns(item))
+            out.extend(_spread_columns(item, hoist=hoist))
         elif item.relationship.to_one:
             row = pg("row_to_json", exp.Column(this=exp.Star(), table=ident(item.join_alias)))
             cast = exp.Cast(this=row, to=exp.DataType.build("jsonb"))
@@ -252,30 +252,48 @@ def _select_entries(
     return out or [(exp.Alias(this=exp.Null(), alias=ident("pgrst_none")), False)]
 
 
-def _spread_columns(embed: EmbedPlan) -> list[tuple[exp.Expr, bool]]:
-    """``...rel(a, b)``: the parent selects the lateral's own output columns. A to-one
-    spread's aggregates (``...rel(x.sum())``) are computed here, at the parent's level."""
+def _spread_columns(embed: EmbedPlan, *, hoist: bool = False) -> list[tuple[exp.Expr, bool]]:
+    """``...rel(a, b)``: the parent selects the lateral's own output columns. Aggregates of
+    to-one spreads (``...rel(x.sum())``, nested ones too) are computed at the first level
+    that is not itself a hoisting to-one spread (``hoist``), over the plain values below."""
     source = ident(embed.join_alias)
     out: list[tuple[exp.Expr, bool]] = []
-    for item in embed.select:
-        if isinstance(item, EmbedPlan):
-            if item.select and not item.spread:
-                out.append((exp.Column(this=ident(item.name), table=source.copy()), False))
-            elif item.spread:
-                out.extend(
-                    (exp.Column(this=ident(name), table=source.copy()), False)
-                    for name in _spread_names(item.select)
-                )
+    for name, item, to_one in _spread_items(embed.select, embed.relationship.to_one):
+        if item is None:  # a nested non-spread embed: its object or array
+            out.append((exp.Column(this=ident(name), table=source.copy()), False))
         elif item.expr.name == "*" and item.aggregate is None:
             out.append((exp.Column(this=exp.Star(), table=source.copy()), False))
-        elif item.aggregate is not None and embed.relationship.to_one:
-            value = exp.Column(this=ident(_output_name(item)), table=source.copy())
+        elif item.aggregate is not None and to_one:
+            if hoist:  # computed further up: pass the plain value (count() needs none)
+                if item.expr.name != "*":
+                    out.append((exp.Column(this=ident(name), table=source.copy()), False))
+                continue
+            value = exp.Column(this=ident(name), table=source.copy())
             node = pg(item.aggregate, exp.Star() if item.expr.name == "*" else value)
             if item.aggregate_cast is not None:
                 node = cast_to(node, item.aggregate_cast)
-            out.append((exp.Alias(this=node, alias=ident(_output_name(item))), True))
+            out.append((exp.Alias(this=node, alias=ident(name)), True))
         else:
-            out.append((exp.Column(this=ident(_output_name(item)), table=source.copy()), False))
+            out.append((exp.Column(this=ident(name), table=source.copy()), False))
+    return out
+
+
+def _spread_items(
+    items: tuple[SelectColumn | EmbedPlan, ...], to_one: bool
+) -> list[tuple[str, SelectColumn | None, bool]]:
+    """A spread's output columns, nested spreads flattened: (name, the column or ``None`` for
+    a nested embed, whether every spread on the way is to-one)."""
+    out: list[tuple[str, SelectColumn | None, bool]] = []
+    for item in items:
+        if isinstance(item, EmbedPlan):
+            if not item.select:
+                continue
+            if item.spread:
+                out.extend(_spread_items(item.select, to_one and item.relationship.to_one))
+            else:
+                out.append((item.name, None, to_one))
+        else:
+            out.append((_output_name(item), item, to_one))
     return out
 
 

@@ -978,11 +978,6 @@ async def test_to_one_spread_aggregates_grouped_by_other_spreads(app_factory: An
         ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aggregates of a to-one spread nested in another to-one spread are computed per row, "
-    "not hoisted to the top level: rows are not grouped (e.g. sums 150 and 200, not 350)",
-)
 async def test_nested_to_one_spread_aggregates(app_factory: Any) -> None:
     async with app_factory(db_aggregates_enabled=True) as (_, http):
         # it "supports aggregates on spreaded fields from nested relationships"
@@ -996,11 +991,6 @@ async def test_nested_to_one_spread_aggregates(app_factory: Any) -> None:
         ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aggregates of a to-one spread nested in another to-one spread are computed per row, "
-    "not hoisted to the top level: rows are not grouped (e.g. sums 150 and 200, not 350)",
-)
 async def test_to_one_spread_aggregates_grouped_by_a_nested_embed(app_factory: Any) -> None:
     async with app_factory(db_aggregates_enabled=True) as (_, http):
         # it "supports aggregates on spreaded fields from nested relationships, grouped by a
@@ -1016,11 +1006,6 @@ async def test_to_one_spread_aggregates_grouped_by_a_nested_embed(app_factory: A
         ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aggregates of a to-one spread nested in another to-one spread are computed per row, "
-    "not hoisted to the top level: rows are not grouped (e.g. sums 150 and 200, not 350)",
-)
 async def test_to_one_spread_aggregates_grouped_by_nested_spreads(app_factory: Any) -> None:
     async with app_factory(db_aggregates_enabled=True) as (_, http):
         # it "supports aggregates on spreaded fields from nested relationships, grouped by
@@ -1041,11 +1026,6 @@ async def test_to_one_spread_aggregates_grouped_by_nested_spreads(app_factory: A
         ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aggregates of a to-one spread nested in another to-one spread are computed per row, "
-    "not hoisted to the top level: rows are not grouped (e.g. sums 150 and 200, not 350)",
-)
 async def test_to_one_spread_aggregates_under_a_to_many_embed(app_factory: Any) -> None:
     async with app_factory(db_aggregates_enabled=True) as (_, http):
         # it "supports aggregates on spreaded fields from nested relationships, grouped by
@@ -1119,11 +1099,6 @@ async def test_count_in_to_one_spreads(app_factory: Any) -> None:
         ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aggregates of a to-one spread nested in another to-one spread are computed per row, "
-    "not hoisted to the top level: rows are not grouped (e.g. sums 150 and 200, not 350)",
-)
 async def test_count_in_nested_to_one_spreads(app_factory: Any) -> None:
     async with app_factory(db_aggregates_enabled=True) as (_, http):
         # context "supports count() aggregate without specifying a field" /
