@@ -111,6 +111,11 @@ pgrest_asgi {__version__} demo — PostgREST's API over a sample database.
   curl -I '{base}/films'                               # HEAD: Content-Range, no body
   curl '{base}/todos'                                  # RLS: anonymous sees only public todos
   curl '{base}/todos' -H 'Authorization: Bearer {token}'
+  curl '{base}/films?select=title,director:directors(last_name)&limit=2'   # embedding
+  curl '{base}/rpc/films_since?year=2015&select=title,directors(last_name)'
+  curl '{base}/todos?select=id,task' -H 'Authorization: Bearer {token}' \
+       -H 'Prefer: return=representation' -H 'Content-Type: application/json' \
+       -d '{{"task": "Write a review"}}'                # POST: 201 with the new row
   curl '{base}/nope'                                   # 404 PGRST205 with a hint
 
 The bearer token above is for role todo_user (sub=alice), signed with the demo secret

@@ -56,3 +56,8 @@ CREATE POLICY todos_owner ON api.todos TO todo_user
   USING (owner = current_setting('request.jwt.claims', true)::json ->> 'sub');
 GRANT SELECT ON api.todos TO web_anon;
 GRANT SELECT, INSERT, UPDATE, DELETE ON api.todos TO todo_user;
+
+-- A function: /rpc/films_since?year=2000 (its rows embed like the films table's).
+CREATE FUNCTION api.films_since(year int) RETURNS SETOF api.films LANGUAGE sql STABLE AS
+  $$ SELECT * FROM api.films f WHERE f.year >= films_since.year $$;
+GRANT EXECUTE ON FUNCTION api.films_since(int) TO web_anon, todo_user;
