@@ -103,3 +103,33 @@ def test_bad_configuration_exits_2(capsys) -> None:  # type: ignore[no-untyped-d
     finally:
         del os.environ["PGRST_DB_POOL"]
     assert "configuration error: Expected `int` >= 1 - at `db_pool`" in capsys.readouterr().err
+
+
+def test_client_disconnect_under_uvicorn(api_db: PostgresCluster) -> None:
+    """REL-03 [uvicorn]: a client that closes its socket mid-query gets the query cancelled
+    in PostgreSQL (not left running for its 30 s), and the server keeps serving."""
+    from tests.integration.test_disconnect import running_sleeps
+
+    port = _free_port()
+    env = {
+        "PGRST_DB_URI": api_db.dsn(API_DB, user="authenticator"),
+        "PGRST_DB_SCHEMAS": "api",
+        "PGRST_DB_ANON_ROLE": "web_anon",
+        "PGRST_SERVER_HOST": "127.0.0.1",
+        "PGRST_SERVER_PORT": str(port),
+    }
+    with serving(["serve"], env) as base:
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            raw.sendall(
+                b"GET /rpc/sleep_for?seconds=30 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+            )
+            deadline = time.monotonic() + 5
+            while not running_sleeps(api_db):
+                assert time.monotonic() < deadline, "the query never started"
+                time.sleep(0.05)
+        # The socket is closed: the statement must stop soon after.
+        deadline = time.monotonic() + 3
+        while running_sleeps(api_db):
+            assert time.monotonic() < deadline, "the statement is still running"
+            time.sleep(0.05)
+        assert httpx.get(base + "/items?select=id&id=eq.1").json() == [{"id": 1}]
