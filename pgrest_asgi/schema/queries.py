@@ -93,6 +93,19 @@ dom_base AS (
   JOIN pg_catalog.pg_type b ON b.oid = dom.base
   WHERE b.typtype <> 'd'
 ),
+-- Domain representations: PostgreSQL ignores casts to or from a domain when coercing, so
+-- their functions are applied explicitly (domain -> json for output, text -> domain for
+-- filter values, json -> domain for request bodies). Implicit casts involving a domain.
+domain_casts AS (
+  SELECT c.castsource, c.casttarget, fn.nspname::text AS schema, p.proname::text AS name
+  FROM pg_catalog.pg_cast c
+  JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc
+  JOIN pg_catalog.pg_namespace fn ON fn.oid = p.pronamespace
+  WHERE c.castcontext = 'i' AND EXISTS (
+    SELECT FROM pg_catalog.pg_type t
+    WHERE t.typtype = 'd' AND t.oid IN (c.castsource, c.casttarget)
+  )
+),
 enums AS (
   SELECT e.enumtypid, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
   FROM pg_catalog.pg_enum e
@@ -154,36 +167,13 @@ SELECT
   json_in_cast.name AS json_in_cast_name
 FROM cols
 LEFT JOIN enums ON enums.enumtypid = cols.base_oid
--- Domain representations: PostgreSQL ignores casts to or from a domain when coercing, so
--- their functions are applied explicitly (domain -> json for output, text -> domain for
--- filter values, json -> domain for request bodies).
-LEFT JOIN LATERAL (
-  SELECT fn.nspname::text AS schema, p.proname::text AS name
-  FROM pg_catalog.pg_cast c
-  JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc
-  JOIN pg_catalog.pg_namespace fn ON fn.oid = p.pronamespace
-  WHERE c.castsource = cols.atttypid AND c.casttarget = 'pg_catalog.json'::regtype
-    AND c.castcontext = 'i' AND cols.base_oid <> cols.atttypid
-  ORDER BY p.oid LIMIT 1
-) json_cast ON true
-LEFT JOIN LATERAL (
-  SELECT fn.nspname::text AS schema, p.proname::text AS name
-  FROM pg_catalog.pg_cast c
-  JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc
-  JOIN pg_catalog.pg_namespace fn ON fn.oid = p.pronamespace
-  WHERE c.castsource = 'pg_catalog.text'::regtype AND c.casttarget = cols.atttypid
-    AND c.castcontext = 'i' AND cols.base_oid <> cols.atttypid
-  ORDER BY p.oid LIMIT 1
-) text_cast ON true
-LEFT JOIN LATERAL (
-  SELECT fn.nspname::text AS schema, p.proname::text AS name
-  FROM pg_catalog.pg_cast c
-  JOIN pg_catalog.pg_proc p ON p.oid = c.castfunc
-  JOIN pg_catalog.pg_namespace fn ON fn.oid = p.pronamespace
-  WHERE c.castsource = 'pg_catalog.json'::regtype AND c.casttarget = cols.atttypid
-    AND c.castcontext = 'i' AND cols.base_oid <> cols.atttypid
-  ORDER BY p.oid LIMIT 1
-) json_in_cast ON true
+LEFT JOIN domain_casts json_cast ON cols.base_oid <> cols.atttypid
+  AND json_cast.castsource = cols.atttypid AND json_cast.casttarget = 'pg_catalog.json'::regtype
+LEFT JOIN domain_casts text_cast ON cols.base_oid <> cols.atttypid
+  AND text_cast.castsource = 'pg_catalog.text'::regtype AND text_cast.casttarget = cols.atttypid
+LEFT JOIN domain_casts json_in_cast ON cols.base_oid <> cols.atttypid
+  AND json_in_cast.castsource = 'pg_catalog.json'::regtype
+  AND json_in_cast.casttarget = cols.atttypid
 LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = cols.attrelid AND ad.adnum = cols.attnum
 LEFT JOIN pg_catalog.pg_description d
   ON d.objoid = cols.attrelid AND d.classoid = 'pg_catalog.pg_class'::regclass
