@@ -10,11 +10,7 @@ from typing import Any
 
 import httpx
 
-
-async def get(client: httpx.AsyncClient, url: str, **kwargs: Any) -> Any:
-    resp = await client.get(url, **kwargs)
-    assert resp.status_code == 200, resp.text
-    return resp.json()
+from tests.integration.test_embed import get
 
 
 async def head_range(client: httpx.AsyncClient, url: str) -> str:

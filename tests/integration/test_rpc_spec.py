@@ -15,36 +15,14 @@ media-type domains), JWT/GUC probes, ``temp_file_limit`` (needs a superuser role
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
+
+from tests.integration.test_rpc import error, not_found, ok
 
 JSON = "application/json; charset=utf-8"
 CSV = "text/csv; charset=utf-8"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 COUNT = {"Prefer": "count=exact"}
-
-
-def ok(resp: httpx.Response) -> Any:
-    """The JSON body of a 200 response."""
-    assert resp.status_code == 200, resp.text
-    assert resp.headers["content-type"] == JSON
-    return resp.json()
-
-
-def error(resp: httpx.Response) -> tuple[int, Any]:
-    assert resp.headers.get("content-type") == JSON, (resp.status_code, resp.text)
-    return resp.status_code, resp.json()
-
-
-def not_found(fn: str, args: str, searched: str, hint: str | None) -> dict[str, Any]:
-    return {
-        "code": "PGRST202",
-        "details": f"Searched for the function {fn} {searched}, but no matches were found in "
-        "the schema cache.",
-        "hint": hint,
-        "message": f"Could not find the function {fn}{args} in the schema cache",
-    }
 
 
 # -- "a proc that returns a set" ----------------------------------------------------------------

@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.test_rpc import error, ok
+
 JSON = "application/json; charset=utf-8"
 NOT_ALLOWED = {
     "code": "PGRST123",
@@ -30,18 +32,6 @@ NOT_ALLOWED = {
     "hint": None,
     "message": "Use of aggregate functions is not allowed",
 }
-
-
-def ok(resp: httpx.Response) -> Any:
-    """The JSON body of a 200 response."""
-    assert resp.status_code == 200, resp.text
-    assert resp.headers["content-type"] == JSON
-    return resp.json()
-
-
-def error(resp: httpx.Response) -> tuple[int, Any]:
-    assert resp.headers.get("content-type") == JSON, (resp.status_code, resp.text)
-    return resp.status_code, resp.json()
 
 
 class unordered:  # lower case: reads as a function at the call sites

@@ -14,25 +14,16 @@ from typing import Any
 
 import httpx
 
-JSON = "application/json; charset=utf-8"
+from tests.integration.test_write import JSON, error, rows
+
 SINGULAR = "application/vnd.pgrst.object+json; charset=utf-8"
 CSV = "text/csv; charset=utf-8"
 REP = {"Prefer": "return=representation"}
 
 
-def error(resp: httpx.Response) -> tuple[int, Any]:
-    return resp.status_code, resp.json()
-
-
 def pairs(text: str) -> Any:
     """JSON with every object as its list of (key, value) pairs: duplicate keys stay."""
     return json.loads(text, object_pairs_hook=list)
-
-
-async def rows(client: httpx.AsyncClient, url: str) -> Any:
-    resp = await client.get(url)
-    assert resp.status_code == 200, resp.text
-    return resp.json()
 
 
 def empty_created(resp: httpx.Response, status: int = 201) -> None:
