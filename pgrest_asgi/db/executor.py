@@ -222,9 +222,7 @@ class PsycopgExecutor:
             elif index == count_index:
                 explained = result
         if failure is not None:
-            if conn.pgconn.transaction_status != TransactionStatus.IDLE:
-                await run_pipeline(conn, [Message(b"ROLLBACK")])
-            raise self.translate(failure, anonymous=tx.role == self.settings.db_anon_role)
+            raise await self._failed(conn, failure, tx)
         assert row is not None and row.status == ExecStatus.TUPLES_OK
         if statement.checks:
             rows = int(row.get_value(0, 1) or 0)
@@ -237,9 +235,7 @@ class PsycopgExecutor:
                 ended = await run_pipeline(conn, _end(tx))
                 failure = next((r for r in ended if r.status == ExecStatus.FATAL_ERROR), None)
                 if failure is not None:
-                    if conn.pgconn.transaction_status != TransactionStatus.IDLE:
-                        await run_pipeline(conn, [Message(b"ROLLBACK")])
-                    raise self.translate(failure, anonymous=tx.role == self.settings.db_anon_role)
+                    raise await self._failed(conn, failure, tx)
         if statement.explain is not None:
             lines = (row.get_value(i, 0) or b"" for i in range(row.ntuples))
             return DbResult(total=None, page_total=0, body=b"\n".join(lines))
@@ -254,6 +250,14 @@ class PsycopgExecutor:
             inserted=_int_or_none(row.get_value(0, 5)) if row.nfields > 5 else None,
             location=row.get_value(0, 6) if row.nfields > 6 else None,
         )
+
+    async def _failed(
+        self, conn: AsyncConnection[Any], failure: PGresult, tx: TxSpec
+    ) -> PgRestError:
+        """End a transaction a statement failed in, and the error to answer."""
+        if conn.pgconn.transaction_status != TransactionStatus.IDLE:
+            await run_pipeline(conn, [Message(b"ROLLBACK")])
+        return self.translate(failure, anonymous=tx.role == self.settings.db_anon_role)
 
     def _broken(self, exc: psycopg.OperationalError, tx: TxSpec, *, retry: bool) -> Exception:
         """What a connection that broke mid-transaction means for this request.
