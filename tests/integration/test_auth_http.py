@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -13,11 +14,15 @@ import pytest
 
 from tests.conftest import make_token
 
-NOW = int(time.time())
-
 
 def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def bearer_at_now(claims: Callable[[int], dict[str, Any]]) -> Callable[[], str]:
+    """A token whose time claims are relative to the moment the test runs (never to import
+    time: on a busy machine the suite may reach a test long after collecting it)."""
+    return lambda: "Bearer " + make_token(claims(int(time.time())))
 
 
 def challenge(message: str) -> str:
@@ -25,47 +30,59 @@ def challenge(message: str) -> str:
 
 
 CASES = [
-    ("empty token", "Bearer ", "PGRST301", "Empty JWT is sent in Authorization header", None),
-    ("two parts", "Bearer aaa.bbb", "PGRST301", "Expected 3 parts in JWT; got 2", None),
-    ("random parts", "Bearer aaa.bbb.ccc", "PGRST301", "JWT cryptographic operation failed", None),
+    (
+        "empty token",
+        lambda: "Bearer ",
+        "PGRST301",
+        "Empty JWT is sent in Authorization header",
+        None,
+    ),
+    ("two parts", lambda: "Bearer aaa.bbb", "PGRST301", "Expected 3 parts in JWT; got 2", None),
+    (
+        "random parts",
+        lambda: "Bearer aaa.bbb.ccc",
+        "PGRST301",
+        "JWT cryptographic operation failed",
+        None,
+    ),
     (
         "alg none",
-        "Bearer " + _b64({"alg": "none"}) + "." + _b64({"role": "web_user"}) + ".",
+        lambda: "Bearer " + _b64({"alg": "none"}) + "." + _b64({"role": "web_user"}) + ".",
         "PGRST301",
         "Wrong or unsupported encoding algorithm",
         "JWT is unsecured but expected 'alg' was not 'none'",
     ),
     (
         "wrong secret",
-        "Bearer " + make_token({"role": "web_user"}, secret="x" * 40),
+        lambda: "Bearer " + make_token({"role": "web_user"}, secret="x" * 40),
         "PGRST301",
         "No suitable key or wrong key type",
         "None of the keys was able to decode the JWT",
     ),
     (
         "expired",
-        "Bearer " + make_token({"role": "web_user", "exp": NOW - 35}),
+        bearer_at_now(lambda now: {"role": "web_user", "exp": now - 35}),
         "PGRST303",
         "JWT expired",
         None,
     ),
     (
         "not yet valid",
-        "Bearer " + make_token({"role": "web_user", "nbf": NOW + 35}),
+        bearer_at_now(lambda now: {"role": "web_user", "nbf": now + 35}),
         "PGRST303",
         "JWT not yet valid",
         None,
     ),
     (
         "issued in the future",
-        "Bearer " + make_token({"role": "web_user", "iat": NOW + 35}),
+        bearer_at_now(lambda now: {"role": "web_user", "iat": now + 35}),
         "PGRST303",
         "JWT issued at future",
         None,
     ),
     (
         "exp not a number",
-        "Bearer " + make_token({"role": "web_user", "exp": "tomorrow"}),
+        lambda: "Bearer " + make_token({"role": "web_user", "exp": "tomorrow"}),
         "PGRST303",
         "The JWT 'exp' claim must be a number",
         None,
@@ -79,12 +96,12 @@ CASES = [
 async def test_jwt_failures(
     client: httpx.AsyncClient,
     name: str,
-    authorization: str,
+    authorization: Callable[[], str],
     code: str,
     message: str,
     details: str | None,
 ) -> None:
-    resp = await client.get("/items", headers={"Authorization": authorization})
+    resp = await client.get("/items", headers={"Authorization": authorization()})
     assert resp.status_code == 401
     assert resp.json() == {"code": code, "details": details, "hint": None, "message": message}
     assert resp.headers["www-authenticate"] == challenge(message)
@@ -92,7 +109,7 @@ async def test_jwt_failures(
 
 
 async def test_clock_skew_is_tolerated(client: httpx.AsyncClient) -> None:
-    token = make_token({"role": "web_user", "exp": NOW - 10})
+    token = make_token({"role": "web_user", "exp": int(time.time()) - 10})
     resp = await client.get("/items?id=eq.1", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 200
 
