@@ -2,10 +2,16 @@
 and ``PgRestApp`` instances driven in-process through ``httpx.ASGITransport``.
 
 Integration tests never skip for lack of a database: if no cluster can be started, they fail.
+
+Every JSON body a test reads is decoded strictly: an object with the same key twice raises
+:class:`DuplicateKeyError` (``httpx.Response.json`` is replaced for the whole session, so every
+client is covered; use :func:`strict_loads` for JSON read any other way). ``json.loads`` would
+silently keep the last value and hide the first.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -57,6 +63,37 @@ def api_db(pg_cluster: PostgresCluster) -> PostgresCluster:
     for path in files:
         pg_cluster.run_sql(path.read_text(), dbname=API_DB)
     return pg_cluster
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise DuplicateKeyError(f"JSON object with the key {key!r} twice: {pairs!r}")
+        obj[key] = value
+    return obj
+
+
+def strict_loads(text: str | bytes) -> Any:
+    """``json.loads`` that raises :class:`DuplicateKeyError` on a repeated object key."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
+
+
+def _strict_response_json(self: httpx.Response, **kwargs: Any) -> Any:
+    kwargs.setdefault("object_pairs_hook", _unique_keys)
+    return json.loads(self.content, **kwargs)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _strict_json_bodies() -> Iterator[None]:
+    """Every ``httpx.Response.json()`` in the session rejects duplicate keys."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx.Response, "json", _strict_response_json)
+        yield
 
 
 def make_token(claims: dict[str, Any], secret: str = JWT_SECRET, alg: str = "HS256") -> str:

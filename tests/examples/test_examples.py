@@ -7,11 +7,10 @@ import importlib
 from pathlib import Path
 
 import httpx
-import msgspec
 
 from pgrest_asgi import Settings
 from pgrest_asgi.testing import PostgresCluster
-from tests.conftest import app_settings, client_for
+from tests.conftest import app_settings, client_for, strict_loads
 
 EXAMPLES = sorted(
     p.stem for p in (Path(__file__).parents[2] / "examples").glob("*.py") if p.stem != "__init__"
@@ -38,7 +37,7 @@ async def test_custom_authenticator(api_db: PostgresCluster) -> None:
         wrong_key = await http.get("/secrets", headers={"X-Api-Key": "nope"})
         assert wrong_key.status_code == 401
         who = await http.get("/whoami?select=claims", headers={"X-Api-Key": "svc-reporting-4f9a2c"})
-        assert msgspec.json.decode(who.json()[0]["claims"]) == {
+        assert strict_loads(who.json()[0]["claims"]) == {
             "role": "web_user",
             "auth": "api-key",
         }

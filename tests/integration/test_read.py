@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 import msgspec
 import psycopg
+
+from tests.conftest import strict_loads
 
 JSON = "application/json; charset=utf-8"
 VARY = "Accept, Prefer, Range"
@@ -206,7 +207,7 @@ async def test_json_aggregation_is_passed_through(client: httpx.AsyncClient) -> 
     resp = await client.get("/items?select=id&id=lt.3&order=id")
     # json_agg's own formatting, untouched by Python.
     assert resp.content == b'[{"id":1}, \n {"id":2}]'
-    assert json.loads(resp.content) == [{"id": 1}, {"id": 2}]
+    assert strict_loads(resp.content) == [{"id": 1}, {"id": 2}]
 
 
 async def test_singular_object(client: httpx.AsyncClient) -> None:

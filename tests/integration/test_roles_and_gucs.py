@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 
@@ -11,7 +10,7 @@ import httpx
 import psycopg
 
 from pgrest_asgi.testing import PostgresCluster
-from tests.conftest import API_DB
+from tests.conftest import API_DB, strict_loads
 
 Token = Callable[..., str]
 
@@ -28,12 +27,12 @@ async def test_anonymous_request_settings(client: httpx.AsyncClient) -> None:
     assert resp.status_code == 200, resp.text
     (row,) = resp.json()
     assert row["role"] == "web_anon"
-    assert json.loads(row["claims"]) == {"role": "web_anon"}
+    assert strict_loads(row["claims"]) == {"role": "web_anon"}
     assert (row["method"], row["path"]) == ("GET", "/whoami")
-    headers = json.loads(row["headers"])
+    headers = strict_loads(row["headers"])
     assert headers["x-custom"] == "Value"
     assert "cookie" not in headers
-    assert json.loads(row["cookies"]) == {"session": "abc", "theme": "dark"}
+    assert strict_loads(row["cookies"]) == {"session": "abc", "theme": "dark"}
     assert row["search_path"] == '"api", "public"'
     assert row["greeting"] == "hello"
     assert (row["isolation_level"], row["read_only"]) == ("read committed", "on")
@@ -43,7 +42,7 @@ async def test_jwt_role_and_claims(client: httpx.AsyncClient, token: Token) -> N
     resp = await client.get("/whoami", headers=bearer(token({"role": "web_user", "sub": "alice"})))
     (row,) = resp.json()
     assert row["role"] == "web_user"
-    assert json.loads(row["claims"]) == {"role": "web_user", "sub": "alice"}
+    assert strict_loads(row["claims"]) == {"role": "web_user", "sub": "alice"}
     # The impersonated role's own settings (ALTER ROLE ... SET) are re-applied.
     assert row["statement_timeout"] == "5s"
 
@@ -63,7 +62,7 @@ async def test_concurrent_requests_keep_their_own_role(
         resp = await client.get("/whoami?select=role,claims", headers=headers)
         assert resp.status_code == 200, resp.text
         (row,) = resp.json()
-        return role, row["role"], json.loads(row["claims"])
+        return role, row["role"], strict_loads(row["claims"])
 
     results = await asyncio.gather(*(one(i) for i in range(200)))
     mismatches = [r for r in results if r[0] != r[1] or r[2]["role"] != r[0]]

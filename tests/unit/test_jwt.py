@@ -7,7 +7,6 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import msgspec
 import pytest
 from joserfc.jwa import JWS_ALGORITHMS
 from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
@@ -17,6 +16,7 @@ from pgrest_asgi.auth import jwt as jwt_module
 from pgrest_asgi.auth.claims import audience_error, numeric_date, time_error
 from pgrest_asgi.errors import JwtError
 from pgrest_asgi.settings import ConfigError, Settings
+from tests.conftest import strict_loads
 
 SECRET = "reallyreallyreallyreallyverysafe-and-long"
 NOW = 1_700_000_000
@@ -513,7 +513,7 @@ def test_role_and_claims_json() -> None:
     result = make().authenticate_sync(bearer(token))
     assert result.role == "alice"
     assert result.anonymous is False
-    assert msgspec.json.decode(result.claims_json) == {
+    assert strict_loads(result.claims_json) == {
         "role": "alice",
         "sub": "42",
         "exp": NOW + 60,
@@ -524,7 +524,7 @@ def test_role_and_claims_json() -> None:
 def test_a_token_without_a_role_claim_runs_as_anon() -> None:
     result = make().authenticate_sync(bearer(hs256({"sub": "42"})))
     assert (result.role, result.anonymous) == ("anon", True)
-    assert msgspec.json.decode(result.claims_json) == {"sub": "42", "role": "anon"}
+    assert strict_loads(result.claims_json) == {"sub": "42", "role": "anon"}
 
 
 def test_a_token_with_the_anon_role_is_anonymous() -> None:
@@ -559,7 +559,7 @@ def test_claim_errors_come_before_the_missing_role() -> None:
 def test_non_string_roles_are_json_encoded(value: Any, role: str) -> None:
     result = make().authenticate_sync(bearer(hs256({"role": value})))
     assert result.role == role
-    assert msgspec.json.decode(result.claims_json)["role"] == role
+    assert strict_loads(result.claims_json)["role"] == role
 
 
 CLAIMS = {
@@ -607,7 +607,7 @@ CLAIMS = {
 def test_role_claim_paths(path: str, role: str) -> None:
     result = make(jwt_role_claim_key=path).authenticate_sync(bearer(hs256(CLAIMS)))
     assert result.role == role
-    assert msgspec.json.decode(result.claims_json)["role"] == role
+    assert strict_loads(result.claims_json)["role"] == role
 
 
 @pytest.mark.parametrize(
