@@ -25,6 +25,21 @@ GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("PGREST_UPDATE_GOLDEN") == "1"
 
 
+def check_golden(path: Path, text: str) -> None:
+    """``text`` must equal the golden file. Files are (re)written only when asked to, with
+    ``PGREST_UPDATE_GOLDEN=1``, and never under CI (the ``CI`` variable set)."""
+    if UPDATE:
+        if os.environ.get("CI"):
+            pytest.fail("PGREST_UPDATE_GOLDEN=1 is refused under CI: golden files are committed")
+        path.write_text(text)
+    elif not path.exists():
+        pytest.fail(
+            f"missing golden file {path}: create it with `PGREST_UPDATE_GOLDEN=1 pytest "
+            f"tests/unit/test_sql.py`, review it and commit it"
+        )
+    assert text == path.read_text()
+
+
 def _col(name: str, base: str = "text") -> Column:
     return Column(name=name, data_type=base, base_type=base, nullable=True)
 
@@ -145,10 +160,7 @@ def test_golden_embed_sql(name: str) -> None:
     )
     plan, params = SqlglotPlanner(Settings(db_aggregates_enabled=True)).plan(request, FILMS)
     text = f"-- GET /films?{query}\n{build_read(plan, SqlCache())}\n-- params: {params!r}\n"
-    path = GOLDEN / f"{name}.sql"
-    if UPDATE or not path.exists():
-        path.write_text(text)
-    assert text == path.read_text()
+    check_golden(GOLDEN / f"{name}.sql", text)
 
 
 def _films_with_routines() -> SchemaCache:
@@ -252,10 +264,7 @@ def test_golden_write_and_rpc_sql(name: str) -> None:
     if body is not None:
         extra += f"-- body: {body.decode()}\n"
     text = f"-- {method} /{path}?{query}\n{extra}{statement.sql}\n-- params: {params!r}\n"
-    golden = GOLDEN / f"{name}.sql"
-    if UPDATE or not golden.exists():
-        golden.write_text(text)
-    assert text == golden.read_text()
+    check_golden(GOLDEN / f"{name}.sql", text)
     # Every parameter sent is used, and no value reaches the SQL text.
     used = {int(n) for n in re.findall(r"\$(\d+)", statement.sql)}
     assert used == set(range(1, len(params) + 1))
@@ -318,10 +327,7 @@ def test_golden_sql(name: str) -> None:
     text = f"-- GET /{table}?{query}\n{extra}{statement.sql}\n-- params: {params!r}\n"
     if statement.count_sql:
         text += f"{statement.count_sql}\n-- params: {list(statement.count_params)!r}\n"
-    path = GOLDEN / f"{name}.sql"
-    if UPDATE or not path.exists():
-        path.write_text(text)
-    assert text == path.read_text()
+    check_golden(GOLDEN / f"{name}.sql", text)
 
 
 IDENT = re.compile(r'"(?:[^"]|"")*"')
