@@ -20,6 +20,8 @@ import msgspec
 
 from ..errors import ApiRequestError
 from .model import (
+    GENERIC_TYPE_MODIFIERS,
+    KEYWORD_TYPES,
     ApiRequest,
     EmbedModifiers,
     Field,
@@ -180,7 +182,34 @@ def _common_prefix(a: str, b: str) -> int:
 
 
 _ORDER_WORDS = ("asc", "desc", "nullsfirst", "nullslast")
-_CAST = re.compile(r"[A-Za-z0-9_ $\[\]]+")
+
+#: Every word sequence that begins a ``KEYWORD_TYPES`` name: ``double``, ``timestamp with``…
+_TYPE_PREFIXES = frozenset(
+    " ".join(words[:n])
+    for words in (name.split(" ") for name in KEYWORD_TYPES)
+    for n in range(1, len(words) + 1)
+)
+_WORD_TAIL = frozenset("0123456789_$")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_MODIFIER = re.compile(r"[0-9]{1,9}")
+
+
+def _word_end(text: str, pos: int) -> int:
+    """The end of the type-name word at ``pos`` (``pos`` itself when there is none): a letter
+    or ``_``, then letters, digits, ``_`` and ``$`` — an identifier PostgreSQL reads bare."""
+    n = len(text)
+    if pos < n and (text[pos].isalpha() or text[pos] == "_"):
+        pos += 1
+        while pos < n and (text[pos].isalpha() or text[pos] in _WORD_TAIL):
+            pos += 1
+    return pos
+
+
+def _skip_spaces(p: _Parser) -> bool:
+    start = p.pos
+    while p.peek(" "):
+        p.pos += 1
+    return p.pos > start
 
 
 class PostgrestGrammar:
@@ -373,11 +402,83 @@ class PostgrestGrammar:
         return SelectField(first, alias, cast_to, aggregate, aggregate_cast)
 
     def _cast(self, p: _Parser) -> str:
-        match = _CAST.match(p.text, p.pos)
-        if match is None:
-            raise p.fail("a type name")
-        p.pos = match.end()
-        return match.group(0).strip()
+        """The type after ``::``, in the canonical spelling ``SelectField.cast`` documents.
+
+        PostgREST takes a run of letters, digits, ``_``, ``$`` and spaces and pastes it into
+        the SQL. Here it must be a type name: one identifier (bare or double-quoted), or one
+        of PostgreSQL's keyword type names (``double precision``…); then optional modifiers
+        ``(n)``/``(n,m)`` and ``[]``s. Spaces around the parts are ignored.
+        """
+        _skip_spaces(p)
+        modifiers = GENERIC_TYPE_MODIFIERS
+        phrase: str | None = None
+        if p.peek('"'):
+            start = p.pos
+            name = p.quoted()
+            if not name or "\x00" in name:
+                # PostgreSQL has no empty identifier, and no NUL in any text.
+                raise p.fail("a type name", p.text.find("\x00", start) if name else start + 1)
+            head = '"' + name.replace('"', '""') + '"'
+            _skip_spaces(p)
+        else:
+            phrase = self._type_words(p, "")
+            head = phrase
+            modifiers = KEYWORD_TYPES.get(phrase, modifiers)
+        if modifiers and p.peek("("):
+            head += self._type_modifiers(p, modifiers)
+            _skip_spaces(p)
+            if phrase in ("timestamp", "time"):
+                zone = self._type_words(p, phrase)
+                head += zone[len(phrase) :]
+        dims = 0
+        while p.eat("[]"):
+            dims += 1
+            _skip_spaces(p)
+        return head + "[]" * dims
+
+    def _type_words(self, p: _Parser, phrase: str) -> str:
+        """Words of a type name, lower-cased (as PostgreSQL folds them), continuing
+        ``phrase``: one word, or as many as spell a keyword type name."""
+        text = p.text
+        while True:
+            start = p.pos
+            end = _word_end(text, start)
+            word = text[start:end].translate(_ASCII_LOWER)
+            longer = f"{phrase} {word}" if phrase else word
+            if end > start and (not phrase or longer in _TYPE_PREFIXES):
+                phrase, p.pos = longer, end
+                if not _skip_spaces(p):
+                    break
+                continue
+            if not phrase:
+                raise p.fail("a type name")
+            break
+        if " " in phrase and phrase not in KEYWORD_TYPES:
+            following = sorted(
+                {
+                    name.split(" ")[phrase.count(" ") + 1]
+                    for name in KEYWORD_TYPES
+                    if name.startswith(phrase + " ")
+                }
+            )
+            raise p.fail(" or ".join(f'"{w}"' for w in following))
+        return phrase
+
+    def _type_modifiers(self, p: _Parser, allowed: int) -> str:
+        """``(n)`` or, when ``allowed`` is 2, ``(n,m)``: digits only."""
+        p.expect("(")
+        numbers: list[str] = []
+        while True:
+            match = _MODIFIER.match(p.text, p.pos)
+            if match is None:
+                raise p.fail("digit")
+            numbers.append(match.group(0))
+            p.pos = match.end()
+            if len(numbers) < allowed and p.eat(","):
+                continue
+            if not p.eat(")"):
+                raise p.fail('"," or ")"' if len(numbers) < allowed else '")"')
+            return "(" + ",".join(numbers) + ")"
 
     # -- filters ---------------------------------------------------------------------------
     def looks_like_filter(self, value: str) -> bool:

@@ -6,11 +6,14 @@ planner. All structs are frozen and hashable so that plans built from them can k
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 import msgspec
 
 __all__ = [
+    "GENERIC_TYPE_MODIFIERS",
+    "KEYWORD_TYPES",
     "ApiRequest",
     "Filter",
     "JsonStep",
@@ -54,8 +57,73 @@ class Field(msgspec.Struct, frozen=True, array_like=True):
     json_path: tuple[JsonStep, ...] = ()
 
 
+#: The type names PostgreSQL's grammar spells with keywords, each with the number of type
+#: modifiers it takes after its last word: ``numeric(10,2)``, ``character varying(20)``,
+#: ``interval day to second(3)``. ``timestamp(3)``/``time(3)`` may be followed by
+#: `` with time zone`` or `` without time zone``.
+KEYWORD_TYPES: Mapping[str, int] = {
+    **dict.fromkeys(("int", "integer", "smallint", "bigint", "real", "boolean"), 0),
+    "double precision": 0,
+    "float": 1,
+    **dict.fromkeys(("decimal", "dec", "numeric"), 2),
+    **dict.fromkeys(("bit", "bit varying"), 1),
+    **dict.fromkeys(
+        (
+            f"{name}{varying}"
+            for name in (
+                "character",
+                "char",
+                "national character",
+                "national char",
+                "nchar",
+            )
+            for varying in ("", " varying")
+        ),
+        1,
+    ),
+    "varchar": 1,
+    **dict.fromkeys(("timestamp", "time"), 1),
+    **dict.fromkeys(
+        (
+            f"{name} {zone} time zone"
+            for name in ("timestamp", "time")
+            for zone in ("with", "without")
+        ),
+        0,
+    ),
+    "interval": 1,
+    **{
+        f"interval {fields}": int(fields.endswith("second"))
+        for fields in (
+            "year",
+            "month",
+            "day",
+            "hour",
+            "minute",
+            "second",
+            "year to month",
+            "day to hour",
+            "day to minute",
+            "day to second",
+            "hour to minute",
+            "hour to second",
+            "minute to second",
+        )
+    },
+}
+#: Modifiers any other type (one identifier, bare or quoted) may take: ``"my_type"(1,2)``.
+GENERIC_TYPE_MODIFIERS = 2
+
+
 class SelectField(msgspec.Struct, frozen=True, tag="field"):
-    """``[alias:]name[->path][::cast]`` in ``select=``; ``*`` is ``name="*"``."""
+    """``[alias:]name[->path][::cast]`` in ``select=``; ``*`` is ``name="*"``.
+
+    ``cast`` and ``aggregate_cast`` are type names in a canonical spelling that PostgreSQL
+    reads with the same meaning: one bare identifier or ``KEYWORD_TYPES`` name (lower case,
+    single spaces), or one double-quoted identifier (``"My Type"``, quotes doubled); then
+    ``(n)``/``(n,m)`` type modifiers (for ``timestamp``/``time`` before a time-zone suffix)
+    and any number of ``[]``: ``numeric(10,2)``, ``timestamp(3) with time zone``, ``text[]``.
+    """
 
     field: Field
     alias: str | None = None

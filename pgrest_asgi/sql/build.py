@@ -6,8 +6,10 @@ Rules that keep the output safe whatever the request says:
 * values never appear in the SQL: every one is a ``$n`` parameter (``exp.Parameter``);
 * built-in functions are schema-qualified (``pg_catalog.json_agg``) so a same-named function
   in an exposed schema cannot take over;
-* the only request text rendered verbatim is a cast's type name, which the grammar restricts to
-  ``[A-Za-z0-9_ $[]]`` and which is emitted through sqlglot's type parser.
+* a cast's type name (``select=col::type``) is written as PostgreSQL's keywords for a keyword
+  type (``DOUBLE PRECISION``) or as a quoted identifier, plus digit-only modifiers and ``[]``
+  (``nodes.cast_type``, which checks again the shape the grammar produces); it never goes
+  through a tokenizer.
 
 Plans hold parameter slots, not values, so the rendered text depends only on the request's
 shape: ``build_read`` caches it in a bounded dict and a hit skips sqlglot entirely.

@@ -5,6 +5,8 @@ never request text (see ``build.py`` for the rules).
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from ..plan.model import (
@@ -18,6 +20,7 @@ from ..plan.model import (
     Param,
     SelectColumn,
 )
+from ..request.model import GENERIC_TYPE_MODIFIERS, KEYWORD_TYPES
 from ..schema.model import QualifiedName
 
 DIALECT = "postgres"
@@ -78,7 +81,54 @@ def column(table: QualifiedName, expr: ColumnExpr) -> exp.Expr:
 
 
 def cast_to(node: exp.Expr, type_name: str) -> exp.Expr:
-    return exp.Cast(this=node, to=exp.DataType.build(type_name, dialect=DIALECT, udt=True))
+    """``CAST(node AS type)`` for a cast the request asked for (``select=col::type``)."""
+    return exp.Cast(this=node, to=cast_type(type_name))
+
+
+_WORD = r"[^\W\d][\w$]*"
+#: The spelling ``request.model.SelectField.cast`` documents, checked again here: this is
+#: the one place request text becomes SQL that is neither a quoted identifier nor a value.
+_CAST_TYPE = re.compile(
+    rf'(?:"(?P<quoted>(?:[^"\x00]|"")+)"|(?P<words>{_WORD}(?: {_WORD})*))'
+    r"(?:\((?P<modifiers>[0-9]{1,9}(?:,[0-9]{1,9})?)\))?"
+    r"(?P<zone> with(?:out)? time zone)?"
+    r"(?P<dims>(?:\[\])*)"
+)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def cast_type(type_name: str) -> exp.DataType:
+    """A cast's target type. A keyword type name (``double precision``) is written as those
+    keywords; any other name as a quoted identifier (lower-cased when it was bare, as
+    PostgreSQL folds it); modifiers are digits. Anything else is a programming error: the
+    grammar only produces names of this shape."""
+    match = _CAST_TYPE.fullmatch(type_name)
+    if match is None:
+        raise ValueError(f"not a type name: {type_name!r}")
+    quoted, words, modifiers, zone, dims = match.group(
+        "quoted", "words", "modifiers", "zone", "dims"
+    )
+    count = modifiers.count(",") + 1 if modifiers else 0
+    if quoted is not None:
+        sql = render(ident(quoted.replace('""', '"')))
+        allowed = GENERIC_TYPE_MODIFIERS
+    else:
+        name = words.translate(_ASCII_LOWER)
+        if zone and (not modifiers or name not in ("timestamp", "time")):
+            raise ValueError(f"not a type name: {type_name!r}")
+        if name in KEYWORD_TYPES:
+            sql, allowed = name.upper(), KEYWORD_TYPES[name]
+        elif " " not in name:
+            sql, allowed = render(ident(name)), GENERIC_TYPE_MODIFIERS
+        else:
+            raise ValueError(f"not a type name: {type_name!r}")
+    if count > allowed:
+        raise ValueError(f"not a type name: {type_name!r}")
+    if modifiers:
+        sql += f"({modifiers})"
+    if zone:
+        sql += zone.upper()
+    return exp.DataType(this=exp.DataType.Type.USERDEFINED, kind=sql + dims)
 
 
 #: Aggregates the grammar accepts; emitted as ``pg_catalog.<name>``.

@@ -263,3 +263,98 @@ def test_accept_is_ordered_by_q() -> None:
 def test_canonical_query_sorts_params() -> None:
     req = parse(("select", "id,name"), ("id", "eq.1"), ("a b", "eq.x y"))
     assert req.canonical_query == "a%20b=eq.x%20y&id=eq.1&select=id,name"
+
+
+# -- SEC-56: a cast's target is a type name, checked by the grammar ----------------------------
+@pytest.mark.parametrize(
+    ("cast", "canonical"),
+    [
+        # What PostgREST accepts and PostgreSQL reads as a type keeps working; bare words
+        # are folded to lower case as PostgreSQL folds them.
+        ("text", "text"),
+        ("Int4", "int4"),
+        ("INTEGER", "integer"),
+        (" text ", "text"),
+        ("num_t", "num_t"),
+        ("a$b", "a$b"),
+        ("ünï", "ünï"),
+        ("double precision", "double precision"),
+        ("Character  Varying", "character varying"),
+        ("timestamp with time zone", "timestamp with time zone"),
+        ("time without time zone", "time without time zone"),
+        ("interval day to second", "interval day to second"),
+        ("national char varying", "national char varying"),
+        # Extensions: quoted names, modifiers of digits, array types.
+        ('"My \\"Type\\""', '"My ""Type"""'),
+        ("int[]", "int[]"),
+        ("text [] []", "text[][]"),
+        ("double precision[]", "double precision[]"),
+        ("numeric(10,2)", "numeric(10,2)"),
+        ("numeric (10)", "numeric(10)"),
+        ("varchar(20)[]", "varchar(20)[]"),
+        ("timestamp(3) with time zone", "timestamp(3) with time zone"),
+        ("time(0)without time zone", "time(0) without time zone"),
+        ("interval second(2)", "interval second(2)"),
+        ("my_type(1,2)", "my_type(1,2)"),
+        ('"My Type"(7)', '"My Type"(7)'),
+    ],
+)
+def test_cast_type_names(cast: str, canonical: str) -> None:
+    select = parse(("select", f"id::{cast}")).select
+    assert select == (SelectField(Field("id"), cast=canonical),)
+    aggregated = parse(("select", f"x::{cast}.sum()::{cast}")).select
+    assert aggregated == (
+        SelectField(Field("x"), cast=canonical, aggregate="sum", aggregate_cast=canonical),
+    )
+
+
+def _select_error(select: str, column: int, details: str) -> tuple[object, ...]:
+    message = f'"failed to parse select parameter ({select})" (line 1, column {column})'
+    return (400, "PGRST100", message, details)
+
+
+@pytest.mark.parametrize(
+    ("select", "column", "details"),
+    [
+        # The two requests of the report: a dollar quote after a type, and one spanning a
+        # cast and an alias.
+        ("id::int $a$", 9, 'unexpected "$" expecting "," or end of input'),
+        ("id::$__$,x$__$:name", 5, 'unexpected "$" expecting a type name'),
+        ("id::", 5, "unexpected end of input expecting a type name"),
+        ("id::1int", 5, 'unexpected "1" expecting a type name'),
+        ("id::int foo", 9, 'unexpected "f" expecting "," or end of input'),
+        ("id::text;drop table x", 9, 'unexpected ";" expecting "," or end of input'),
+        ("id::timestamp with foo", 20, 'unexpected "f" expecting "time"'),
+        ("id::timestamp with", 19, 'unexpected end of input expecting "time"'),
+        ("id::national foo", 14, 'unexpected "f" expecting "," or end of input'),
+        (
+            "id::interval day to",
+            20,
+            'unexpected end of input expecting "hour" or "minute" or "second"',
+        ),
+        ("id::int(10)", 8, 'unexpected "(" expecting "," or end of input'),
+        ("id::varchar(10,2)", 15, 'unexpected "," expecting ")"'),
+        ("id::numeric(1", 14, 'unexpected end of input expecting "," or ")"'),
+        ("id::numeric(a)", 13, 'unexpected "a" expecting digit'),
+        ("id::numeric(-1)", 13, 'unexpected "-" expecting digit'),
+        ("id::numeric(1234567890)", 22, 'unexpected "0" expecting "," or ")"'),
+        ("id::numeric(1,2,3)", 16, 'unexpected "," expecting ")"'),
+        ("id::timestamp with time zone(3)", 29, 'unexpected "(" expecting "," or end of input'),
+        ("id::int[3]", 8, 'unexpected "[" expecting "," or end of input'),
+        ('id::""', 6, 'unexpected """ expecting a type name'),
+        ('id::"a', 5, 'unexpected """ expecting "\\"" to close the quoted name'),
+        ("rel(id::int $a$)", 13, 'unexpected "$" expecting ")"'),
+        ("n:count()::int $a$", 16, 'unexpected "$" expecting "," or end of input'),
+        ("x.sum()::$a$", 10, 'unexpected "$" expecting a type name'),
+    ],
+)
+def test_cast_type_errors(select: str, column: int, details: str) -> None:
+    err = _error(("select", select))
+    assert (err.status, err.code, err.message, err.details) == _select_error(
+        select, column, details
+    )
+
+
+def test_cast_type_with_nul_is_refused() -> None:
+    err = _error(("select", 'id::"a\x00b"'))
+    assert (err.code, err.details) == ("PGRST100", 'unexpected "\x00" expecting a type name')

@@ -454,3 +454,85 @@ def test_guc_statement_order_and_parameters() -> None:
         "app.settings.k",
         "v",
     ]
+
+
+# -- SEC-56: a cast's type is keywords or a quoted identifier, never tokenized text ------------
+@pytest.mark.parametrize(
+    ("type_name", "sql"),
+    [
+        ("text", '"text"'),
+        ("Int4", '"int4"'),
+        ("num_t", '"num_t"'),
+        ("a$b", '"a$b"'),
+        ("ünï", '"ünï"'),
+        ('"My ""Type"""', '"My ""Type"""'),
+        ('"$a$"', '"$a$"'),
+        ("int", "INT"),
+        ("double precision[]", "DOUBLE PRECISION[]"),
+        ("character varying(20)", "CHARACTER VARYING(20)"),
+        ("numeric(10,2)[][]", "NUMERIC(10,2)[][]"),
+        ("timestamp with time zone", "TIMESTAMP WITH TIME ZONE"),
+        ("timestamp(3) with time zone", "TIMESTAMP(3) WITH TIME ZONE"),
+        ("interval day to second(3)", "INTERVAL DAY TO SECOND(3)"),
+        ('"my type"(1,2)[]', '"my type"(1,2)[]'),
+    ],
+)
+def test_cast_type_sql(type_name: str, sql: str) -> None:
+    from sqlglot import exp
+
+    from pgrest_asgi.sql.nodes import cast_to, render
+
+    assert render(cast_to(exp.Column(this=exp.to_identifier("c")), type_name)) == (
+        f"CAST(c AS {sql})"
+    )
+
+
+@pytest.mark.parametrize(
+    "type_name",
+    [
+        "int $a$",
+        "$__$",
+        "int foo",
+        "my type",
+        "text;drop table x",
+        "int(10)",
+        "varchar(1,2)",
+        "my_type(1,2,3)",
+        "numeric(1234567890)",
+        "timestamp with time zone(3)",
+        "int4(3) with time zone",
+        "timestamp with time zone with time zone",
+        '""',
+        '"a\x00b"',
+        '"a"b"',
+        "int[3]",
+        "Text ",
+        " text",
+        "",
+    ],
+)
+def test_cast_type_refuses_what_the_grammar_never_produces(type_name: str) -> None:
+    """A custom grammar or planner pass that hands the builder anything else fails loudly."""
+    from sqlglot import exp
+
+    from pgrest_asgi.sql.nodes import cast_to
+
+    with pytest.raises(ValueError, match="not a type name"):
+        cast_to(exp.Column(this=exp.to_identifier("c")), type_name)
+
+
+def test_cast_types_in_a_read() -> None:
+    plan, params = _plan(
+        "items",
+        'select=a:id::Text,b:id::double precision[],c:id::"My \\"T"(1)[],'
+        "d:id::timestamp(3) with time zone,e:id::numeric(10,2)",
+    )
+    sql = build_read(plan, SqlCache())
+    column = '"api"."items"."id"'
+    assert (
+        f'SELECT CAST({column} AS "text") AS "a", CAST({column} AS DOUBLE PRECISION[]) AS "b", '
+        f'CAST({column} AS "My ""T"(1)[]) AS "c", '
+        f'CAST({column} AS TIMESTAMP(3) WITH TIME ZONE) AS "d", '
+        f'CAST({column} AS NUMERIC(10,2)) AS "e" FROM'
+    ) in sql
+    assert params == []
