@@ -192,14 +192,12 @@ class PgRestApp:
         """Load the schema cache; on failure keep serving the old one. Returns success."""
         from .schema.loader import load_schema_cache
 
-        executor = self.executor
-        pool = getattr(executor, "pool", None)
+        connection = getattr(self.executor, "maintenance_connection", None)
         started = time.perf_counter()
         try:
-            if pool is None:
+            if connection is None:
                 raise ConnectionError.unreachable("no connection pool")
-            async with pool.connection() as conn:
-                await conn.execute("RESET ROLE")
+            async with connection() as conn:
                 cache = await load_schema_cache(
                     conn, self.settings.db_schemas, self.settings.db_extra_search_path
                 )

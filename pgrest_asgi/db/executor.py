@@ -8,6 +8,18 @@ One transaction per request, sent in psycopg pipeline mode so it costs one round
     SELECT "schema"."pre_request"()  -- when db_pre_request is set
     <main statement>                 -- also returns response.headers / response.status
     [COMMIT | ROLLBACK]
+    SELECT pg_advisory_unlock_all(), <what else was left behind>   -- the session check
+
+The session check (with ``db_reset_session``) runs after the transaction ended, so it sees the
+session as the next request would find it. It releases session-level advisory locks itself
+and names what it cannot undo cheaply: a ``LISTEN``, a ``WITH HOLD`` cursor, a prepared
+statement made with SQL ``PREPARE`` (which could stand in for one of ours), a session-level
+role and, after a read-write transaction, temporary objects (read-only transactions cannot
+create any). Temporary objects are dropped with ``DISCARD TEMP``; for anything else the
+connection is closed and the pool replaces it: a session that cannot be trusted is never
+reused. A prepared statement of ours that vanished (``DEALLOCATE`` in a function) fails the
+next transaction before anything in it can commit: that connection is closed as well and the
+request retried once on another one.
 
 The statements go through ``db/pipeline.py`` (libpq's pipeline mode, prepared statements):
 every value is a server-side ``$n`` parameter, nothing is interpolated client-side (so a ``%``
@@ -17,9 +29,10 @@ the JSON body stays ``bytes`` from the socket to the response.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import msgspec
@@ -44,6 +57,28 @@ __all__ = ["DbResult", "PsycopgExecutor"]
 APPLICATION_NAME = "pgrest_asgi"
 #: Connections idle longer than this are pinged before use (catches server restarts).
 IDLE_CHECK_AFTER = 1.0
+
+_SESSION_CHECK = (
+    "SELECT pg_catalog.pg_advisory_unlock_all(), pg_catalog.concat_ws(' ',"
+    " CASE WHEN pg_catalog.current_setting('role') <> 'none' THEN 'role' END,"
+    " CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_listening_channels()) THEN 'listen' END,"
+    " CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_cursor() c WHERE c.is_holdable)"
+    " THEN 'cursor' END,"
+    " CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_statement() p WHERE p.from_sql)"
+    " THEN 'prepare' END{temp})"
+)
+#: What a transaction left in the session; ``''`` when nothing. Only a read-write transaction
+#: can create temporary objects (tables and views have a row type; temporary functions are
+#: never found without naming ``pg_temp``, so they cannot stand in for anything).
+SESSION_CHECK_READ_ONLY = _SESSION_CHECK.format(temp="")
+SESSION_CHECK_READ_WRITE = _SESSION_CHECK.format(
+    temp=", CASE WHEN pg_catalog.pg_my_temp_schema() <> 0 AND (EXISTS (SELECT FROM"
+    " pg_catalog.pg_class c WHERE c.relnamespace = pg_catalog.pg_my_temp_schema()) OR EXISTS"
+    " (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace = pg_catalog.pg_my_temp_schema()))"
+    " THEN 'temp' END"
+)
+#: The SQLSTATE of executing a prepared statement that does not exist.
+_NO_SUCH_STATEMENT = b"26000"
 
 
 class DbResult(msgspec.Struct, kw_only=True):
@@ -117,6 +152,18 @@ class PsycopgExecutor:
             await self.pool.close()
             self.pool = None
 
+    @contextlib.asynccontextmanager
+    async def maintenance_connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        """A pooled connection in the session state it had when it was opened, for work
+        outside requests (the schema cache): ``DISCARD ALL`` drops whatever a request's
+        function left behind (settings, role, temporary objects, locks, prepared statements)."""
+        if self.pool is None:
+            raise ConnectionError.unreachable("The connection pool is not open")
+        async with self.pool.connection() as conn:
+            self.prepared.forget(conn)
+            await conn.execute("DISCARD ALL")
+            yield conn
+
     async def _check(self, conn: AsyncConnection[Any]) -> None:
         last = self._last_used.get(conn)
         if last is None or time.monotonic() - last > IDLE_CHECK_AFTER:
@@ -132,8 +179,16 @@ class PsycopgExecutor:
         """
         try:
             return await self._with_connection(statement, tx)
-        except _Retryable:
-            if self.pool is not None:
+        except _Retryable as again:
+            self.observer(
+                Event(
+                    name="db.retry",
+                    message=f"retrying the transaction on another connection: {again.reason}",
+                    level="warning",
+                    fields={"reason": again.reason},
+                )
+            )
+            if again.check_pool and self.pool is not None:
                 await self.pool.check()
             return await self._with_connection(statement, tx, retry=False)
 
@@ -183,7 +238,8 @@ class PsycopgExecutor:
         implicit = tx.read_only and tx.isolation is None and not tx.rollback
         guc_sql, guc_params = guc_statement(tx, set_read_only=implicit)
         messages = [] if implicit else [Message(begin_sql(tx.isolation, tx.read_only).encode())]
-        if self.settings.db_reset_session:
+        clean = self.settings.db_reset_session
+        if clean:
             messages.append(Message(b"RESET ALL"))
         messages.append(self._message(conn, guc_sql, guc_params))
         if tx.pre_request is not None:
@@ -196,18 +252,29 @@ class PsycopgExecutor:
             messages.append(self._message(conn, statement.count_sql, statement.count_params))
         # Row checks need the main statement's row before the transaction may end.
         deferred_end = bool(statement.checks) and not implicit
+        then: list[Message] = []
         if not implicit and not deferred_end:
             messages += _end(tx)
+            if clean:
+                messages.append(self._session_check(conn, tx))
+        elif implicit and clean:
+            # After a Sync of its own: the implicit transaction has ended (a LISTEN only
+            # takes effect at commit), and it runs even when the transaction failed.
+            then.append(self._session_check(conn, tx))
+        check_index = len(messages) if then else len(messages) - 1 if clean else -1
+        if deferred_end:
+            check_index = -1
         try:
-            results = await run_pipeline(conn, messages)
+            results = await run_pipeline(conn, messages, then)
         except psycopg.OperationalError as exc:
             self.prepared.forget(conn)
             raise self._broken(exc, tx, retry=retry) from None
         row: PGresult | None = None
         explained: PGresult | None = None
         failure: PGresult | None = None
+        session: PGresult | None = None
         slots = iter(results)
-        for index, message in enumerate(messages):
+        for index, message in enumerate(messages + then if then else messages):
             if message.prepare:
                 parsed = next(slots)
                 if parsed.status == ExecStatus.COMMAND_OK and message.name is not None:
@@ -215,27 +282,34 @@ class PsycopgExecutor:
                 elif failure is None and parsed.status == ExecStatus.FATAL_ERROR:
                     failure = parsed
             result = next(slots)
-            if failure is None and result.status == ExecStatus.FATAL_ERROR:
+            if index == check_index:
+                session = result
+            elif failure is None and result.status == ExecStatus.FATAL_ERROR:
                 failure = result
             if index == main_index:
                 row = result
             elif index == count_index:
                 explained = result
         if failure is not None:
-            raise await self._failed(conn, failure, tx)
+            raise await self._failed(conn, failure, tx, session, retry=retry)
+        if session is not None:
+            await self._settle(conn, session)
         assert row is not None and row.status == ExecStatus.TUPLES_OK
         if statement.checks:
             rows = int(row.get_value(0, 1) or 0)
             failed = next((c for c in statement.checks if c.failed(rows)), None)
-            if failed is not None:
-                if deferred_end:
-                    await run_pipeline(conn, [Message(b"ROLLBACK")])
-                raise row_check_error(failed, rows)
+            ending = [Message(b"ROLLBACK")] if failed is not None else _end(tx)
+            if deferred_end and clean:
+                ending.append(self._session_check(conn, tx))
             if deferred_end:
-                ended = await run_pipeline(conn, _end(tx))
+                ended = await run_pipeline(conn, ending)
                 failure = next((r for r in ended if r.status == ExecStatus.FATAL_ERROR), None)
-                if failure is not None:
-                    raise await self._failed(conn, failure, tx)
+                if clean and (failure is None or failed is not None):
+                    await self._settle(conn, ended[-1])
+            if failed is not None:
+                raise row_check_error(failed, rows)
+            if deferred_end and failure is not None:
+                raise await self._failed(conn, failure, tx, None, retry=False)
         if statement.explain is not None:
             lines = (row.get_value(i, 0) or b"" for i in range(row.ntuples))
             return DbResult(total=None, page_total=0, body=b"\n".join(lines))
@@ -252,12 +326,71 @@ class PsycopgExecutor:
         )
 
     async def _failed(
-        self, conn: AsyncConnection[Any], failure: PGresult, tx: TxSpec
-    ) -> PgRestError:
-        """End a transaction a statement failed in, and the error to answer."""
+        self,
+        conn: AsyncConnection[Any],
+        failure: PGresult,
+        tx: TxSpec,
+        session: PGresult | None,
+        *,
+        retry: bool,
+    ) -> Exception:
+        """End a transaction a statement failed in, and the error to answer.
+
+        A session-level advisory lock or a ``PREPARE`` survives a rollback, so the session
+        check runs after it (unless it already ran, after the transaction's own Sync).
+        """
+        ending = []
         if conn.pgconn.transaction_status != TransactionStatus.IDLE:
-            await run_pipeline(conn, [Message(b"ROLLBACK")])
+            ending.append(Message(b"ROLLBACK"))
+        ran = session is not None and session.status != ExecStatus.PIPELINE_ABORTED
+        checking = self.settings.db_reset_session and not ran
+        if checking:
+            ending.append(self._session_check(conn, tx))
+        if ending:
+            ended = await run_pipeline(conn, ending)
+            if checking:
+                session = ended[-1]
+        if session is not None and (ran or checking):
+            await self._settle(conn, session)
+        if failure.error_field(pq.DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT:
+            # One of our prepared statements is gone (a function ran DEALLOCATE): nothing of
+            # this transaction committed, and the connection's state is not what we think.
+            await self._discard(conn, "a prepared statement of this connection vanished")
+            if retry:
+                return _Retryable("prepared statement missing", check_pool=False)
         return self.translate(failure, anonymous=tx.role == self.settings.db_anon_role)
+
+    def _session_check(self, conn: AsyncConnection[Any], tx: TxSpec) -> Message:
+        sql = SESSION_CHECK_READ_ONLY if tx.read_only else SESSION_CHECK_READ_WRITE
+        return self._message(conn, sql, ())
+
+    async def _settle(self, conn: AsyncConnection[Any], result: PGresult) -> None:
+        """Act on the session check: nothing, ``DISCARD TEMP``, or close the connection."""
+        if result.status == ExecStatus.TUPLES_OK:
+            left = result.get_value(0, 1)
+            if not left:
+                return
+            reasons = left.decode()
+        else:  # the check itself failed (e.g. a session-level statement_timeout)
+            reasons = "the session check failed"
+        if reasons == "temp":
+            done = await run_pipeline(conn, [Message(b"DISCARD TEMP")])
+            if done[0].status == ExecStatus.COMMAND_OK:
+                return
+        await self._discard(conn, reasons)
+
+    async def _discard(self, conn: AsyncConnection[Any], reasons: str) -> None:
+        """Close a connection whose session cannot be trusted; the pool replaces it."""
+        self.observer(
+            Event(
+                name="db.session_discarded",
+                message=f"closing a connection a request left unclean: {reasons}",
+                level="warning",
+                fields={"reasons": reasons},
+            )
+        )
+        self.prepared.forget(conn)
+        await conn.close()
 
     def _broken(self, exc: psycopg.OperationalError, tx: TxSpec, *, retry: bool) -> Exception:
         """What a connection that broke mid-transaction means for this request.
@@ -273,7 +406,7 @@ class PsycopgExecutor:
         answered = [r for r in results if r.status in _RAN]
         killed_first = bool(results) and results[0].status == ExecStatus.FATAL_ERROR
         if retry and not answered and (tx.read_only or killed_first):
-            return _Retryable()
+            return _Retryable("the connection was broken", check_pool=True)
         if errors and errors[0].error_field(pq.DiagnosticField.SQLSTATE):
             return self.translate(errors[0], anonymous=tx.role == self.settings.db_anon_role)
         return ConnectionError.unreachable(_first_line(exc))
@@ -350,7 +483,13 @@ _RAN = frozenset({ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK, ExecStatus.EMPTY_
 
 
 class _Retryable(Exception):
-    """The connection died before anything ran; safe to try once more on another one."""
+    """Nothing of the transaction ran or committed; safe to try once more on another
+    connection. ``check_pool``: the connection died, so others may have died with it."""
+
+    def __init__(self, reason: str, *, check_pool: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.check_pool = check_pool
 
 
 class _PlanNode(msgspec.Struct):

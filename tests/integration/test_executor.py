@@ -22,10 +22,11 @@ async def test_shapes_are_prepared_once_per_connection(app_factory: Any) -> None
     async with app_factory(db_pool=1) as (app, http):
         for i in range(1, 6):
             assert (await http.get(f"/items?select=id&id=eq.{i}")).json() == [{"id": i}]
-        # The preamble and the main statement: one prepared statement each, reused.
-        assert await _prepared_names(app) == ["pgrst_1", "pgrst_2"]
+        # The preamble, the main statement and the session check: one prepared statement
+        # each, reused.
+        assert await _prepared_names(app) == ["pgrst_1", "pgrst_2", "pgrst_3"]
         await http.get("/items?select=name&id=eq.1")
-        assert len(await _prepared_names(app)) == 3
+        assert len(await _prepared_names(app)) == 4
 
 
 async def test_prepared_statements_can_be_disabled(app_factory: Any) -> None:
