@@ -7,6 +7,7 @@ a function or the pre-request may have set, and renders CORS and OPTIONS answers
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +23,7 @@ __all__ = [
     "Response",
     "allow_header",
     "apply_response_gucs",
+    "bodiless",
     "cors_headers",
     "preflight",
     "read_response",
@@ -48,7 +50,8 @@ class Response(msgspec.Struct):
     status: int
     headers: Headers
     body: bytes = b""
-    #: HEAD: send headers only and no Content-Length.
+    #: Send the headers only, without Content-Length: a HEAD request, or a status that has
+    #: no content (``bodiless``).
     head: bool = False
     reason: str | None = None
 
@@ -246,15 +249,27 @@ def _location(mount_path: str, table: str, keys: Mapping[str, Any]) -> bytes:
 
 
 _header_list = msgspec.json.Decoder(list[dict[str, str]])
+_STATUS = re.compile(r"[0-9]{3}")
+#: RFC 9110 §5.6.2: a field name is a token.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: RFC 9110 §5.5: control characters other than HTAB are not part of a field value (CR, LF
+#: and NUL would end the header, or the head, early).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+#: Statuses whose response has no content (RFC 9110 §15.3.5, §15.3.6, §15.4.5).
+_NO_CONTENT = frozenset({204, 205, 304})
 
 
 def apply_response_gucs(
     response: Response, headers_guc: bytes | None, status_guc: bytes | None
 ) -> Response:
-    """Honour ``response.status`` and ``response.headers`` set inside the transaction."""
+    """Honour ``response.status`` and ``response.headers`` set inside the transaction.
+
+    Whatever they say, the response stays one valid HTTP message: a 1xx status (an interim
+    response, not an answer) is PGRST112, a header that is no valid field is PGRST111, and a
+    status without content is sent without any (``bodiless``)."""
     if status_guc is not None:
         text = status_guc.decode("utf-8", "replace").strip()
-        if not text.isdigit() or not 100 <= int(text) <= 599:
+        if not _STATUS.fullmatch(text) or not 200 <= int(text) <= 599:
             raise ApiRequestError.bad_response_status()
         response.status = int(text)
     if headers_guc is not None:
@@ -267,6 +282,8 @@ def apply_response_gucs(
             if len(item) != 1:
                 raise ApiRequestError.bad_response_headers()
             ((name, value),) = item.items()
+            # Surrounding spaces are not part of a field value; servers refuse them.
+            value = value.strip(" \t")
             if not _valid_header(name, value):
                 raise ApiRequestError.bad_response_headers()
             extra.append((name.lower().encode("latin-1"), value.encode("latin-1")))
@@ -274,16 +291,30 @@ def apply_response_gucs(
         # Framing headers stay ours: the body we send decides them.
         extra = [(n, v) for n, v in extra if n not in (b"content-length", b"transfer-encoding")]
         response.headers = [h for h in response.headers if h[0] not in names] + extra
+    if response.status in _NO_CONTENT:
+        bodiless(response)
+    return response
+
+
+def bodiless(response: Response) -> Response:
+    """A 204, 205 or 304 carries no content (RFC 9110 §15.3.5, §15.3.6, §15.4.5): no body
+    and no Content-Type. Content-Length is left out of 204 (which must not have one) and 304
+    (where it would describe the 200 response); a 205 keeps the ``Content-Length: 0`` that
+    RFC 9110 allows. Sending a body anyway would be read as the start of the next response
+    on a kept-alive connection."""
+    response.body = b""
+    response.headers = [h for h in response.headers if h[0] != b"content-type"]
+    if response.status != 205:
+        response.head = True
     return response
 
 
 def _valid_header(name: str, value: str) -> bool:
-    if not name or any(c in name for c in ' \t\r\n:\x00()<>@,;\\"/[]?={}'):
-        return False
-    if any(c in value for c in "\r\n\x00"):
+    """A field name that is a token, and a value without control characters; both Latin-1
+    (what an ASGI server sends as bytes)."""
+    if not _TOKEN.fullmatch(name) or _CONTROL.search(value):
         return False
     try:
-        name.encode("latin-1")
         value.encode("latin-1")
     except UnicodeEncodeError:
         return False
