@@ -226,7 +226,14 @@ class PgRestApp:
     async def _retry_schema_load(self) -> None:
         attempt = 0
         while self.schema_cache is None:
-            await asyncio.sleep(min(_RELOAD_RETRY_CAP, 0.5 * 2**attempt))
+            delay = min(_RELOAD_RETRY_CAP, 0.5 * 2**attempt)
+            wait_available = getattr(self.executor, "wait_available", None)
+            if getattr(self.executor, "outage", None) is not None and wait_available:
+                # The database is down: load as soon as it is back, not at the next step of
+                # the back-off.
+                await wait_available(delay)
+            else:
+                await asyncio.sleep(delay)
             attempt += 1
             await self.reload_schema()
 
@@ -317,7 +324,7 @@ class PgRestApp:
         body = exc.body(verbose=self.settings.client_error_verbosity == "verbose")
         headers = exc.response_headers(len(body))
         if exc.status == 503 and not any(k == b"retry-after" for k, _ in headers):
-            headers.append((b"retry-after", b"0"))
+            headers.append((b"retry-after", b"1"))
         return Response(exc.status, with_vary(headers), body, reason=exc.reason)
 
     # -- the pipeline ----------------------------------------------------------------------

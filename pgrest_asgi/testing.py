@@ -687,6 +687,49 @@ class PostgresCluster:
                 self._postmaster_pid = None
                 self._running = False
 
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server but keep the cluster (data, socket directory, port), to test what
+        clients see while PostgreSQL is down or restarting; :meth:`start_server` brings it
+        back. ``mode`` is ``pg_ctl stop --mode``: ``smart``, ``fast`` or ``immediate`` (a
+        crash: the next start runs WAL recovery)."""
+        if mode not in ("smart", "fast", "immediate"):
+            raise ValueError(f"mode must be smart, fast or immediate, not {mode!r}")
+        with self._lock:
+            data_dir = self._require_base() / "data"
+            pid = _read_postmaster_pid(data_dir) or self._postmaster_pid
+            if pid is None or not _is_postmaster_of(pid, data_dir):
+                self._running = False
+                return
+            code = self._run(
+                self._binary("pg_ctl"),
+                "stop",
+                "--pgdata",
+                str(data_dir),
+                "--mode",
+                mode,
+                "--wait",
+                "--timeout",
+                "60",
+                "--silent",
+                timeout=75.0,
+            )
+            if not _wait_gone(pid, 10.0):
+                raise self._fail(f"the PostgreSQL server did not stop (pg_ctl exit code {code})")
+            self._running = False
+
+    def start_server(self) -> None:
+        """Start the server of a cluster stopped by :meth:`stop_server`; returns once it
+        accepts connections."""
+        with self._lock:
+            self._require_base()
+            if not self._running:
+                self._pg_ctl_start()
+
+    def restart(self, mode: str = "fast") -> None:
+        """``pg_ctl restart``: :meth:`stop_server`, then :meth:`start_server`."""
+        self.stop_server(mode)
+        self.start_server()
+
     def _stop_if_owner(self) -> None:
         # A fork()ed child inherits our atexit hook and this object; the server is the parent's.
         if os.getpid() == self._creator_pid:

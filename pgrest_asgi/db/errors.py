@@ -89,7 +89,7 @@ def database_error(
     if status == 401:
         headers.append(("WWW-Authenticate", "Bearer"))
     if status == 503:
-        headers.append(("Retry-After", "0"))
+        headers.append(("Retry-After", "1"))
     return DatabaseError(
         message, code=sqlstate, status=status, details=detail, hint=hint, headers=headers
     )

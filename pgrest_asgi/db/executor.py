@@ -29,10 +29,12 @@ the JSON body stays ``bytes`` from the socket to the response.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import math
 import time
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -79,6 +81,13 @@ SESSION_CHECK_READ_WRITE = _SESSION_CHECK.format(
 )
 #: The SQLSTATE of executing a prepared statement that does not exist.
 _NO_SUCH_STATEMENT = b"26000"
+#: ``too_many_connections``: the server is up, only full.
+_TOO_MANY_CONNECTIONS = "53300"
+#: While the database is unreachable it is probed after this many seconds, then twice as
+#: long each time up to ``RECOVERY_MAX_DELAY``.
+RECOVERY_FIRST_PROBE = 0.1
+RECOVERY_MAX_DELAY = 1.0
+_PROBE_TIMEOUT = 5
 
 
 class DbResult(msgspec.Struct, kw_only=True):
@@ -122,12 +131,25 @@ class PsycopgExecutor:
         self.prepared = PreparedRegistry()
         #: SQL text → bytes; the texts come from caches, so there are few of them.
         self._encoded: dict[str, bytes] = {}
+        #: Set while the database cannot be reached (see ``_unreachable``).
+        self.outage: Outage | None = None
+        self._available: asyncio.Event | None = None
+        self._open = False
+        self._connection_class = _reporting_connection(self._connect_failed)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self, *, wait: bool = False) -> None:
+        self._open = True
+        self._available = asyncio.Event()
+        self._available.set()
+        pool = self.pool = self._new_pool()
+        await pool.open(wait=wait, timeout=self.settings.db_pool_acquisition_timeout)
+
+    def _new_pool(self) -> psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]]:
         s = self.settings
-        self.pool = psycopg_pool.AsyncConnectionPool(
+        return psycopg_pool.AsyncConnectionPool(
             s.db_uri,
+            connection_class=self._connection_class,
             min_size=min(s.db_pool_min, s.db_pool),
             max_size=s.db_pool,
             timeout=s.db_pool_acquisition_timeout,
@@ -141,33 +163,131 @@ class PsycopgExecutor:
                 "prepare_threshold": None,
                 "application_name": APPLICATION_NAME,
             },
-            check=self._check,
             open=False,
             name="pgrest_asgi",
         )
-        await self.pool.open(wait=wait, timeout=s.db_pool_acquisition_timeout)
 
     async def close(self) -> None:
+        self._open = False
+        outage, self.outage = self.outage, None
+        if outage is not None:
+            outage.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await outage.task
         if self.pool is not None:
             await self.pool.close()
             self.pool = None
+
+    # -- outages ---------------------------------------------------------------------------
+    def _connect_failed(self, exc: psycopg.OperationalError) -> None:
+        """A new connection could not be made: unless the server is merely full, it is down
+        (or refusing us). From now on requests are answered 503 at once instead of waiting
+        for a connection, until a probe connects again."""
+        if exc.sqlstate == _TOO_MANY_CONNECTIONS or self.outage is not None or not self._open:
+            return
+        reason = _first_line(exc)
+        self.observer(
+            Event(
+                name="db.unreachable",
+                message=f"the database cannot be reached: {reason}",
+                level="error",
+                fields={"reason": reason},
+            )
+        )
+        if self._available is not None:
+            self._available.clear()
+        outage = Outage(reason, retry_at=time.monotonic() + RECOVERY_FIRST_PROBE)
+        outage.task = asyncio.get_running_loop().create_task(self._recover(outage))
+        self.outage = outage
+
+    async def _recover(self, outage: Outage) -> None:
+        """Probe the database until it accepts a connection, then start a new pool.
+
+        The old pool is closed at once: requests waiting on it are woken (and answered 503),
+        and its reconnection attempts, which back off for up to minutes, stop. Probes back
+        off from ``RECOVERY_FIRST_PROBE`` to ``RECOVERY_MAX_DELAY`` seconds, so the first
+        request after the database returns is served within about that long.
+        """
+        old, self.pool = self.pool, None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.close(timeout=0)
+        delay = RECOVERY_FIRST_PROBE
+        while True:
+            outage.retry_at = time.monotonic() + delay
+            await asyncio.sleep(delay)
+            try:
+                probe = await AsyncConnection.connect(
+                    self.settings.db_uri,
+                    autocommit=True,
+                    connect_timeout=_PROBE_TIMEOUT,
+                    application_name=APPLICATION_NAME,
+                )
+            except psycopg.OperationalError as exc:
+                outage.reason = _first_line(exc)
+                delay = min(delay * 2, RECOVERY_MAX_DELAY)
+                continue
+            await probe.close()
+            break
+        pool = self._new_pool()
+        await pool.open(wait=False)
+        self.pool = pool
+        self.outage = None
+        if self._available is not None:
+            self._available.set()
+        self.observer(
+            Event(
+                name="db.recovered",
+                message="the database is reachable again "
+                f"(after {time.monotonic() - outage.since:.1f}s)",
+                fields={"seconds": time.monotonic() - outage.since},
+            )
+        )
+
+    async def wait_available(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the database to be reachable; ``True`` if it is
+        believed to be (no outage)."""
+        if self._available is None or self._available.is_set():
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._available.wait(), timeout)
+        return self._available.is_set()
 
     @contextlib.asynccontextmanager
     async def maintenance_connection(self) -> AsyncIterator[AsyncConnection[Any]]:
         """A pooled connection in the session state it had when it was opened, for work
         outside requests (the schema cache): ``DISCARD ALL`` drops whatever a request's
         function left behind (settings, role, temporary objects, locks, prepared statements)."""
-        if self.pool is None:
-            raise ConnectionError.unreachable("The connection pool is not open")
-        async with self.pool.connection() as conn:
+        pool = self._pool()
+        async with pool.connection() as conn:
             self.prepared.forget(conn)
             await conn.execute("DISCARD ALL")
             yield conn
 
-    async def _check(self, conn: AsyncConnection[Any]) -> None:
-        last = self._last_used.get(conn)
-        if last is None or time.monotonic() - last > IDLE_CHECK_AFTER:
-            await conn.execute("")
+    async def _live_connection(
+        self, pool: psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]]
+    ) -> AsyncConnection[Any]:
+        """A pooled connection that answers; one idle for a while is pinged first.
+
+        Not the pool's ``check`` callback: that sleeps with back-off (1, 2, 4 … s) after each
+        dead connection, so after a database restart the first request would walk every
+        dead connection of the pool that way. Here a dead one is handed back (the pool drops
+        it and opens a new one) and the next is tried at once.
+        """
+        for _ in range(self.settings.db_pool + 1):
+            conn = await pool.getconn()
+            last = self._last_used.get(conn)
+            if last is not None and time.monotonic() - last <= IDLE_CHECK_AFTER:
+                return conn
+            try:
+                await conn.execute("")
+            except psycopg.Error:
+                self.prepared.forget(conn)
+                await conn.close()
+                await pool.putconn(conn)
+                continue
+            return conn
+        return await pool.getconn()
 
     # -- hook API --------------------------------------------------------------------------
     async def execute(self, statement: Statement, tx: TxSpec) -> DbResult:
@@ -189,22 +309,37 @@ class PsycopgExecutor:
                 )
             )
             if again.check_pool and self.pool is not None:
-                await self.pool.check()
+                with contextlib.suppress(psycopg_pool.PoolClosed):
+                    await self.pool.check()
             return await self._with_connection(statement, tx, retry=False)
+
+    def _pool(self) -> psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]]:
+        """The pool, or the error to answer now: while the database is unreachable no request
+        waits for a connection."""
+        if self.outage is not None:
+            raise self.outage.error()
+        if self.pool is None:
+            raise ConnectionError.unreachable("The connection pool is not open")
+        return self.pool
 
     async def _with_connection(
         self, statement: Statement, tx: TxSpec, *, retry: bool = True
     ) -> DbResult:
-        if self.pool is None:
-            raise ConnectionError.unreachable("The connection pool is not open")
+        pool = self._pool()
         try:
-            async with self.pool.connection() as conn:
-                try:
-                    return await self.run(conn, statement, tx, retry=retry)
-                finally:
-                    # Not a pool `reset` callback: that sends every return through a task.
-                    self._last_used[conn] = time.monotonic()
+            conn = await self._live_connection(pool)
+            try:
+                return await self.run(conn, statement, tx, retry=retry)
+            finally:
+                # Not a pool `reset` callback: that sends every return through a task.
+                self._last_used[conn] = time.monotonic()
+                await pool.putconn(conn)
+        except psycopg_pool.PoolClosed:
+            # The pool was closed under us: an outage began (or the app is shutting down).
+            raise self._pool_error() from None
         except psycopg_pool.PoolTimeout:
+            if self.outage is not None:
+                raise self.outage.error() from None
             self.observer(
                 Event(name="pool.timeout", message="acquisition timed out", level="warning")
             )
@@ -217,9 +352,16 @@ class PsycopgExecutor:
                 headers=[("Retry-After", "1")],
             ) from None
         except psycopg.OperationalError as exc:
+            if self.outage is not None:
+                raise self.outage.error() from None
             if exc.sqlstate is None:
                 raise ConnectionError.unreachable(_first_line(exc)) from None
             raise
+
+    def _pool_error(self) -> PgRestError:
+        if self.outage is not None:
+            return self.outage.error()
+        return ConnectionError.unreachable("The connection pool is closed")
 
     async def run(
         self,
@@ -480,6 +622,46 @@ def row_check_error(check: RowCheck, rows: int) -> PgRestError:
 
 #: Statuses that mean the server ran (or parsed) one of the transaction's statements.
 _RAN = frozenset({ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK, ExecStatus.EMPTY_QUERY})
+
+
+class Outage:
+    """The database could not be reached; ``retry_at`` is when it is probed next."""
+
+    __slots__ = ("reason", "retry_at", "since", "task")
+
+    def __init__(self, reason: str, *, retry_at: float) -> None:
+        self.reason = reason
+        self.since = time.monotonic()
+        self.retry_at = retry_at
+        self.task: asyncio.Task[None]
+
+    def error(self) -> PgRestError:
+        """503 ``PGRST000`` with ``Retry-After``: whole seconds until the next probe (at least
+        one; the header counts in seconds)."""
+        wait = max(1, math.ceil(self.retry_at - time.monotonic()))
+        return ConnectionError(
+            "Database connection error.",
+            code="PGRST000",
+            details=self.reason,
+            headers=[("Retry-After", str(wait))],
+        )
+
+
+def _reporting_connection(
+    on_failure: Callable[[psycopg.OperationalError], None],
+) -> type[AsyncConnection[Any]]:
+    """A connection class for the pool that reports failed connection attempts."""
+
+    class ReportingConnection(AsyncConnection[Any]):
+        @classmethod
+        async def connect(cls, conninfo: str = "", **kwargs: Any) -> ReportingConnection:
+            try:
+                return await super().connect(conninfo, **kwargs)
+            except psycopg.OperationalError as exc:
+                on_failure(exc)
+                raise
+
+    return ReportingConnection
 
 
 class _Retryable(Exception):
