@@ -92,9 +92,11 @@ async def test_django_combine(api_db: PostgresCluster) -> None:
     application = create_application(get_asgi_application(), _settings(api_db))
     messages = iter([{"type": "lifespan.startup"}])
     sent: list[dict[str, object]] = []
+    answered = asyncio.Event()
 
     async def send(message: dict[str, object]) -> None:
         sent.append(message)
+        answered.set()
 
     # Start the lifespan in the background; Django must never see it.
     stop = asyncio.Event()
@@ -107,8 +109,7 @@ async def test_django_combine(api_db: PostgresCluster) -> None:
             return {"type": "lifespan.shutdown"}
 
     task = asyncio.create_task(application({"type": "lifespan"}, receive_then_stop, send))
-    while not sent:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(answered.wait(), 60)  # generous: it ends at start-up
     assert sent[0] == {"type": "lifespan.startup.complete"}
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=application), base_url="http://test"

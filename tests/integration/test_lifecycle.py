@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import httpx
@@ -11,6 +12,9 @@ import psycopg
 from pgrest_asgi import Event, Hooks, PgRestApp
 from pgrest_asgi.testing import PostgresCluster
 from tests.conftest import API_DB, app_settings, client_for
+
+#: Generous: a wait ends as soon as what it waits for happens; this only bounds a failure.
+WAIT = 60.0
 
 
 async def test_lazy_start_opens_one_pool_for_many_first_requests(api_db: PostgresCluster) -> None:
@@ -42,14 +46,15 @@ async def test_asgi_lifespan_protocol(api_db: PostgresCluster) -> None:
     app = PgRestApp(**app_settings(api_db))
     inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
     sent: list[dict[str, Any]] = []
+    answered = asyncio.Event()
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
+        answered.set()
 
     task = asyncio.create_task(app({"type": "lifespan"}, inbox.get, send))  # type: ignore[arg-type]
     await inbox.put({"type": "lifespan.startup"})
-    while not sent:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(answered.wait(), WAIT)
     assert sent == [{"type": "lifespan.startup.complete"}]
     assert app.schema_cache is not None
     await inbox.put({"type": "lifespan.shutdown"})
@@ -73,22 +78,33 @@ async def test_database_down_serves_503_then_recovers(tmp_path: Any) -> None:
         assert "retry-after" in resp.headers
 
 
-async def test_notify_reload(
-    app: PgRestApp, client: httpx.AsyncClient, api_db: PostgresCluster
-) -> None:
-    """REL-30: a table created later is served after NOTIFY pgrst, 'reload schema'."""
-    assert (await client.get("/fresh")).status_code == 404
-    with psycopg.connect(api_db.dsn(API_DB), autocommit=True) as conn:
-        conn.execute("CREATE TABLE api.fresh (id int)")
-        conn.execute("INSERT INTO api.fresh VALUES (7)")
-        conn.execute("GRANT SELECT ON api.fresh TO web_anon")
-        conn.execute("NOTIFY pgrst, 'reload schema'")
-    for _ in range(100):
-        resp = await client.get("/fresh")
-        if resp.status_code == 200:
-            break
-        await asyncio.sleep(0.05)
-    assert resp.json() == [{"id": 7}]
+async def test_notify_reload(app_factory: Any, api_db: PostgresCluster) -> None:
+    """REL-30: a table created later is served after NOTIFY <db-channel>, 'reload schema'.
+    The app listens on a channel of its own, so no other app of the session reloads, and the
+    table is dropped again."""
+    suffix = uuid.uuid4().hex[:8]
+    table, channel = f"fresh_{suffix}", f"pgrst_{suffix}"
+    loaded = asyncio.Event()
+
+    def observe(event: Event) -> None:
+        if event.name == "schema_cache.loaded":
+            loaded.set()
+
+    hooks = Hooks(observer=observe)
+    async with app_factory(db_channel=channel, hooks=hooks) as (_, http):
+        assert (await http.get(f"/{table}")).status_code == 404
+        loaded.clear()
+        with psycopg.connect(api_db.dsn(API_DB), autocommit=True) as conn:
+            conn.execute(f"CREATE TABLE api.{table} (id int)")
+            try:
+                conn.execute(f"INSERT INTO api.{table} VALUES (7)")
+                conn.execute(f"GRANT SELECT ON api.{table} TO web_anon")
+                conn.execute(f"NOTIFY {channel}, 'reload schema'")
+                await asyncio.wait_for(loaded.wait(), WAIT)
+                resp = await http.get(f"/{table}")
+                assert (resp.status_code, resp.json()) == (200, [{"id": 7}])
+            finally:
+                conn.execute(f"DROP TABLE api.{table}")
 
 
 async def test_options(client: httpx.AsyncClient) -> None:
