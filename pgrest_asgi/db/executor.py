@@ -10,16 +10,19 @@ One transaction per request, sent in psycopg pipeline mode so it costs one round
     [COMMIT | ROLLBACK]
     SELECT pg_advisory_unlock_all(), <what else was left behind>   -- the session check
 
-The session check (with ``db_reset_session``) runs after the transaction ended, so it sees the
-session as the next request would find it. It releases session-level advisory locks itself
-and names what it cannot undo cheaply: a ``LISTEN``, a ``WITH HOLD`` cursor, a prepared
-statement made with SQL ``PREPARE`` (which could stand in for one of ours), a session-level
-role and, after a read-write transaction, temporary objects (read-only transactions cannot
-create any). Temporary objects are dropped with ``DISCARD TEMP``; for anything else the
-connection is closed and the pool replaces it: a session that cannot be trusted is never
-reused. A prepared statement of ours that vanished (``DEALLOCATE`` in a function) fails the
-next transaction before anything in it can commit: that connection is closed as well and the
-request retried once on another one.
+The session check (with ``db_reset_session``) runs after COMMIT in an explicit transaction,
+and as the last statement of a read's implicit one (after that transaction's Sync it cost 7 %
+of the GET benchmark). It releases session-level advisory locks itself and names what it
+cannot undo cheaply: a ``LISTEN``, a ``WITH HOLD`` cursor, a prepared statement made with SQL
+``PREPARE`` (which could stand in for one of ours) and, after a read-write transaction,
+temporary objects (read-only transactions cannot create any). Temporary objects are dropped
+with ``DISCARD TEMP``; for anything else the connection is closed and the pool replaces it:
+a session that cannot be trusted is never reused. A ``LISTEN`` in a read only takes effect at
+its commit, after the check: the next request's check (or the first notification) closes that
+connection. A prepared statement of ours that vanished (``DEALLOCATE`` in a function) fails
+the next transaction before anything in it can commit: that connection is closed as well and
+the request retried once on another one. A session-level role needs nothing: every
+transaction sets its own, and the schema loader starts from ``DISCARD ALL``.
 
 The statements go through ``db/pipeline.py`` (libpq's pipeline mode, prepared statements):
 every value is a server-side ``$n`` parameter, nothing is interpolated client-side (so a ``%``
@@ -62,7 +65,6 @@ IDLE_CHECK_AFTER = 1.0
 
 _SESSION_CHECK = (
     "SELECT pg_catalog.pg_advisory_unlock_all(), pg_catalog.concat_ws(' ',"
-    " CASE WHEN pg_catalog.current_setting('role') <> 'none' THEN 'role' END,"
     " CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_listening_channels()) THEN 'listen' END,"
     " CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_cursor() c WHERE c.is_holdable)"
     " THEN 'cursor' END,"
@@ -281,10 +283,14 @@ class PsycopgExecutor:
                 return conn
             try:
                 await conn.execute("")
-            except psycopg.Error:
+            except BaseException as exc:
+                # Dead (or interrupted mid-ping, so in an unknown state): closed, the pool
+                # drops it and opens another.
                 self.prepared.forget(conn)
-                await conn.close()
+                conn.pgconn.finish()
                 await pool.putconn(conn)
+                if not isinstance(exc, psycopg.Error):
+                    raise
                 continue
             return conn
         return await pool.getconn()
@@ -394,20 +400,16 @@ class PsycopgExecutor:
             messages.append(self._message(conn, statement.count_sql, statement.count_params))
         # Row checks need the main statement's row before the transaction may end.
         deferred_end = bool(statement.checks) and not implicit
-        then: list[Message] = []
         if not implicit and not deferred_end:
             messages += _end(tx)
-            if clean:
-                messages.append(self._session_check(conn, tx))
-        elif implicit and clean:
-            # After a Sync of its own: the implicit transaction has ended (a LISTEN only
-            # takes effect at commit), and it runs even when the transaction failed.
-            then.append(self._session_check(conn, tx))
-        check_index = len(messages) if then else len(messages) - 1 if clean else -1
-        if deferred_end:
-            check_index = -1
+        check_index = -1
+        if clean and not deferred_end:
+            # After COMMIT in an explicit transaction; last in an implicit one (a second Sync
+            # to run it after the commit measured 7 % of the GET benchmark's throughput).
+            check_index = len(messages)
+            messages.append(self._session_check(conn, tx))
         try:
-            results = await run_pipeline(conn, messages, then)
+            results = await run_pipeline(conn, messages)
         except psycopg.OperationalError as exc:
             self.prepared.forget(conn)
             raise self._broken(exc, tx, retry=retry) from None
@@ -416,7 +418,7 @@ class PsycopgExecutor:
         failure: PGresult | None = None
         session: PGresult | None = None
         slots = iter(results)
-        for index, message in enumerate(messages + then if then else messages):
+        for index, message in enumerate(messages):
             if message.prepare:
                 parsed = next(slots)
                 if parsed.status == ExecStatus.COMMAND_OK and message.name is not None:
@@ -509,12 +511,15 @@ class PsycopgExecutor:
     async def _settle(self, conn: AsyncConnection[Any], result: PGresult) -> None:
         """Act on the session check: nothing, ``DISCARD TEMP``, or close the connection."""
         if result.status == ExecStatus.TUPLES_OK:
-            left = result.get_value(0, 1)
-            if not left:
-                return
-            reasons = left.decode()
+            reasons = (result.get_value(0, 1) or b"").decode()
         else:  # the check itself failed (e.g. a session-level statement_timeout)
             reasons = "the session check failed"
+        if conn.pgconn.notifies() is not None and "listen" not in reasons:
+            # Notifications arrived: a LISTEN the check could not see yet (it takes effect at
+            # commit, and a read's check runs inside its transaction).
+            reasons = f"{reasons} listen".lstrip()
+        if not reasons:
+            return
         if reasons == "temp":
             done = await run_pipeline(conn, [Message(b"DISCARD TEMP")])
             if done[0].status == ExecStatus.COMMAND_OK:

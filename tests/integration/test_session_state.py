@@ -18,6 +18,7 @@ import httpx
 import psycopg
 
 from pgrest_asgi.observe import Event
+from pgrest_asgi.schema.model import QualifiedName
 from pgrest_asgi.testing import PostgresCluster
 from tests.conftest import API_DB, make_token
 
@@ -202,6 +203,9 @@ async def test_a_listening_session_is_closed(app_factory: Any, api_db: PostgresC
         await wait_gone(api_db, pid)
         resp = await http.get("/rpc/ss_listen_read_only")
         assert resp.status_code == 200
+        # A read's LISTEN takes effect at its commit, after its own check: the next request
+        # on that connection finds it and closes the connection.
+        assert await backend(http) == resp.json()
         await wait_gone(api_db, resp.json())
         resp = await http.get("/rpc/ss_channels")
         assert (resp.status_code, resp.json()) == (200, "")
@@ -240,12 +244,20 @@ async def test_session_settings_reach_neither_requests_nor_the_schema_reload(
         assert names(events) == []
 
 
-async def test_a_session_level_role_closes_the_connection(app_factory: Any) -> None:
-    """SEC-31: ``set_config('role', …, false)`` would outlive the transaction (``RESET ALL``
-    leaves the role alone)."""
+async def test_a_session_level_role_reaches_neither_requests_nor_the_reload(
+    app_factory: Any,
+) -> None:
+    """SEC-31: ``set_config('role', …, false)`` outlives the transaction (``RESET ALL`` leaves
+    the role alone), but every transaction sets its own role and the schema reload starts from
+    ``DISCARD ALL``, so the connection is kept."""
     async with one_connection(app_factory) as (app, http, events):
+        before = await backend(http)
         assert await rpc(http, "ss_session_role", USER_A) == "set"
-        assert names(events) == [("db.session_discarded", "role")]
-        assert await app.reload_schema() is True
         who = await http.get("/whoami?select=role", headers=USER_B)
         assert who.json() == [{"role": "other_user"}]
+        app.schema_cache = None
+        assert await app.reload_schema() is True
+        assert app.schema_cache is not None
+        assert QualifiedName("api", "secrets") in app.schema_cache.tables
+        assert await backend(http) == before
+        assert names(events) == []
