@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 import psycopg
+import pytest
 
+from pgrest_asgi.db import executor as executor_module
 from pgrest_asgi.observe import Event
 from pgrest_asgi.testing import PostgresCluster
 from tests.conftest import API_DB
@@ -104,11 +107,29 @@ async def test_the_setting_turns_it_off(app_factory: Any, api_db: PostgresCluste
 
 # -- the server ends the connection (reliability plan REL-22..24) ------------------------------
 def terminate(cluster: PostgresCluster, where: str) -> None:
+    """Terminate the backends matching ``where`` once at least one is running it (bounded
+    wait: the request has to reach PostgreSQL first)."""
     with psycopg.connect(cluster.dsn(API_DB), autocommit=True) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            f"WHERE usename = 'authenticator' AND {where} AND pid <> pg_backend_pid()"
-        )
+        deadline = time.monotonic() + 30
+        while True:
+            row = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                f"WHERE usename = 'authenticator' AND {where} AND pid <> pg_backend_pid()"
+            ).fetchone()
+            if row is not None and row[0] > 0:
+                return
+            assert time.monotonic() < deadline, f"no backend matched {where}"
+            time.sleep(0.02)
+
+
+def wait_gone(cluster: PostgresCluster, pid: int) -> None:
+    with psycopg.connect(cluster.dsn(API_DB), autocommit=True) as admin:
+        deadline = time.monotonic() + 30
+        while admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]
+        ).fetchone() != (0,):
+            assert time.monotonic() < deadline, f"backend {pid} is still there"
+            time.sleep(0.02)
 
 
 TERMINATED = {
@@ -125,11 +146,10 @@ async def test_read_terminated_mid_query_is_503_not_rerun(
     """REL-22: an administrator killing a running read means stop, not run it again."""
     async with app_factory() as (_, http):
         request = asyncio.create_task(http.get("/rpc/sleep_for?seconds=5"))
-        await asyncio.sleep(0.4)
-        terminate(api_db, "query LIKE '%sleep%'")
+        await asyncio.to_thread(terminate, api_db, "query LIKE '%sleep_for%'")
         resp = await request
         assert (resp.status_code, resp.json()) == (503, TERMINATED)
-        assert resp.headers["retry-after"] == "0"
+        assert resp.headers["retry-after"] == "1"
         assert running_sleeps(api_db) == 0
 
 
@@ -137,26 +157,40 @@ async def test_write_terminated_mid_statement_is_503_and_absent(
     app_factory: Any, api_db: PostgresCluster
 ) -> None:
     """REL-24: the transaction never committed: 503, and the row is not there."""
+    key = 500_000 + uuid.uuid4().int % 400_000
     async with app_factory() as (_, http):
         request = asyncio.create_task(
-            http.post("/rpc/insert_then_sleep", json={"id": 961, "seconds": 5})
+            http.post("/rpc/insert_then_sleep", json={"id": key, "seconds": 5})
         )
-        await asyncio.sleep(0.4)
-        terminate(api_db, "query LIKE '%sleep%'")
+        await asyncio.to_thread(terminate, api_db, "query LIKE '%insert_then_sleep%'")
         resp = await request
         assert (resp.status_code, resp.json()) == (503, TERMINATED)
-        assert (await http.get("/w_authors?id=eq.961")).json() == []
+        assert (await http.get(f"/w_authors?id=eq.{key}")).json() == []
 
 
+@pytest.mark.parametrize(("idle_check_after", "retried"), [(3600.0, True), (0.0, False)])
 async def test_write_on_a_connection_killed_while_idle_is_retried(
-    app_factory: Any, api_db: PostgresCluster
+    app_factory: Any,
+    api_db: PostgresCluster,
+    monkeypatch: pytest.MonkeyPatch,
+    idle_check_after: float,
+    retried: bool,
 ) -> None:
     """REL-23: the connection died before the request: nothing ran, so the write is retried
-    on another connection — once: the row exists exactly once."""
-    async with app_factory(db_pool=1) as (_, http):
+    on another connection — once: the row exists exactly once. With the idle ping on, the dead
+    connection is found before use instead, and nothing needs a retry."""
+    monkeypatch.setattr(executor_module, "IDLE_CHECK_AFTER", idle_check_after)
+    key = 500_000 + uuid.uuid4().int % 400_000
+    async with app_factory(db_pool=1) as (app, http):
+        events: list[Event] = []
+        app.executor.observer = events.append
         assert (await http.get("/items?select=id&id=eq.1")).status_code == 200
-        terminate(api_db, "application_name = 'pgrest_asgi'")
-        await asyncio.sleep(0.1)
-        resp = await http.post("/w_authors", json={"id": 962, "name": "once"})
+        async with app.executor.pool.connection() as conn:
+            pid = conn.info.backend_pid
+        terminate(api_db, f"pid = {pid}")
+        wait_gone(api_db, pid)
+        resp = await http.post("/w_authors", json={"id": key, "name": "once"})
         assert resp.status_code == 201, resp.text
-        assert (await http.get("/w_authors?id=eq.962&select=name")).json() == [{"name": "once"}]
+        found = await http.get(f"/w_authors?id=eq.{key}&select=name")
+        assert found.json() == [{"name": "once"}]
+        assert [e.name for e in events] == (["db.retry"] if retried else [])

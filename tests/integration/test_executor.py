@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import psycopg
+import pytest
 
+from pgrest_asgi.db import executor as executor_module
+from pgrest_asgi.observe import Event
 from pgrest_asgi.testing import PostgresCluster
 from tests.conftest import API_DB
 
@@ -73,20 +77,50 @@ async def test_cancelled_request_releases_its_connection(app_factory: Any) -> No
         assert stats["pool_size"] <= 1
 
 
+async def _pids(app: Any, n: int) -> list[int]:
+    """The backend pids of ``n`` pooled connections of this app (not of any other app),
+    marked as just used by a request (so a retry test is not turned into a ping test)."""
+    conns = [await app.executor.pool.getconn() for _ in range(n)]
+    try:
+        return [c.info.backend_pid for c in conns]
+    finally:
+        for c in conns:
+            app.executor._last_used[c] = time.monotonic()
+            await app.executor.pool.putconn(c)
+
+
+def _terminate(cluster: PostgresCluster, pids: list[int]) -> None:
+    """Terminate those backends and wait (bounded) until they are gone."""
+    with psycopg.connect(cluster.dsn(API_DB), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) pid", [pids])
+        deadline = time.monotonic() + 30
+        while admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids]
+        ).fetchone() != (0,):
+            assert time.monotonic() < deadline, f"backends {pids} are still there"
+            time.sleep(0.02)
+
+
+@pytest.mark.parametrize(("idle_check_after", "retried"), [(3600.0, True), (0.0, False)])
 async def test_idle_connection_terminated_by_the_server(
-    app_factory: Any, api_db: PostgresCluster
+    app_factory: Any,
+    api_db: PostgresCluster,
+    monkeypatch: pytest.MonkeyPatch,
+    idle_check_after: float,
+    retried: bool,
 ) -> None:
-    """REL-21: pg_terminate_backend on an idle pooled connection; the next request succeeds."""
-    async with app_factory(db_pool=1) as (_, http):
+    """REL-21: pg_terminate_backend on an idle pooled connection; the next request succeeds,
+    either by a retry on a new connection (the dead one was used recently, so not pinged) or
+    because the ping found it dead first."""
+    monkeypatch.setattr(executor_module, "IDLE_CHECK_AFTER", idle_check_after)
+    async with app_factory(db_pool=1) as (app, http):
+        events: list[Event] = []
+        app.executor.observer = events.append
         assert (await http.get("/items?select=id&id=eq.1")).status_code == 200
-        with psycopg.connect(api_db.dsn(API_DB), autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE usename = 'authenticator' AND application_name = 'pgrest_asgi'"
-            )
-        await asyncio.sleep(0.1)
+        _terminate(api_db, await _pids(app, 1))
         resp = await http.get("/items?select=id&id=eq.1")
         assert (resp.status_code, resp.json()) == (200, [{"id": 1}])
+        assert [e.name for e in events] == (["db.retry"] if retried else [])
 
 
 async def test_pool_timeout_is_504(app_factory: Any) -> None:
@@ -137,21 +171,19 @@ async def test_prepared_statements_respect_the_profile_search_path(app_factory: 
 
 
 async def test_every_pooled_connection_terminated(
-    app_factory: Any, api_db: PostgresCluster
+    app_factory: Any, api_db: PostgresCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After all backends die at once (as in a server restart), the next read succeeds:
     the retry runs only after the pool has dropped its dead connections."""
+    monkeypatch.setattr(executor_module, "IDLE_CHECK_AFTER", 3600.0)
     async with app_factory(db_pool=4, db_pool_min=4) as (app, http):
+        events: list[Event] = []
+        app.executor.observer = events.append
         await app.executor.pool.wait()
-        await asyncio.gather(*(http.get("/items?select=id&id=eq.1") for _ in range(8)))
-        with psycopg.connect(api_db.dsn(API_DB), autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE usename = 'authenticator' AND application_name = 'pgrest_asgi'"
-            )
-        await asyncio.sleep(0.1)
+        _terminate(api_db, await _pids(app, 4))
         resp = await http.get("/items?select=id&id=eq.2")
         assert (resp.status_code, resp.json()) == (200, [{"id": 2}])
+        assert [e.name for e in events] == ["db.retry"]
 
 
 async def test_load_shedding_past_max_waiting(app_factory: Any) -> None:
