@@ -212,15 +212,18 @@ def compare(servers: dict[str, int], script: str, args: argparse.Namespace) -> N
         name: {k: statistics.median(r[k] for r in rows) for k in ("rps", "p50", "p99")}
         for name, rows in results.items()
     }
-    ours, base = summary["pgrest_asgi"], summary["hand-written"]
+    base = summary["hand-written"]
     print("median of rounds   req/s     p50 ms   p99 ms")
     for name, row in summary.items():
         print(f"{name:>14}  {row['rps']:8.0f}  {row['p50']:8.2f} {row['p99']:8.2f}")
-    print(
-        f"ratio pgrest_asgi / hand-written: throughput {ours['rps'] / base['rps']:.2f}, "
-        f"p50 latency {ours['p50'] / base['p50']:.2f}",
-        flush=True,
-    )
+    for name, ours in summary.items():
+        if name == "hand-written":
+            continue
+        print(
+            f"ratio {name} / hand-written: throughput {ours['rps'] / base['rps']:.3f}, "
+            f"p50 latency {ours['p50'] / base['p50']:.2f}",
+            flush=True,
+        )
 
 
 def main() -> int:
@@ -231,6 +234,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--pool", type=int, default=10)
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also run pgrest_asgi from another checkout (e.g. a `git worktree` of an older "
+        "commit), interleaved with the others, to measure a change",
+    )
+    parser.add_argument("--only", choices=["get", "embed"], help="run one scenario")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench: `wrk` is not installed (apt-get install wrk)", file=sys.stderr)
@@ -258,14 +268,18 @@ def main() -> int:
             PYTHONPATH=str(ROOT),
         )
         servers = {}
-        for name, module in (
-            ("pgrest_asgi", "pgrest_app:app"),
-            ("hand-written", "handwritten:app"),
-        ):
-            proc, port = start_server(module, env)
+        runs = [("pgrest_asgi", "pgrest_app:app", env), ("hand-written", "handwritten:app", env)]
+        if args.baseline:
+            older = dict(env, PYTHONPATH=str(Path(args.baseline).resolve()))
+            runs.insert(1, ("baseline", "pgrest_app:app", older))
+        for name, module, server_env in runs:
+            proc, port = start_server(module, server_env)
             procs.append(proc)
             servers[name] = port
-        for scenario, select in SCENARIOS.items():
+        scenarios = list(SCENARIOS.items())
+        if args.only:
+            scenarios = scenarios[:1] if args.only == "get" else scenarios[1:]
+        for scenario, select in scenarios:
             print(f"\n== {scenario}", flush=True)
             with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
                 lua.write(LUA % select)
