@@ -85,26 +85,24 @@ class PreparedRegistry:
         self._by_conn.pop(conn, None)
 
 
-async def run_pipeline(
-    conn: AsyncConnection[Any], messages: Sequence[Message], then: Sequence[Message] = ()
-) -> list[PGresult]:
-    """Send ``messages`` and a Sync (and ``then`` and a second Sync); return one result per
-    message, in order.
+async def run_pipeline(conn: AsyncConnection[Any], messages: Sequence[Message]) -> list[PGresult]:
+    """Send ``messages`` and a Sync; return one result per message, in order.
 
     A prepared message yields two results (Parse, then Execute); callers see them in order.
-    After an error PostgreSQL skips the rest of that segment: those results have status
-    ``PIPELINE_ABORTED``. The messages of ``then`` run after the first Sync, so in a
-    transaction of their own, and they run even when the first segment failed.
+    After an error PostgreSQL skips the rest: those results have status ``PIPELINE_ABORTED``.
     """
     pgconn = conn.pgconn
     pgconn.enter_pipeline_mode()
     try:
-        _send(pgconn, messages)
+        for message in messages:
+            if message.name is None:
+                pgconn.send_query_params(message.sql, message.params)
+            else:
+                if message.prepare:
+                    pgconn.send_prepare(message.name, message.sql)
+                pgconn.send_query_prepared(message.name, message.params)
         pgconn.pipeline_sync()
-        if then:
-            _send(pgconn, then)
-            pgconn.pipeline_sync()
-        return await _communicate(pgconn, 2 if then else 1)
+        return await _communicate(pgconn)
     except BaseException:
         # Interrupted with results still in flight (the task was cancelled, e.g. because the
         # client went away): the connection's state is unknown. Closing it makes the pool
@@ -119,16 +117,6 @@ async def run_pipeline(
     finally:
         if pgconn.status == pq.ConnStatus.OK and pgconn.pipeline_status != pq.PipelineStatus.OFF:
             pgconn.exit_pipeline_mode()
-
-
-def _send(pgconn: PGconn, messages: Sequence[Message]) -> None:
-    for message in messages:
-        if message.name is None:
-            pgconn.send_query_params(message.sql, message.params)
-        else:
-            if message.prepare:
-                pgconn.send_prepare(message.name, message.sql)
-            pgconn.send_query_prepared(message.name, message.params)
 
 
 class PipelineBroken(OperationalError):
@@ -152,7 +140,7 @@ def _send_cancel(cancel: PGcancel) -> None:
         asyncio.get_running_loop().run_in_executor(None, send)
 
 
-async def _communicate(pgconn: PGconn, syncs: int) -> list[PGresult]:
+async def _communicate(pgconn: PGconn) -> list[PGresult]:
     loop = asyncio.get_running_loop()
     fd = pgconn.socket
     while pgconn.flush() == 1:
@@ -168,10 +156,7 @@ async def _communicate(pgconn: PGconn, syncs: int) -> list[PGresult]:
             if result is None:
                 continue
             if result.status == ExecStatus.PIPELINE_SYNC:
-                syncs -= 1
-                if not syncs:
-                    return results
-                continue
+                return results
             results.append(result)
         await _ready(loop, fd, write=False)
 
