@@ -26,6 +26,7 @@ from joserfc.jwk import OctKey
 
 from pgrest_asgi import PgRestApp
 from pgrest_asgi.testing import PostgresCluster
+from tests import pristine
 
 FIXTURES = Path(__file__).parent / "fixtures"
 JWT_SECRET = "reallyreallyreallyreallyverysafe-and-long-enough"
@@ -56,13 +57,30 @@ def fresh_db(pg_cluster: PostgresCluster) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def api_db(pg_cluster: PostgresCluster) -> PostgresCluster:
     """The fixture schema loaded into ``pgrest_test``: tests/fixtures/schema.sql, then every
-    other ``tests/fixtures/*.sql`` in name order (fixtures of one test module each)."""
+    other ``tests/fixtures/*.sql`` in name order (fixtures of one test module each); then its
+    snapshot, which every test using it starts from (see ``_pristine_api_db``)."""
     pg_cluster.create_database(API_DB)
     files = [FIXTURES / "schema.sql"]
     files += sorted(p for p in FIXTURES.glob("*.sql") if p.name != "schema.sql")
     for path in files:
         pg_cluster.run_sql(path.read_text(), dbname=API_DB)
+    pristine.snapshot(pg_cluster.dsn(API_DB))
     return pg_cluster
+
+
+@pytest.fixture(scope="session")
+def _restorer(api_db: PostgresCluster) -> Iterator[pristine.Restorer]:
+    restorer = pristine.Restorer(api_db.dsn(API_DB))
+    yield restorer
+    restorer.close()
+
+
+@pytest.fixture(autouse=True)
+def _pristine_api_db(request: pytest.FixtureRequest) -> None:
+    """A test that uses the fixture database starts from the fixture data (tests/pristine.py):
+    what earlier tests wrote, and the sequences they advanced, are put back first."""
+    if "api_db" in request.fixturenames:
+        request.getfixturevalue("_restorer").restore()
 
 
 class DuplicateKeyError(ValueError):

@@ -1,8 +1,9 @@
 """Writes: POST (insert, bulk, CSV, form, upsert), PUT, PATCH and DELETE, with PostgREST's
 statuses, headers, Prefer handling, errors, and embeds on the written rows.
 
-Each test writes its own key range of the ``w_*`` tables (tests/fixtures/schema.sql), so the
-tests stay independent while the session app commits.
+Each test writes its own key range of the ``w_*`` tables (tests/fixtures/schema.sql), and
+every test starts from the fixture data (tests/pristine.py), so the tests stay independent
+while the session app commits.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 
 JSON = "application/json; charset=utf-8"
+REP = {"Prefer": "return=representation"}
 
 
 def error(resp: httpx.Response) -> tuple[int, Any]:
@@ -541,27 +543,30 @@ async def test_returning_respects_column_grants(client: httpx.AsyncClient) -> No
     assert resp.headers["www-authenticate"] == "Bearer"
 
 
-async def test_write_privileges_follow_the_role(client: httpx.AsyncClient, token: Any) -> None:
-    # anon may not insert into items; web_user may.
-    resp = await client.post("/items", json={"id": 600, "name": "x"})
-    assert error(resp) == (
-        401,
-        {
-            "code": "42501",
-            "details": None,
-            "hint": None,
-            "message": "permission denied for table items",
-        },
-    )
-    auth = {"Authorization": f"Bearer {token({'role': 'web_user'})}"}
-    resp = await client.post(
-        "/items?select=id,name",
-        json={"id": 600, "name": "x"},
-        headers={**auth, "Prefer": "return=representation"},
-    )
-    assert (resp.status_code, resp.json()) == (201, [{"id": 600, "name": "x"}])
-    resp = await client.delete("/items?id=eq.600", headers=auth)
-    assert resp.status_code == 204
+async def test_write_privileges_follow_the_role(app_factory: Any, token: Any) -> None:
+    # anon may not insert into items; web_user may. Its own app, which commits nothing: the
+    # read tests count the rows of items.
+    async with app_factory(db_tx_end="rollback") as (_, http):
+        resp = await http.post("/items", json={"id": 600, "name": "x"})
+        assert error(resp) == (
+            401,
+            {
+                "code": "42501",
+                "details": None,
+                "hint": None,
+                "message": "permission denied for table items",
+            },
+        )
+        auth = {"Authorization": f"Bearer {token({'role': 'web_user'})}"}
+        resp = await http.post(
+            "/items?select=id,name",
+            json={"id": 600, "name": "x"},
+            headers={**auth, "Prefer": "return=representation"},
+        )
+        assert (resp.status_code, resp.json()) == (201, [{"id": 600, "name": "x"}])
+        resp = await http.delete("/items?id=eq.1&select=id", headers={**auth, **REP})
+        assert (resp.status_code, resp.json()) == (200, [{"id": 1}])
+        assert (await http.get("/items?id=eq.600")).json() == []
 
 
 async def test_max_affected_rolls_back(client: httpx.AsyncClient) -> None:
