@@ -101,7 +101,7 @@ def scalar(kind: str) -> st.SearchStrategy[str]:
 
 
 #: Text PostgreSQL can store (no NUL).
-body_text = st.text(st.characters(blacklist_characters="\x00"), max_size=12)
+body_text = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12)
 
 
 @cache
