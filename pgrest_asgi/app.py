@@ -360,7 +360,9 @@ class PgRestApp:
 
         clock.reset()
         body = (
-            await _read_body(receive, self.settings.server_max_body_size)
+            await _read_body(
+                receive, self.settings.server_max_body_size, headers.get("content-length")
+            )
             if (method in _BODY_METHODS)
             else None
         )
@@ -600,7 +602,9 @@ def _query_params(query: bytes) -> list[tuple[str, str]]:
         ) from None
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
+async def _read_body(receive: Receive, limit: int, declared: str | None = None) -> bytes:
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _body_too_large(limit)  # refused before a byte of it is read
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -610,10 +614,18 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise ApiRequestError.too_long("request body", limit)
+            raise _body_too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _body_too_large(limit: int) -> ApiRequestError:
+    error = ApiRequestError.too_long("request body", limit)
+    # The rest of the body stays unread: the server closes the connection instead of
+    # reading it on to reach the next request.
+    error.headers.append(("Connection", "close"))
+    return error
 
 
 def _qualified(name: str | None) -> QualifiedName | None:
