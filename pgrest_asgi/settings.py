@@ -94,8 +94,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     db_reset_session: bool = True
     #: Longest accepted path + query string, in bytes (414 beyond).
     server_max_url_length: Positive = 16384
-    #: Largest accepted request body, in bytes (413 beyond).
+    #: Largest accepted request body, in bytes (413 beyond, also when a larger
+    #: ``Content-Length`` is only announced).
     server_max_body_size: Positive = 16 * 1024 * 1024
+    # The next six are enforced by ``pgrest-asgi serve`` (its HTTP server), not by the app.
+    #: Largest accepted block of request header lines, in bytes (431 beyond).
+    server_max_header_size: Positive = 32 * 1024
+    #: Most header lines accepted in one request (431 beyond).
+    server_max_header_count: Positive = 100
+    #: Seconds a client has to send a request's line and headers; then it is disconnected.
+    server_header_timeout: Seconds = 20.0
+    #: Seconds a request body may pause (no bytes received) before the client is disconnected.
+    server_body_timeout: Seconds = 30.0
+    #: Seconds a response may wait for a client that reads nothing before it is disconnected.
+    server_send_timeout: Seconds = 30.0
+    #: Bytes of responses that all connections together may hold for clients that have stopped
+    #: reading; beyond it the longest-stalled connections are dropped (0: no limit).
+    server_max_unsent_size: NonNegative = 64 * 1024 * 1024
     #: Fail ASGI lifespan start-up when the database cannot be reached (else serve 503s).
     db_fail_fast: bool = False
     #: Cancel a request's statement (and roll its transaction back) when the client

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pgrest_asgi.settings import ConfigError, Settings
+from pgrest_asgi.settings import ConfigError, Settings, parse_config_text
 
 
 def test_env() -> None:
@@ -63,9 +63,46 @@ def test_config_file(tmp_path: Path) -> None:
         ),
         ({"db-schemas": "pg_catalog"}, "db-schemas: the schema 'pg_catalog' cannot be exposed"),
         ({"no-such-key": "1"}, "Object contains unknown field `no_such_key`"),
+        ({"server-header-timeout": "0"}, "Expected `float` > 0.0 - at `server_header_timeout`"),
+        ({"server-max-header-count": "0"}, "Expected `int` >= 1 - at `server_max_header_count`"),
+        ({"server-max-unsent-size": "-1"}, "Expected `int` >= 0 - at `server_max_unsent_size`"),
     ],
 )
 def test_invalid(values: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as info:
         Settings.from_mapping(values)
     assert str(info.value) == message
+
+
+def test_http_server_limits() -> None:
+    """The limits ``pgrest-asgi serve`` puts on its HTTP server: defaults, env, config file."""
+    s = Settings()
+    assert (
+        s.server_max_header_size,
+        s.server_max_header_count,
+        s.server_header_timeout,
+        s.server_body_timeout,
+        s.server_send_timeout,
+        s.server_max_unsent_size,
+    ) == (32768, 100, 20.0, 30.0, 30.0, 64 * 1024 * 1024)
+    s = Settings.from_env(
+        {
+            "PGRST_SERVER_MAX_HEADER_SIZE": "16384",
+            "PGRST_SERVER_MAX_HEADER_COUNT": "50",
+            "PGRST_SERVER_HEADER_TIMEOUT": "2.5",
+            "PGRST_SERVER_BODY_TIMEOUT": "5",
+            "PGRST_SERVER_SEND_TIMEOUT": "7",
+            "PGRST_SERVER_MAX_UNSENT_SIZE": "0",
+        }
+    )
+    assert (
+        s.server_max_header_size,
+        s.server_max_header_count,
+        s.server_header_timeout,
+        s.server_body_timeout,
+        s.server_send_timeout,
+        s.server_max_unsent_size,
+    ) == (16384, 50, 2.5, 5.0, 7.0, 0)
+    values = parse_config_text("server-header-timeout = 3\nserver-max-header-size = 8192\n")
+    s = Settings.from_mapping(values)
+    assert (s.server_header_timeout, s.server_max_header_size) == (3.0, 8192)
