@@ -7,6 +7,12 @@ Every JSON body a test reads is decoded strictly: an object with the same key tw
 :class:`DuplicateKeyError` (``httpx.Response.json`` is replaced for the whole session, so every
 client is covered; use :func:`strict_loads` for JSON read any other way). ``json.loads`` would
 silently keep the last value and hide the first.
+
+Tests run in random order (pytest-randomly prints the seed: ``--randomly-seed=N`` repeats an
+order, ``-p no:randomly`` keeps file order) and can be repeated (``--count=N``): every test that
+uses the fixture database starts from its data (tests/pristine.py), and a test that changes an
+app's state (its connections, its schema cache, its settings) uses an app of its own
+(``app_factory``), never the session-wide ``app``/``client``.
 """
 
 from __future__ import annotations
