@@ -199,7 +199,8 @@ class _Guard(asyncio.Protocol):
     # -- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._refused = False
+        self._cycle_transport = _CycleTransport(self)
+        self._discarding = False  # after a refusal: input is read and dropped
         self._pending: PgRestError | None = None
         self._read_timer: asyncio.TimerHandle | None = None
         self._linger: asyncio.TimerHandle | None = None
@@ -215,8 +216,8 @@ class _Guard(asyncio.Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:
-            return  # lingering after a refusal: the input is dropped
+        if self._discarding:
+            return  # lingering before the close: the input is dropped
         now = self.loop.time()
         while data:
             if not self._reading_head():
@@ -271,10 +272,12 @@ class _Guard(asyncio.Protocol):
         """Hand bytes to uvicorn's parser; False once the connection is refused or closing."""
         cycle = self.cycle
         super().data_received(data)
-        if self._refused or self.transport.is_closing():
+        if self._discarding or self.transport.is_closing():
             return False
         if self._head_start is not None and (self.cycle is not cycle or not self._reading_head()):
             self._head_start = None  # the head is complete: uvicorn started a request cycle
+            if self.cycle is not cycle and self.cycle is not None:
+                self.cycle.transport = self._cycle_transport
             if self._receiving_body():
                 self._last_read = now
                 self._arm_read_timer(self.limits.body_timeout)
@@ -290,10 +293,7 @@ class _Guard(asyncio.Protocol):
 
     def _refuse(self, error: PgRestError) -> None:
         """Answer ``error`` instead of parsing on, then close the connection."""
-        self._refused = True
-        if self._read_timer is not None:
-            self._read_timer.cancel()
-            self._read_timer = None
+        self._discarding = True
         if self.cycle is not None and not self.cycle.response_complete:
             # A pipelined request while an earlier response is still being produced.
             self.transport.abort()
@@ -308,6 +308,24 @@ class _Guard(asyncio.Protocol):
         ]:
             head += (name, b": ", value, b"\r\n")
         self.transport.write(b"".join([*head, b"\r\n", body]))
+        self._linger_and_close()
+
+    def _close_after_response(self) -> None:
+        """uvicorn closes after a response; while the request body is still arriving (the app
+        refused it unread), the client must get to read the answer first."""
+        if self._receiving_body() and not self._discarding:
+            self._discarding = True
+            self.flow.resume_reading()
+            self._linger_and_close()
+        else:
+            self.transport.close()
+
+    def _linger_and_close(self) -> None:
+        """Send what is written, then the end of the stream; drop the client's input for a
+        while (it may still be sending) and close."""
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
         if self.transport.can_write_eof():
             self.transport.write_eof()
             self._linger = self.loop.call_later(_LINGER, self.transport.abort)
@@ -321,7 +339,7 @@ class _Guard(asyncio.Protocol):
 
     def _read_timeout(self) -> None:
         self._read_timer = None
-        if self._refused or self.transport.is_closing():
+        if self._discarding or self.transport.is_closing():
             return
         now = self.loop.time()
         if self._head_start is not None:
@@ -345,6 +363,26 @@ class _Guard(asyncio.Protocol):
         else:
             return
         self._read_timer = self.loop.call_later(due - now, self._read_timeout)
+
+
+class _CycleTransport(asyncio.Transport):
+    """The transport uvicorn's request cycle writes to: ``close`` lingers when it must."""
+
+    def __init__(self, conn: _Guard) -> None:
+        super().__init__()
+        self._conn = conn
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._conn.transport.write(data)
+
+    def is_closing(self) -> bool:
+        return self._conn.transport.is_closing()
+
+    def close(self) -> None:
+        self._conn._close_after_response()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._conn.transport.get_extra_info(name, default)
 
 
 class _Waiting:

@@ -137,6 +137,7 @@ def server(
         server_header_timeout="2",
         server_body_timeout="2",
         server_send_timeout="3",
+        server_max_body_size=str(1024 * 1024),
     ) as srv:
         yield srv
 
@@ -190,6 +191,30 @@ def closed_by_server(sock: socket.socket) -> bool:
         return sock.recv(65536) == b""
     except ConnectionResetError:
         return True
+
+
+# -- what the limits must leave alone ---------------------------------------------------------
+def test_kept_alive_connection_with_pauses_and_pipelining(server: Server) -> None:
+    """Idle time between requests is not a slow head; a body sent a moment after its head,
+    and two pipelined requests, are served as usual."""
+    one = b"GET /items?select=id&id=eq.1 HTTP/1.1\r\nHost: x\r\n\r\n"
+    with connect(server) as sock:
+        sock.sendall(one)
+        assert read_response(sock)[::2] == (200, b'[{"id":1}]')
+        time.sleep(2.2)  # longer than the header timeout, shorter than uvicorn's keep-alive
+        sock.sendall(
+            b"POST /rpc/echo_json HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 7\r\n\r\n"
+        )
+        time.sleep(0.5)
+        sock.sendall(b'{"a":1}')
+        assert read_response(sock)[::2] == (200, b'{"a":1}')
+        sock.sendall(one + one)
+        assert read_response(sock)[::2] == (200, b'[{"id":1}]')
+        assert read_response(sock)[::2] == (200, b'[{"id":1}]')
+        sock.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            sock.recv(1)  # nothing left over
 
 
 # -- 1. header limits -------------------------------------------------------------------------
@@ -256,6 +281,37 @@ def test_declared_body_over_the_limit_is_refused_unread(server: Server) -> None:
         assert_pgrst_error(response, 413, "request body is longer than the configured limit")
         assert response[1]["connection"] == "close"
         assert closed_by_server(sock)
+
+
+def test_streamed_body_over_the_limit_is_answered_then_cut(server: Server) -> None:
+    """A chunked body that never ends: 413 once past the limit (1 MB here), which the client
+    can read while it is still sending; then the server stops reading and closes."""
+    sent = 0
+    stopped_by: list[BaseException] = []
+
+    def upload(sock: socket.socket) -> None:
+        nonlocal sent
+        chunk = b"%x\r\n%s\r\n" % (1 << 20, b"1" * (1 << 20))
+        deadline = time.monotonic() + PATIENCE
+        try:
+            while time.monotonic() < deadline:
+                sock.sendall(chunk)
+                sent += 1 << 20
+        except OSError as exc:
+            stopped_by.append(exc)
+
+    with connect(server) as sock:
+        sock.sendall(
+            b"POST /items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        sender = threading.Thread(target=upload, args=(sock,))
+        sender.start()
+        response = read_response(sock)
+        assert_pgrst_error(response, 413, "request body is longer than the configured limit")
+        assert response[1]["connection"] == "close"
+        sender.join(PATIENCE + 5)
+        assert stopped_by, f"the server read on: {sent >> 20} MB sent"
 
 
 # -- 3. slow clients --------------------------------------------------------------------------
