@@ -71,9 +71,11 @@ async def test_disconnect_cancels_the_statement(app_factory: Any, api_db: Postgr
         app.observer = events.append
         start = time.monotonic()
         sent = await call_and_leave(app, "POST", "/rpc/sleep_for", b'{"seconds": 30}', 0.3)
-        assert time.monotonic() - start < 2
+        # Well before the 30 s statement could have finished by itself (a generous bound: a
+        # loaded machine is slow, not 10 times slower).
+        assert time.monotonic() - start < 20
         assert sent == []  # nobody to answer
-        await wait_for_no_sleeps(api_db, within=2)
+        await wait_for_no_sleeps(api_db, within=20)
         assert [e.name for e in events if e.name == "request.cancelled"] == ["request.cancelled"]
         # The pool serves the next request on a fresh connection.
         resp = await http.get("/items?select=id&id=eq.2")
@@ -86,7 +88,7 @@ async def test_disconnect_rolls_back_a_write(app_factory: Any, api_db: PostgresC
         await call_and_leave(
             app, "POST", "/rpc/insert_then_sleep", b'{"id": 950, "seconds": 30}', 0.3
         )
-        await wait_for_no_sleeps(api_db, within=2)
+        await wait_for_no_sleeps(api_db, within=20)
         assert (await http.get("/w_authors?id=eq.950")).json() == []
 
 
@@ -99,9 +101,8 @@ async def test_requests_that_finish_are_not_affected(app_factory: Any) -> None:
 
 async def test_the_setting_turns_it_off(app_factory: Any, api_db: PostgresCluster) -> None:
     async with app_factory(server_cancel_on_disconnect=False) as (app, _):
-        start = time.monotonic()
         sent = await call_and_leave(app, "POST", "/rpc/sleep_for", b'{"seconds": 0.6}', 0.1)
-        assert time.monotonic() - start >= 0.5  # ran to the end
+        # Answered (a cancelled request sends nothing): it ran to the end.
         assert sent[0]["status"] == 200
 
 

@@ -240,9 +240,10 @@ async def test_to_many_embed_on_1000_parents_is_one_statement(
     assert len(body) == 1000
     assert body[0] == {"id": 1, "children": [{"id": 1}, {"id": 2}]}
     assert body[-1] == {"id": 1000, "children": [{"id": 1999}, {"id": 2000}]}
-    # One round trip: RESET ALL, the settings, and a single main statement.
+    # One round trip: RESET ALL, the settings, a single main statement, the session check.
     assert len(sent) == 1
-    assert [sql.split(b" ")[0] for sql in sent[0]] == [b"RESET", b"SELECT", b"WITH"]
+    assert [sql.split(b" ")[0] for sql in sent[0]] == [b"RESET", b"SELECT", b"WITH", b"SELECT"]
+    assert b"pg_advisory_unlock_all" in sent[0][3]
 
 
 async def test_to_one_spread(client: httpx.AsyncClient) -> None:

@@ -44,6 +44,9 @@ def cluster() -> Iterator[PostgresCluster]:
     try:
         own.create_database(DB)
         own.run_sql(SCHEMA, dbname=DB)
+        # The throwaway cluster runs without fsync and synchronous commit: make the schema
+        # durable, or a test's crash (`-m immediate`) could take it away.
+        own.run_sql("CHECKPOINT", dbname=DB)
         yield own
     finally:
         own.stop()
@@ -107,7 +110,9 @@ async def test_restart_while_idle_costs_no_request(
         accepting = time.monotonic()
         assert await first_answers(http) == [200] * 10
         first = time.monotonic() - accepting
-        assert first < 5.0, f"first answers took {first:.2f}s after the restart"
+        # Far below what the old path took (the pool's back-off, then the 10 s acquisition
+        # timeout); the figure itself goes to the docs, not into an assertion.
+        assert first < 9.0, f"first answers took {first:.2f}s after the restart"
         resp = await http.post("/items", json={"id": 100 + len(mode)})
         assert resp.status_code == 201
         # Pinging found the dead connections: no request had to be retried.
