@@ -91,7 +91,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
 # (httptools', or h11's when httptools is not installed) with ``_Guard`` mixed in:
 #
 # * the request head is counted as it arrives, before the parser buffers it: a request line
-#   longer than the URL limit is answered 414 and a header block over its size or count 431,
+#   well past the URL limit is answered 414 and a header block over its size or count 431,
 #   as PostgREST's JSON errors;
 # * a request's line and headers must arrive within ``server-header-timeout``, and its body
 #   may not pause longer than ``server-body-timeout``;
@@ -313,7 +313,7 @@ class _Guard(asyncio.Protocol):
     def _close_after_response(self) -> None:
         """uvicorn closes after a response; while the request body is still arriving (the app
         refused it unread), the client must get to read the answer first."""
-        if self._receiving_body() and not self._discarding:
+        if self._receiving_body() and not self._discarding and not self.transport.is_closing():
             self._discarding = True
             self.flow.resume_reading()
             self._linger_and_close()
