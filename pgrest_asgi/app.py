@@ -557,6 +557,7 @@ class PgRestApp:
             role_settings=tuple(schema.role_settings.get(auth.role, ())),
             settings=extra,
             pre_request=self._pre_request,
+            jit_off=not settings.db_jit,
         )
 
 

@@ -89,9 +89,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     db_pool_min: NonNegative = 1
     #: Requests waiting for a connection beyond this many get 503 + Retry-After (0: no limit).
     db_pool_max_waiting: NonNegative = 0
-    #: Start every transaction with ``RESET ALL`` so session-level settings made by one
-    #: request (``set_config(..., false)``) never reach a later request on the connection.
+    #: Every transaction starts with ``RESET ALL`` and ends with the session check, so
+    #: nothing one request leaves in its session (settings, temporary tables, advisory locks,
+    #: LISTEN, cursors, prepared statements) reaches a later request on the connection.
     db_reset_session: bool = True
+    #: Let PostgreSQL JIT-compile request queries. Off by default (``jit = off`` in every
+    #: request transaction, before the role's own settings, which may turn it back on):
+    #: compiling a wide embed's plan can take a backend for tens of seconds, which a cancel
+    #: cannot interrupt, while API queries are too short to gain from it.
+    db_jit: bool = False
     #: Longest accepted path + query string, in bytes (414 beyond).
     server_max_url_length: Positive = 16384
     #: Largest accepted request body, in bytes (413 beyond, also when a larger

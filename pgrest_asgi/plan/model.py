@@ -307,6 +307,8 @@ class TxSpec(msgspec.Struct, frozen=True, kw_only=True):
     #: Hoisted function settings, then ``app.settings.*``, applied after the request GUCs.
     settings: tuple[tuple[str, str], ...] = ()
     pre_request: QualifiedName | None = None
+    #: ``jit = off`` for this transaction (before the role's settings).
+    jit_off: bool = False
 
 
 def pg_array_literal(values: Sequence[str]) -> str:

@@ -28,11 +28,14 @@ def search_path_value(schemas: tuple[str, ...]) -> str:
 
 
 @lru_cache(maxsize=256)
-def _guc_sql(n_role: int, timezone: bool, n_extra: int, read_only: bool) -> str:
+def _guc_sql(n_role: int, timezone: bool, n_extra: int, read_only: bool, jit_off: bool) -> str:
     calls = ["pg_catalog.set_config('search_path', $1, true)"]
     if read_only:
         # For transactions opened implicitly by the pipeline (no BEGIN … READ ONLY).
         calls.insert(0, "pg_catalog.set_config('transaction_read_only', 'on', true)")
+    if jit_off:
+        # Before the role's own settings: an ``ALTER ROLE … SET jit = on`` still wins.
+        calls.append("pg_catalog.set_config('jit', 'off', true)")
     n = 1
     for _ in range(n_role):
         calls.append(f"pg_catalog.set_config(${n + 1}, ${n + 2}, true)")
@@ -67,7 +70,13 @@ def guc_statement(tx: TxSpec, *, set_read_only: bool = False) -> tuple[str, list
         params.append(tx.timezone)
     for key, value in tx.settings:
         params += (key, value)
-    shape = (len(tx.role_settings), tx.timezone is not None, len(tx.settings), set_read_only)
+    shape = (
+        len(tx.role_settings),
+        tx.timezone is not None,
+        len(tx.settings),
+        set_read_only,
+        tx.jit_off,
+    )
     return _guc_sql(*shape), params
 
 
