@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pgrest_asgi.cli import ServeLimits
+from pgrest_asgi.server import ServeLimits
 from pgrest_asgi.settings import Settings
 from pgrest_asgi.testing import PostgresCluster
 from tests.conftest import API_DB
