@@ -63,8 +63,8 @@ APPLICATION_NAME = "pgrest_asgi"
 #: Connections idle longer than this are pinged before use (catches server restarts).
 IDLE_CHECK_AFTER = 1.0
 
-_SESSION_CHECK = (
-    "SELECT pg_catalog.pg_advisory_unlock_all(), pg_catalog.concat_ws(' ',"
+_SESSION_CHECK_COLUMNS = (
+    "pg_catalog.pg_advisory_unlock_all(), pg_catalog.concat_ws(' ',"
     " CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_listening_channels()) THEN 'listen' END,"
     " CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_cursor() c WHERE c.is_holdable)"
     " THEN 'cursor' END,"
@@ -74,8 +74,9 @@ _SESSION_CHECK = (
 #: What a transaction left in the session; ``''`` when nothing. Only a read-write transaction
 #: can create temporary objects (tables and views have a row type; temporary functions are
 #: never found without naming ``pg_temp``, so they cannot stand in for anything).
-SESSION_CHECK_READ_ONLY = _SESSION_CHECK.format(temp="")
-SESSION_CHECK_READ_WRITE = _SESSION_CHECK.format(
+#: (Constant text only: nothing from a request is in these statements.)
+SESSION_CHECK_READ_ONLY = "SELECT " + _SESSION_CHECK_COLUMNS.format(temp="")
+SESSION_CHECK_READ_WRITE = "SELECT " + _SESSION_CHECK_COLUMNS.format(  # noqa: S608
     temp=", CASE WHEN pg_catalog.pg_my_temp_schema() <> 0 AND (EXISTS (SELECT FROM"
     " pg_catalog.pg_class c WHERE c.relnamespace = pg_catalog.pg_my_temp_schema()) OR EXISTS"
     " (SELECT FROM pg_catalog.pg_type t WHERE t.typnamespace = pg_catalog.pg_my_temp_schema()))"
@@ -133,6 +134,8 @@ class PsycopgExecutor:
         self.prepared = PreparedRegistry()
         #: SQL text → bytes; the texts come from caches, so there are few of them.
         self._encoded: dict[str, bytes] = {}
+        #: A read's main statement with the session check's columns (``_folded``).
+        self._folded_sql: dict[str, str] = {}
         #: Set while the database cannot be reached (see ``_unreachable``).
         self.outage: Outage | None = None
         self._available: asyncio.Event | None = None
@@ -393,7 +396,12 @@ class PsycopgExecutor:
         if tx.pre_request is not None:
             messages.append(self._message(conn, pre_request_sql(tx.pre_request), ()))
         main_index = len(messages)
-        messages.append(self._message(conn, statement.sql, statement.params))
+        # A read's session check rides in its main statement: its columns are evaluated after
+        # the main query's row is complete (a statement of its own cost 6 % of the GET
+        # benchmark's throughput).
+        folded = implicit and clean and statement.explain is None
+        main_sql = self._folded(statement.sql) if folded else statement.sql
+        messages.append(self._message(conn, main_sql, statement.params))
         count_index = None
         if statement.count_sql is not None:
             count_index = len(messages)
@@ -403,9 +411,8 @@ class PsycopgExecutor:
         if not implicit and not deferred_end:
             messages += _end(tx)
         check_index = -1
-        if clean and not deferred_end:
-            # After COMMIT in an explicit transaction; last in an implicit one (a second Sync
-            # to run it after the commit measured 7 % of the GET benchmark's throughput).
+        if clean and not deferred_end and not folded:
+            # After COMMIT in an explicit transaction, so it sees what the transaction left.
             check_index = len(messages)
             messages.append(self._session_check(conn, tx))
         try:
@@ -436,9 +443,13 @@ class PsycopgExecutor:
                 explained = result
         if failure is not None:
             raise await self._failed(conn, failure, tx, session, retry=retry)
-        if session is not None:
-            await self._settle(conn, session)
         assert row is not None and row.status == ExecStatus.TUPLES_OK
+        fields = row.nfields
+        if folded:
+            fields -= 2
+            await self._settle_reasons(conn, row.get_value(0, fields + 1))
+        elif session is not None:
+            await self._settle(conn, session)
         if statement.checks:
             rows = int(row.get_value(0, 1) or 0)
             failed = next((c for c in statement.checks if c.failed(rows)), None)
@@ -465,8 +476,8 @@ class PsycopgExecutor:
             response_headers=row.get_value(0, 3),
             response_status=row.get_value(0, 4),
             planned_total=_plan_rows(explained) if explained is not None else None,
-            inserted=_int_or_none(row.get_value(0, 5)) if row.nfields > 5 else None,
-            location=row.get_value(0, 6) if row.nfields > 6 else None,
+            inserted=_int_or_none(row.get_value(0, 5)) if fields > 5 else None,
+            location=row.get_value(0, 6) if fields > 6 else None,
         )
 
     async def _failed(
@@ -508,13 +519,33 @@ class PsycopgExecutor:
         sql = SESSION_CHECK_READ_ONLY if tx.read_only else SESSION_CHECK_READ_WRITE
         return self._message(conn, sql, ())
 
+    def _folded(self, sql: str) -> str:
+        """``sql`` (one row) with the session check's columns after its own."""
+        folded = self._folded_sql.get(sql)
+        if folded is None:
+            if len(self._folded_sql) > 4096:
+                self._folded_sql.clear()
+            # ``sql`` is the planner's statement (identifiers quoted, values as $n).
+            folded = self._folded_sql[sql] = (
+                f"SELECT pgrst_main.*, {_SESSION_CHECK_COLUMNS.format(temp='')}"  # noqa: S608
+                f" FROM ({sql}) AS pgrst_main"
+            )
+        return folded
+
     async def _settle(self, conn: AsyncConnection[Any], result: PGresult) -> None:
         """Act on the session check: nothing, ``DISCARD TEMP``, or close the connection."""
         if result.status == ExecStatus.TUPLES_OK:
-            reasons = (result.get_value(0, 1) or b"").decode()
+            await self._settle_reasons(conn, result.get_value(0, 1))
         else:  # the check itself failed (e.g. a session-level statement_timeout)
-            reasons = "the session check failed"
-        if conn.pgconn.notifies() is not None and "listen" not in reasons:
+            await self._settle_reasons(conn, None)
+
+    async def _settle_reasons(self, conn: AsyncConnection[Any], left: bytes | None) -> None:
+        """``left``: the check's answer (``None``: it failed)."""
+        notified = conn.pgconn.notifies() is not None
+        if left == b"" and not notified:
+            return
+        reasons = "the session check failed" if left is None else left.decode()
+        if notified and "listen" not in reasons:
             # Notifications arrived: a LISTEN the check could not see yet (it takes effect at
             # commit, and a read's check runs inside its transaction).
             reasons = f"{reasons} listen".lstrip()

@@ -26,11 +26,11 @@ async def test_shapes_are_prepared_once_per_connection(app_factory: Any) -> None
     async with app_factory(db_pool=1) as (app, http):
         for i in range(1, 6):
             assert (await http.get(f"/items?select=id&id=eq.{i}")).json() == [{"id": i}]
-        # The preamble, the main statement and the session check: one prepared statement
-        # each, reused.
-        assert await _prepared_names(app) == ["pgrst_1", "pgrst_2", "pgrst_3"]
+        # The preamble and the main statement (which carries a read's session check): one
+        # prepared statement each, reused.
+        assert await _prepared_names(app) == ["pgrst_1", "pgrst_2"]
         await http.get("/items?select=name&id=eq.1")
-        assert len(await _prepared_names(app)) == 4
+        assert len(await _prepared_names(app)) == 3
 
 
 async def test_prepared_statements_can_be_disabled(app_factory: Any) -> None:

@@ -140,8 +140,10 @@ async def test_session_advisory_locks_are_released_after_the_response(
 
 
 async def test_deallocate_all_in_a_function_costs_no_later_request(app_factory: Any) -> None:
-    """SEC-3A: the function drops the server's statements, the session check among them: the
-    check fails, so the connection is closed at once."""
+    """SEC-3A: the function drops the server's statements. In a read the session check rides
+    in the main statement, so only the next request finds them gone: before anything of it
+    commits; it is retried on a new connection. In a write the check (a statement of its own,
+    after COMMIT) is gone too: it fails, so the connection is closed at once."""
     async with one_connection(app_factory) as (_, http, events):
         before = await backend(http)
         resp = await http.get("/rpc/ss_deallocate_all")
@@ -149,8 +151,19 @@ async def test_deallocate_all_in_a_function_costs_no_later_request(app_factory: 
         for i in (1, 2, 3):
             resp = await http.get(f"/items?select=id&id=eq.{i}")
             assert (resp.status_code, resp.json()) == (200, [{"id": i}])
-        assert await backend(http) != before
+        after = await backend(http)
+        assert after != before
+        assert names(events) == [
+            ("db.session_discarded", "a prepared statement of this connection vanished"),
+            ("db.retry", "prepared statement missing"),
+        ]
+        events.clear()
+        # A write first, so that the write's check is among the statements dropped.
+        assert await rpc(http, "ss_scratch_temp", USER_A) == "scratched"
+        resp = await http.post("/rpc/ss_deallocate_all", json={})
+        assert (resp.status_code, resp.json()) == (200, "deallocated")
         assert names(events) == [("db.session_discarded", "the session check failed")]
+        assert await backend(http) != after
 
 
 async def test_a_vanished_statement_is_noticed_by_the_next_request(app_factory: Any) -> None:
