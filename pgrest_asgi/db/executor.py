@@ -10,19 +10,23 @@ One transaction per request, sent in psycopg pipeline mode so it costs one round
     [COMMIT | ROLLBACK]
     SELECT pg_advisory_unlock_all(), <what else was left behind>   -- the session check
 
-The session check (with ``db_reset_session``) runs after COMMIT in an explicit transaction,
-and as the last statement of a read's implicit one (after that transaction's Sync it cost 7 %
-of the GET benchmark). It releases session-level advisory locks itself and names what it
-cannot undo cheaply: a ``LISTEN``, a ``WITH HOLD`` cursor, a prepared statement made with SQL
-``PREPARE`` (which could stand in for one of ours) and, after a read-write transaction,
-temporary objects (read-only transactions cannot create any). Temporary objects are dropped
-with ``DISCARD TEMP``; for anything else the connection is closed and the pool replaces it:
-a session that cannot be trusted is never reused. A ``LISTEN`` in a read only takes effect at
-its commit, after the check: the next request's check (or the first notification) closes that
-connection. A prepared statement of ours that vanished (``DEALLOCATE`` in a function) fails
-the next transaction before anything in it can commit: that connection is closed as well and
-the request retried once on another one. A session-level role needs nothing: every
-transaction sets its own, and the schema loader starts from ``DISCARD ALL``.
+The session check (with ``db_reset_session``) runs after COMMIT in an explicit transaction.
+In a read's implicit transaction it rides in the main statement instead, as two columns
+around the read's one row (``SELECT pgrst_main.*, <check> FROM (<main>) AS pgrst_main``),
+evaluated once that row is complete: a statement of its own cost 6 % of the GET benchmark's
+throughput, the columns cost nothing measurable. It releases session-level advisory locks
+itself and names what it cannot undo cheaply: a ``LISTEN``, a ``WITH HOLD`` cursor, a
+prepared statement made with SQL ``PREPARE`` (which could stand in for one of ours) and,
+after a read-write transaction, temporary objects (read-only transactions cannot create any).
+Temporary objects are dropped with ``DISCARD TEMP``; for anything else the connection is
+closed and the pool replaces it: a session that cannot be trusted is never reused. A
+``LISTEN`` in a read only takes effect at its commit, after the check: the next request's
+check (or the first notification) closes that connection. A prepared statement of ours that
+vanished (``DEALLOCATE`` in a function) fails the next transaction before anything in it can
+commit: that connection is closed as well and the request retried once on another one. A
+failed transaction gets its check after its ROLLBACK (a session lock survives a rollback). A
+session-level role needs nothing: every transaction sets its own, and the schema loader starts
+from ``DISCARD ALL``.
 
 The statements go through ``db/pipeline.py`` (libpq's pipeline mode, prepared statements):
 every value is a server-side ``$n`` parameter, nothing is interpolated client-side (so a ``%``
