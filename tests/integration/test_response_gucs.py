@@ -13,7 +13,7 @@ import pytest
 
 from pgrest_asgi.testing import PostgresCluster
 from tests.conftest import API_DB
-from tests.integration.test_cli import _free_port, serving
+from tests.integration.test_cli import port_of, serving
 
 JSON = "application/json; charset=utf-8"
 BAD_STATUS = (
@@ -178,16 +178,18 @@ def test_no_desync_on_a_kept_alive_connection_under_uvicorn(api_db: PostgresClus
     on the connection start with that body; a 204 with a body made uvicorn drop the
     connection; a header value uvicorn refuses did too. One connection now carries all of
     them, each followed by a normal read."""
-    port = _free_port()
     env = {
         "PGRST_DB_URI": api_db.dsn(API_DB, user="authenticator"),
         "PGRST_DB_SCHEMAS": "api",
         "PGRST_DB_ANON_ROLE": "web_anon",
         "PGRST_SERVER_HOST": "127.0.0.1",
-        "PGRST_SERVER_PORT": str(port),
+        "PGRST_SERVER_PORT": "0",
     }
     read_one = b"/items?select=id&id=eq.1"
-    with serving(["serve"], env), socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+    with (
+        serving(["serve"], env) as base,
+        socket.create_connection(("127.0.0.1", port_of(base)), timeout=10) as s,
+    ):
         responses = _Responses(s)
 
         def get(target: str | bytes) -> tuple[bytes, dict[bytes, bytes], bytes]:
