@@ -14,7 +14,8 @@ The server binaries are found by :func:`find_pg_bin_dir`. PostgreSQL refuses to 
 when this process is root the server runs as the ``postgres`` system user (or ``nobody``).
 
 Authentication is ``trust``: whoever can reach the socket can connect as the superuser. This is
-meant for tests and demos only.
+meant for tests and demos only. ``hba=`` puts ``pg_hba.conf`` lines before that (the first line
+that matches a connection decides), e.g. to make one role log in with a password.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -491,6 +492,9 @@ class PostgresCluster:
     ``system_user`` names the account to run the server as when this process is root (default:
     ``postgres`` if it exists, else ``nobody``). ``handle_sigterm`` installs a ``SIGTERM``
     handler (once per process) that stops live clusters before the process goes on to die.
+    ``hba`` are ``pg_hba.conf`` lines placed before initdb's ``trust`` lines, so they win where
+    they match (e.g. ``"local all authenticator scram-sha-256"``); the superuser keeps ``trust``
+    unless a line names it.
     """
 
     def __init__(
@@ -503,10 +507,17 @@ class PostgresCluster:
         system_user: str | None = None,
         start_timeout: float = 60.0,
         handle_sigterm: bool = True,
+        hba: Sequence[str] = (),
     ) -> None:
         for name in settings or {}:
             if not _SETTING_NAME.match(name):
                 raise ValueError(f"not a PostgreSQL setting name: {name!r}")
+        if isinstance(hba, str):
+            raise TypeError("hba is a sequence of pg_hba.conf lines, not one string")
+        for line in hba:
+            if "\n" in line or "\r" in line or not line.strip():
+                raise ValueError(f"not one pg_hba.conf line: {line!r}")
+        self.hba: tuple[str, ...] = tuple(hba)
         self.superuser = superuser
         self.settings: dict[str, str] = {k: str(v) for k, v in (settings or {}).items()}
         self.start_timeout = start_timeout
@@ -839,6 +850,13 @@ class PostgresCluster:
         conf = Path(self.data_dir) / "postgresql.conf"
         with conf.open("a") as handle:
             handle.write("\n# pgrest_asgi.testing\n" + "\n".join(lines) + "\n")
+        if self.hba:
+            # Before initdb's lines: the first line that matches decides. Rewriting the file in
+            # place keeps its owner.
+            hba = Path(self.data_dir) / "pg_hba.conf"
+            original = hba.read_text()
+            with hba.open("w") as handle:
+                handle.write("# pgrest_asgi.testing\n" + "\n".join(self.hba) + "\n\n" + original)
 
     def _pg_ctl_start(self) -> None:
         code = self._run(
