@@ -119,6 +119,8 @@ class PgRestApp:
         self._users = 0
         self._listener: Any = None
         self._reload_task: asyncio.Task[None] | None = None
+        #: Why the last schema cache load failed (for the fail-fast error).
+        self._load_failure: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def startup(self) -> None:
@@ -132,8 +134,9 @@ class PgRestApp:
             loaded = await self.reload_schema()
             if not loaded:
                 if self.settings.db_fail_fast:
+                    reason = self._outage_reason() or self._load_failure
                     await self.executor.close()
-                    raise RuntimeError("pgrest_asgi: could not load the schema cache")
+                    raise RuntimeError(f"pgrest_asgi: could not load the schema cache: {reason}")
                 self._reload_task = asyncio.create_task(self._retry_schema_load())
             if self.settings.db_channel_enabled:
                 from .schema.listener import SchemaListener
@@ -202,6 +205,7 @@ class PgRestApp:
                     conn, self.settings.db_schemas, self.settings.db_extra_search_path
                 )
         except Exception as exc:
+            self._load_failure = str(exc).strip() or type(exc).__name__
             self.observer(
                 Event(
                     name="schema_cache.failed",
@@ -219,6 +223,11 @@ class PgRestApp:
             )
         )
         return True
+
+    def _outage_reason(self) -> str | None:
+        """Why the database cannot be reached, while the executor reports an outage."""
+        reason = getattr(getattr(self.executor, "outage", None), "reason", None)
+        return reason if isinstance(reason, str) else None
 
     async def _reload_from_listener(self) -> None:
         await self.reload_schema()
@@ -356,7 +365,8 @@ class PgRestApp:
         await self._ensure_started()
         schema = self.schema_cache
         if schema is None:
-            raise ConnectionError.schema_cache_not_loaded()
+            # While the database cannot be reached, say why (e.g. a wrong password).
+            raise ConnectionError.schema_cache_not_loaded(self._outage_reason())
 
         clock.reset()
         body = (
