@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -113,8 +114,11 @@ async def test_restart_while_idle_costs_no_request(
         # Far below what the old path took (the pool's back-off, then the 10 s acquisition
         # timeout); the figure itself goes to the docs, not into an assertion.
         assert first < 9.0, f"first answers took {first:.2f}s after the restart"
-        resp = await http.post("/items", json={"id": 100 + len(mode)})
+        key = 1000 + uuid.uuid4().int % 1_000_000
+        resp = await http.post("/items", json={"id": key})
         assert resp.status_code == 201
+        found = await http.get(f"/items?id=eq.{key}")
+        assert found.json() == [{"id": key}]
         # Pinging found the dead connections: no request had to be retried.
         assert named(events, "db.retry", "db.unreachable") == []
 
