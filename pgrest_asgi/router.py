@@ -1,8 +1,9 @@
 """The router hook: method + route path + profile headers → ``Target``. Pure.
 
 ``/`` is the root (OpenAPI), ``/<name>`` a table or view, ``/rpc/<name>`` a function; any other
-shape is 404 ``PGRST125``. The schema comes from ``Accept-Profile`` (GET, HEAD, OPTIONS) or
-``Content-Profile`` (POST, PATCH, PUT, DELETE) and must be one of ``db_schemas``.
+shape is 404 ``PGRST125``. Segments are percent-decoded as UTF-8, invalid sequences replaced
+(U+FFFD), as PostgREST's HTTP layer does. The schema comes from ``Accept-Profile`` (GET, HEAD,
+OPTIONS) or ``Content-Profile`` (POST, PATCH, PUT, DELETE) and must be one of ``db_schemas``.
 """
 
 from __future__ import annotations
@@ -49,12 +50,10 @@ class DefaultRouter:
         if method not in ALL_METHODS:
             raise ApiRequestError.unsupported_method(method)
         schema, given = self.profile(method, headers)
-        try:
-            names = [unquote_to_bytes(s).decode("utf-8") for s in segments]
-        except UnicodeDecodeError:
-            raise ApiRequestError.invalid_path() from None
-        if any("\x00" in n for n in names):
-            raise ApiRequestError.invalid_path()
+        # As wai decodes a path: percent-decoded, invalid UTF-8 replaced by U+FFFD, NUL kept.
+        # Such a name is only ever looked up in the schema cache (no relation or function can
+        # be named with a NUL), so it is answered PGRST205/PGRST202 like any unknown name.
+        names = [unquote_to_bytes(s).decode("utf-8", "replace") for s in segments]
         if not names:
             return Target("root", schema, "", given)
         if len(names) == 1:
