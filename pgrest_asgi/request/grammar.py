@@ -111,15 +111,28 @@ class _Parser:
         return self.pos >= len(self.text)
 
     # -- names and paths -----------------------------------------------------------------
-    def name(self, stop: str = ",.:()!", what: str = "field name") -> str:
-        """An identifier: ``"quoted \\"name\\""`` or a run of characters not in ``stop``."""
+    def name(self, stop: str = ",.:()!", what: str = "field name", strict: bool = False) -> str:
+        """An identifier: ``"quoted \\"name\\""`` or a run of characters not in ``stop``.
+
+        ``strict``: the run is PostgREST's unquoted field name instead — letters, digits, ``_``,
+        ``$``, spaces and ``-`` (not before ``>``), or a lone ``*`` — so ``;``, NUL and any
+        other character end it (and the caller reports it as unexpected).
+        """
         if self.peek('"'):
             return self.quoted()
         start = self.pos
-        match = _name_pattern(stop).match(self.text, start)
-        assert match is not None  # the pattern also matches the empty string
-        self.pos = match.end()
-        value = match.group(0).strip()
+        if strict:
+            if self.peek("*"):
+                self.pos += 1
+                return "*"
+            end = _identifier_end(self.text, start)
+            self.pos = end
+            value = self.text[start:end].strip()
+        else:
+            match = _name_pattern(stop).match(self.text, start)
+            assert match is not None  # the pattern also matches the empty string
+            self.pos = match.end()
+            value = match.group(0).strip()
         if not value:
             raise self.fail(what, start)
         return value
@@ -142,8 +155,8 @@ class _Parser:
             self.pos += 1
         raise self.fail('"\\"" to close the quoted name', start)
 
-    def field(self, stop: str = ",.:()!") -> Field:
-        name = self.name(stop)
+    def field(self, stop: str = ",.:()!", strict: bool = False) -> Field:
+        name = self.name(stop, strict=strict)
         if name == "*":
             return Field("*")
         path: list[JsonStep] = []
@@ -155,6 +168,50 @@ class _Parser:
             is_index = bool(_INDEX.fullmatch(key))
             path.append(JsonStep(arrow, key, is_index))
         return Field(name, tuple(path))
+
+
+#: PostgREST's ``pIdentifierChar`` (letter, digit, ``_``, space, ``$``) and its ``-`` joiner;
+#: tabs too, which PostgREST skips around a field. Letters beyond ASCII are checked one by one
+#: (``\w`` also takes characters that are numbers but not letters).
+_IDENTIFIER = re.compile(r"(?:[^\W_]|[_ $\t]|-(?!>))*")
+
+
+def _identifier_end(text: str, start: int) -> int:
+    """Where the unquoted field name starting at ``start`` ends."""
+    match = _IDENTIFIER.match(text, start)
+    assert match is not None  # the pattern also matches the empty string
+    end = match.end()
+    run = match.group(0)
+    if not run.isascii():
+        for offset, ch in enumerate(run):
+            if not (ch.isascii() or ch.isalpha()):
+                return start + offset
+    return end
+
+
+def _show_char(ch: str) -> str:
+    """A character as Haskell's ``show`` writes it (PostgREST's ``unexpected 'x'``)."""
+    code = ord(ch)
+    if ch == "'":
+        return "'\\''"
+    if ch == "\\":
+        return "'\\\\'"
+    if 0x20 <= code < 0x7F:
+        return f"'{ch}'"
+    if code > 0x7F:
+        return f"'\\{code}'"
+    if code == 0x7F:
+        return "'\\DEL'"
+    return "'\\" + _ASCII_NAMES[code] + "'"
+
+
+# fmt: off
+_ASCII_NAMES = (
+    "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "a", "b", "t", "n", "v", "f", "r", "SO", "SI",
+    "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC", "FS", "GS",
+    "RS", "US",
+)
+# fmt: on
 
 
 @lru_cache(maxsize=32)
@@ -344,24 +401,27 @@ class PostgrestGrammar:
         if p.at_end() or p.peek(")"):
             return ()
         while True:
-            items.append(self._select_item(p, depth))
+            item = self._select_item(p, depth)
+            items.append(item)
             if len(items) > self.limits.max_terms:
                 raise p.fail(f"at most {self.limits.max_terms} items")
             if not p.eat(","):
+                if not (p.at_end() or p.peek(")")):
+                    _select_item_end(p, item)
                 return tuple(items)
 
     def _select_item(self, p: _Parser, depth: int) -> SelectItem:
         spread = p.eat("...")
         start = p.pos
         alias: str | None = None
-        first = p.field(",.:()!")
+        first = p.field(",.:()!", strict=True)
         if p.peek(":") and not p.peek("::"):
             if first.json_path:
                 raise p.fail('"(" or ","')
             p.pos += 1
             alias = first.name
             start = p.pos
-            first = p.field(",.:()!")
+            first = p.field(",.:()!", strict=True)
         if first.name == "count" and not first.json_path and not spread and p.eat("()"):
             # ``count()``: the row-count aggregate, not an embed of a relation named count.
             count_cast = self._cast(p) if p.eat("::") else None
@@ -371,14 +431,20 @@ class PostgrestGrammar:
                 raise p.fail('"," or ")"', start)
             hint: str | None = None
             join: Literal["left", "inner"] | None = None
+            bang = p.pos
             while p.eat("!"):
-                word = p.name(",.:()!", "a hint or join type")
+                word = p.name(",.:()!", "a hint or join type", strict=True)
                 if word in ("inner", "left"):
                     join = cast(Literal["left", "inner"], word)
                 elif hint is None:
                     hint = word
                 else:
                     raise p.fail('"inner" or "left"')
+            if not spread and not p.peek("("):
+                # Not an embed after all: PostgREST reads a field, which ends at the "!".
+                p.pos = bang
+                quoted = p.text[bang - 1] == '"'
+                raise _unexpected(p, _AFTER_SELECT_QUOTED if quoted else _AFTER_SELECT_NAME)
             p.expect("(")
             items = self._select_list(p, depth + 1)
             p.expect(")")
@@ -627,41 +693,49 @@ class PostgrestGrammar:
         p = _Parser("order", value)
         terms: list[OrderTerm] = []
         while True:
-            relation: str | None = None
-            field = p.field(",.:()!")
-            if p.eat("("):
-                relation = field.name
-                field = p.field(",.:()!")
-                p.expect(")")
-            direction: Literal["asc", "desc"] | None = None
-            nulls: Literal["first", "last"] | None = None
-            while p.eat("."):
-                word = next((w for w in _ORDER_WORDS if p.peek(w)), None)
-                is_direction = word in ("asc", "desc")
-                if (
-                    word is None
-                    or (is_direction and (direction or nulls))
-                    or (not is_direction and nulls)
-                ):
-                    raise p.fail_choice(_ORDER_WORDS, '"asc", "desc", "nullsfirst" or "nullslast"')
-                p.pos += len(word)
-                if is_direction:
-                    direction = "asc" if word == "asc" else "desc"
-                else:
-                    nulls = "first" if word == "nullsfirst" else "last"
-            terms.append(OrderTerm(field, direction, nulls, relation))
+            begin = p.pos
+            try:
+                terms.append(self._order_term(p))
+            except ApiRequestError:
+                if p.text.find("(", begin) < 0:
+                    raise
+                # A term ``rel(col)`` PostgREST fails to read is then read as a plain term,
+                # which fails at the parenthesis: that is the error it reports.
+                p.pos = begin
+                field = p.field(",.:()!", strict=True)
+                if p.peek("(") and not field.json_path:
+                    _order_term_end(p, field, begin, None, None)
+                raise
             if len(terms) > self.limits.max_terms:
                 raise p.fail(f"at most {self.limits.max_terms} terms")
             if p.at_end():
                 return tuple(terms)
-            if not p.eat(","):
-                # PostgREST's wording for this one differs (single quotes, "delimiter").
-                raise ApiRequestError.parse(
-                    "order",
-                    value,
-                    p.pos + 1,
-                    f"unexpected '{value[p.pos]}' expecting delimiter (.), \",\" or end of input",
-                )
+            p.expect(",")
+
+    def _order_term(self, p: _Parser) -> OrderTerm:
+        begin = p.pos
+        relation: str | None = None
+        field = p.field(",.:()!", strict=True)
+        if p.eat("("):
+            relation = field.name
+            field = p.field(",.:()!", strict=True)
+            p.expect(")")
+        direction: Literal["asc", "desc"] | None = None
+        nulls: Literal["first", "last"] | None = None
+        words: tuple[str, ...] = _ORDER_WORDS
+        while nulls is None and p.eat("."):
+            word = next((w for w in words if p.peek(w)), None)
+            if word is None:
+                raise p.fail_choice(words, _order_expecting(words))
+            p.pos += len(word)
+            if word == "asc" or word == "desc":
+                direction = "asc" if word == "asc" else "desc"
+                words = _NULLS_WORDS
+            else:
+                nulls = "first" if word == "nullsfirst" else "last"
+        if not (p.at_end() or p.peek(",")):
+            _order_term_end(p, field, begin, direction, nulls)
+        return OrderTerm(field, direction, nulls, relation)
 
     def parse_int(self, key: str, value: str) -> int:
         if not re.fullmatch(r"-?\d{1,18}", value.strip()):
@@ -697,6 +771,62 @@ class PostgrestGrammar:
                 "Range header."
             )
         return (first, last)
+
+
+_NULLS_WORDS = ("nullsfirst", "nullslast")
+#: What PostgREST's parser expects after an unquoted field name in ``select`` …
+_AFTER_SELECT_NAME = 'letter, digit, "-", "->>", "->", "::", ".", ")", "," or end of input'
+_AFTER_SELECT_QUOTED = '"->>", "->", "::", ".", ")", "," or end of input'
+#: … and in ``order``, with what it expects after a quoted name and after a JSON path.
+_AFTER_ORDER_NAME = 'letter, digit, "-", "->>", "->", delimiter (.), "," or end of input'
+_AFTER_ORDER_QUOTED = '"->>", "->", delimiter (.), "," or end of input'
+_AFTER_ORDER_PATH = '"-", "->>", "->", delimiter (.), "," or end of input'
+
+
+def _order_expecting(words: Sequence[str]) -> str:
+    quoted = [f'"{w}"' for w in words]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _unexpected(p: _Parser, expecting: str) -> ApiRequestError:
+    """PostgREST's error where its parser looked for the end of a term: the character is
+    shown as Haskell shows a character (``';'``, ``'\\NUL'``)."""
+    return ApiRequestError.parse(
+        p.part,
+        p.origin,
+        p.base + p.pos + 1,
+        f"unexpected {_show_char(p.text[p.pos])} expecting {expecting}",
+    )
+
+
+def _select_item_end(p: _Parser, item: SelectItem) -> None:
+    """A select item followed by what cannot follow it. After a plain name or ``*``, raise
+    PostgREST's error; otherwise let the caller report what it expects."""
+    if not isinstance(item, SelectField) or item.cast or item.aggregate:
+        return
+    if item.field.json_path:
+        return
+    last = p.text[p.pos - 1]
+    if item.field.name == "*" and last == "*":
+        raise _unexpected(p, '")", "," or end of input')
+    raise _unexpected(p, _AFTER_SELECT_QUOTED if last == '"' else _AFTER_SELECT_NAME)
+
+
+def _order_term_end(
+    p: _Parser, field: Field, begin: int, direction: str | None, nulls: str | None
+) -> None:
+    """An order term followed by neither ``,`` nor the end: PostgREST's error."""
+    if nulls is not None:
+        expecting = '"," or end of input'
+    elif direction is not None:
+        expecting = 'delimiter (.), "," or end of input'
+    elif field.json_path:
+        expecting = _AFTER_ORDER_PATH
+    elif p.text[begin] == '"':
+        expecting = _AFTER_ORDER_QUOTED
+    else:
+        expecting = _AFTER_ORDER_NAME
+    raise _unexpected(p, expecting)
 
 
 def _unquote_logic_value(raw: str) -> str:

@@ -203,6 +203,91 @@ def _error(*params: tuple[str, str]) -> ApiRequestError:
             '"failed to parse limit (abc)" (line 1, column 1)',
             'unexpected "a" expecting digit',
         ),
+        # SEC-43: NUL ends a field name; PostgREST shows it as Haskell shows a character.
+        (
+            ("select", "a\x00b"),
+            '"failed to parse select parameter (a\x00b)" (line 1, column 2)',
+            'unexpected \'\\NUL\' expecting letter, digit, "-", "->>", "->", "::", '
+            '".", ")", "," or end of input',
+        ),
+        (
+            ("select", "id,name;drop table items"),
+            '"failed to parse select parameter (id,name;drop table items)" (line 1, column 8)',
+            'unexpected \';\' expecting letter, digit, "-", "->>", "->", "::", '
+            '".", ")", "," or end of input',
+        ),
+        (
+            ("select", "rel(a b\x01)"),
+            '"failed to parse select parameter (rel(a b\x01))" (line 1, column 8)',
+            'unexpected \'\\SOH\' expecting letter, digit, "-", "->>", "->", "::", '
+            '".", ")", "," or end of input',
+        ),
+        (
+            ("select", '"a b";'),
+            '"failed to parse select parameter ("a b";)" (line 1, column 6)',
+            'unexpected \';\' expecting "->>", "->", "::", ".", ")", "," or end of input',
+        ),
+        (
+            ("select", "*;"),
+            '"failed to parse select parameter (*;)" (line 1, column 2)',
+            'unexpected \';\' expecting ")", "," or end of input',
+        ),
+        (
+            ("select", "a\u20acb"),
+            '"failed to parse select parameter (a\u20acb)" (line 1, column 2)',
+            'unexpected \'\\8364\' expecting letter, digit, "-", "->>", "->", "::", '
+            '".", ")", "," or end of input',
+        ),
+        # SEC-50: ";" is no field-name character.
+        (
+            ("order", "id;drop"),
+            '"failed to parse order (id;drop)" (line 1, column 3)',
+            'unexpected \';\' expecting letter, digit, "-", "->>", "->", delimiter (.), '
+            '"," or end of input',
+        ),
+        (
+            ("order", "id.desc;drop"),
+            '"failed to parse order (id.desc;drop)" (line 1, column 8)',
+            "unexpected ';' expecting delimiter (.), \",\" or end of input",
+        ),
+        (
+            ("order", '"id";drop'),
+            '"failed to parse order ("id";drop)" (line 1, column 5)',
+            'unexpected \';\' expecting "->>", "->", delimiter (.), "," or end of input',
+        ),
+        # The rest are PostgREST's own doctests (QueryParams.hs).
+        (
+            ("order", "clients(name,id)"),
+            '"failed to parse order (clients(name,id))" (line 1, column 8)',
+            'unexpected \'(\' expecting letter, digit, "-", "->>", "->", delimiter (.), '
+            '"," or end of input',
+        ),
+        (
+            ("order", "id.nullslasttt"),
+            '"failed to parse order (id.nullslasttt)" (line 1, column 13)',
+            "unexpected 't' expecting \",\" or end of input",
+        ),
+        (
+            ("order", "id.asc.nlsfst"),
+            '"failed to parse order (id.asc.nlsfst)" (line 1, column 8)',
+            'unexpected "l" expecting "nullsfirst" or "nullslast"',
+        ),
+        (
+            ("order", "id.asc.nullslasttt"),
+            '"failed to parse order (id.asc.nullslasttt)" (line 1, column 17)',
+            "unexpected 't' expecting \",\" or end of input",
+        ),
+        (
+            ("order", "id.asc.smth34"),
+            '"failed to parse order (id.asc.smth34)" (line 1, column 8)',
+            'unexpected "s" expecting "nullsfirst" or "nullslast"',
+        ),
+        (
+            ("select", "name!hint"),
+            '"failed to parse select parameter (name!hint)" (line 1, column 5)',
+            'unexpected \'!\' expecting letter, digit, "-", "->>", "->", "::", '
+            '".", ")", "," or end of input',
+        ),
     ],
 )
 def test_parse_errors(param: tuple[str, str], message: str, details: str) -> None:
