@@ -737,11 +737,17 @@ class PostgrestGrammar:
             _order_term_end(p, field, begin, direction, nulls)
         return OrderTerm(field, direction, nulls, relation)
 
-    def parse_int(self, key: str, value: str) -> int:
-        if not re.fullmatch(r"-?\d{1,18}", value.strip()):
-            p = _Parser(key.rsplit(".", 1)[-1], value)
-            raise p.fail("digit")
-        number = int(value)
+    def parse_int(self, key: str, value: str) -> int | None:
+        """``limit``/``offset``: an integer, or ``None`` for anything else, which PostgREST
+        ignores (it reads the value with ``readMaybe``). A negative limit is 416 PGRST103."""
+        match = _INTEGER.fullmatch(value)
+        if match is None:
+            return None
+        digits = match.group(2)
+        # Beyond bigint is "no limit" / "past every row"; never int() of thousands of digits.
+        number = _MAX_BIGINT if len(digits) > 18 else int(digits)
+        if match.group(1):
+            number = -number
         if number < 0 and key.endswith("limit"):
             raise ApiRequestError.invalid_range("Limit should be greater than or equal to zero.")
         if number < 0:
@@ -758,13 +764,15 @@ class PostgrestGrammar:
             p.expect(",")
 
     def parse_range(self, header: str | None) -> tuple[int, int | None] | None:
+        """``Range: first-[last]``, exactly PostgREST's ``^([0-9]+)-([0-9]*)$``; any other
+        value (``items=0-9``, ``a-b``, spaces) is ignored, as PostgREST ignores it."""
         if header is None:
             return None
-        match = re.fullmatch(r"\s*(?:items\s*=\s*)?(\d{1,18})-(\d{0,18})\s*", header)
+        match = _RANGE.fullmatch(header)
         if match is None:
             return None
-        first = int(match.group(1))
-        last = int(match.group(2)) if match.group(2) else None
+        first = _bigint(match.group(1))
+        last = _bigint(match.group(2)) if match.group(2) else None
         if last is not None and first > last:
             raise ApiRequestError.invalid_range(
                 "The lower boundary must be lower than or equal to the upper boundary in the "
@@ -774,6 +782,9 @@ class PostgrestGrammar:
 
 
 _NULLS_WORDS = ("nullsfirst", "nullslast")
+_MAX_BIGINT = 2**63 - 1
+_INTEGER = re.compile(r"\s*(-?)([0-9]+)\s*")
+_RANGE = re.compile(r"([0-9]+)-([0-9]*)")
 #: What PostgREST's parser expects after an unquoted field name in ``select`` …
 _AFTER_SELECT_NAME = 'letter, digit, "-", "->>", "->", "::", ".", ")", "," or end of input'
 _AFTER_SELECT_QUOTED = '"->>", "->", "::", ".", ")", "," or end of input'
@@ -781,6 +792,10 @@ _AFTER_SELECT_QUOTED = '"->>", "->", "::", ".", ")", "," or end of input'
 _AFTER_ORDER_NAME = 'letter, digit, "-", "->>", "->", delimiter (.), "," or end of input'
 _AFTER_ORDER_QUOTED = '"->>", "->", delimiter (.), "," or end of input'
 _AFTER_ORDER_PATH = '"-", "->>", "->", delimiter (.), "," or end of input'
+
+
+def _bigint(digits: str) -> int:
+    return _MAX_BIGINT if len(digits) > 18 else int(digits)
 
 
 def _order_expecting(words: Sequence[str]) -> str:

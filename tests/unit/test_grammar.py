@@ -198,11 +198,6 @@ def _error(*params: tuple[str, str]) -> ApiRequestError:
             '"failed to parse logic tree ((a.eq.1,b.eq)" (line 1, column 13)',
             'unexpected end of input expecting "."',
         ),
-        (
-            ("limit", "abc"),
-            '"failed to parse limit (abc)" (line 1, column 1)',
-            'unexpected "a" expecting digit',
-        ),
         # SEC-43: NUL ends a field name; PostgREST shows it as Haskell shows a character.
         (
             ("select", "a\x00b"),
@@ -295,6 +290,26 @@ def test_parse_errors(param: tuple[str, str], message: str, details: str) -> Non
     assert (err.status, err.code, err.message, err.details) == (400, "PGRST100", message, details)
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("limit", "abc"), ("offset", "1e99"), ("limit", "1.5"), ("offset", ""), ("tags.limit", "x")],
+)
+def test_unreadable_limit_or_offset_is_ignored(key: str, value: str) -> None:
+    """SEC-50: PostgREST reads limit and offset with ``readMaybe``; what is no integer is
+    ignored, as if the parameter were absent (and a later one replaces an earlier one)."""
+    req = parse((key, value))
+    assert (req.limit, req.offset) == (None, None)
+    assert all(m.limit is None and m.offset is None for m in req.embedded)
+    assert parse(("limit", "5"), ("limit", "abc")).limit is None
+
+
+def test_limit_and_offset_values() -> None:
+    assert (parse(("limit", " 7 ")).limit, parse(("offset", "007")).offset) == (7, 7)
+    # Past bigint: no limit / past every row, without converting thousands of digits.
+    assert parse(("limit", "9" * 5000)).limit == 2**63 - 1
+    assert parse(("offset", "9" * 19)).offset == 2**63 - 1
+
+
 def test_negative_limit_is_416() -> None:
     err = _error(("limit", "-1"))
     assert (err.status, err.code, err.details) == (
@@ -320,11 +335,25 @@ def test_term_limit() -> None:
 
 def test_range_header_only_on_get() -> None:
     assert parse(range="0-9").range == (0, 9)
-    assert parse(range="items=5-").range == (5, None)
+    assert parse(range="5-").range == (5, None)
+    assert parse(range="0-" + "9" * 5000).range == (0, 2**63 - 1)
     assert G.parse("HEAD", T, [], {"range": "0-9"}).range is None
     with pytest.raises(ApiRequestError) as info:
         parse(range="10-5")
-    assert info.value.status == 416
+    assert (info.value.status, info.value.code, info.value.details) == (
+        416,
+        "PGRST103",
+        "The lower boundary must be lower than or equal to the upper boundary in the Range header.",
+    )
+
+
+@pytest.mark.parametrize(
+    "value", ["items=a-b", "items=0-9", "a-b", " 0-9", "0-9 ", "-5", "0-9,20-29", ""]
+)
+def test_unparsable_range_header_is_ignored(value: str) -> None:
+    """SEC-51: PostgREST reads ``Range`` with ``^([0-9]+)-([0-9]*)$`` and ignores any other
+    value, the ``items=`` unit included."""
+    assert parse(range=value).range is None
 
 
 def test_prefer() -> None:
