@@ -159,9 +159,28 @@ async def test_unknown_table_with_hint(client: httpx.AsyncClient) -> None:
 
 
 async def test_not_exposed_objects_are_not_found(client: httpx.AsyncClient) -> None:
-    for path in ("/hidden", "/pg_authid", "/pg_catalog.pg_authid"):
-        assert (await client.get(path)).status_code == 404
-    assert (await client.get("/%2e%2e/items")).json()["code"] == "PGRST125"
+    """SEC-37: a table outside the exposed schemas and the system catalogs are unknown names
+    (a dot in the path is part of the name, not a schema); ``/../items`` is two segments."""
+    for name in ("hidden", "pg_authid", "pg_catalog.pg_authid"):
+        assert error(await client.get(f"/{name}")) == (
+            404,
+            {
+                "code": "PGRST205",
+                "details": None,
+                "hint": None,
+                "message": f"Could not find the table 'api.{name}' in the schema cache",
+            },
+        )
+    for path in ("/%2e%2e/items", "/%2E%2E/pg_catalog/pg_authid", "/api/items"):
+        assert error(await client.get(path)) == (
+            404,
+            {
+                "code": "PGRST125",
+                "details": None,
+                "hint": None,
+                "message": "Invalid path specified in request URL",
+            },
+        )
 
 
 async def test_parse_error_body(client: httpx.AsyncClient) -> None:

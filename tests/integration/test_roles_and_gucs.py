@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import msgspec
 import psycopg
 
 from pgrest_asgi.testing import PostgresCluster
@@ -112,11 +113,32 @@ async def test_unknown_role_and_forbidden_role(client: httpx.AsyncClient, token:
     assert resp.status_code == 403
     assert resp.json()["code"] == "42501"
     assert resp.json()["message"] == 'permission denied to set role "outsider"'
-    evil = await client.get(
-        "/items", headers=bearer(token({"role": 'web_anon"; drop table api.items; --'}))
-    )
-    assert evil.status_code == 401
     assert (await client.get("/items?id=eq.1")).status_code == 200
+
+
+async def test_sql_in_the_role_claim_is_a_role_name(
+    client: httpx.AsyncClient, token: Token, api_db: PostgresCluster
+) -> None:
+    """SEC-19: the role claim is a value of ``set_config('role', $1, true)``, never SQL text:
+    PostgreSQL looks for a role of that name, finds none (22023, 401 with a ``Bearer``
+    challenge, as PostgREST maps it), and ``items`` is untouched."""
+    for role in ('anon"; drop table items; --', 'web_anon"; drop table api.items; --'):
+        evil = await client.get("/items", headers=bearer(token({"role": role})))
+        assert evil.status_code == 401
+        assert evil.content == msgspec.json.encode(
+            {
+                "code": "22023",
+                "details": None,
+                "hint": None,
+                "message": f'role "{role}" does not exist',
+            }
+        )
+        assert evil.headers["www-authenticate"] == "Bearer"
+        assert evil.headers["proxy-status"] == "PostgREST; error=22023"
+        assert evil.headers["content-type"] == "application/json; charset=utf-8"
+    with psycopg.connect(api_db.dsn(API_DB)) as conn:
+        assert conn.execute("SELECT count(*) FROM api.items").fetchone() == (20,)
+    assert (await client.get("/items?id=eq.1&select=id")).json() == [{"id": 1}]
 
 
 async def test_role_statement_timeout(client: httpx.AsyncClient, token: Token) -> None:
