@@ -88,8 +88,13 @@ SESSION_CHECK_READ_WRITE = "SELECT " + _SESSION_CHECK_COLUMNS.format(  # noqa: S
 )
 #: The SQLSTATE of executing a prepared statement that does not exist.
 _NO_SUCH_STATEMENT = b"26000"
-#: ``too_many_connections``: the server is up, only full.
-_TOO_MANY_CONNECTIONS = "53300"
+#: libpq reports no SQLSTATE for a failed connection, only the server's message: these
+#: (PostgreSQL's texts for SQLSTATE 53300) mean the server is up and merely full.
+_SERVER_FULL = ("too many clients already", "connection slots are reserved")
+#: …and these (28000/28P01, 3D000) that it refuses our credentials or database: a setting to
+#: fix, not an outage to wait out, so it is probed at most every ``REFUSED_MAX_DELAY`` s.
+_REFUSED = ("authentication failed", "does not exist", "no pg_hba.conf entry")
+REFUSED_MAX_DELAY = 32.0
 #: While the database is unreachable it is probed after this many seconds, then twice as
 #: long each time up to ``RECOVERY_MAX_DELAY``.
 RECOVERY_FIRST_PROBE = 0.1
@@ -192,9 +197,11 @@ class PsycopgExecutor:
         """A new connection could not be made: unless the server is merely full, it is down
         (or refusing us). From now on requests are answered 503 at once instead of waiting
         for a connection, until a probe connects again."""
-        if exc.sqlstate == _TOO_MANY_CONNECTIONS or self.outage is not None or not self._open:
+        if self.outage is not None or not self._open:
             return
         reason = _first_line(exc)
+        if any(text in str(exc) for text in _SERVER_FULL):
+            return
         self.observer(
             Event(
                 name="db.unreachable",
@@ -215,7 +222,8 @@ class PsycopgExecutor:
         The old pool is closed at once: requests waiting on it are woken (and answered 503),
         and its reconnection attempts, which back off for up to minutes, stop. Probes back
         off from ``RECOVERY_FIRST_PROBE`` to ``RECOVERY_MAX_DELAY`` seconds, so the first
-        request after the database returns is served within about that long.
+        request after the database returns is served within about that long; to
+        ``REFUSED_MAX_DELAY`` while the server refuses our credentials (no log flood).
         """
         old, self.pool = self.pool, None
         if old is not None:
@@ -234,7 +242,8 @@ class PsycopgExecutor:
                 )
             except psycopg.OperationalError as exc:
                 outage.reason = _first_line(exc)
-                delay = min(delay * 2, RECOVERY_MAX_DELAY)
+                refused = any(text in str(exc) for text in _REFUSED)
+                delay = min(delay * 2, REFUSED_MAX_DELAY if refused else RECOVERY_MAX_DELAY)
                 continue
             await probe.close()
             break
