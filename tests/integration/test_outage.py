@@ -123,6 +123,23 @@ async def test_restart_while_idle_costs_no_request(
         assert named(events, "db.retry", "db.unreachable") == []
 
 
+async def test_restart_with_a_full_pool_of_dead_connections(
+    running: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REL-2B with every one of the default 10 connections open: the first request after the
+    restart finds them all dead. The pool's own check slept 1, 2, 4 … s between them, so that
+    request got 504 after the 10 s acquisition timeout; now it is answered at once."""
+    monkeypatch.setattr(executor_module, "IDLE_CHECK_AFTER", 0.0)
+    async with served(running, db_pool_min=10) as (app, http, events):
+        assert app.executor.pool is not None
+        await app.executor.pool.wait()
+        assert app.executor.pool.get_stats()["pool_available"] == 10
+        await asyncio.to_thread(running.restart, "fast")
+        resp = await http.get("/items?id=eq.4")
+        assert (resp.status_code, resp.json()) == (200, [{"id": 4}])
+        assert named(events, "db.retry", "db.unreachable") == []
+
+
 async def test_terminated_idle_connections_cost_no_request(running: PostgresCluster) -> None:
     """REL-21 for every idle pooled connection at once, used within the last second (so not
     pinged): the first request finds its connection dead, the pool is checked and the read
