@@ -118,19 +118,25 @@ class _Parser:
         ``$``, spaces and ``-`` (not before ``>``), or a lone ``*`` — so ``;``, NUL and any
         other character end it (and the caller reports it as unexpected).
         """
-        if self.peek('"'):
-            return self.quoted()
+        text = self.text
         start = self.pos
+        first = text[start : start + 1]
+        if first == '"':
+            return self.quoted()
         if strict:
-            if self.peek("*"):
-                self.pos += 1
+            if first == "*":
+                self.pos = start + 1
                 return "*"
-            end = _identifier_end(self.text, start)
-            self.pos = end
-            value = self.text[start:end].strip()
-        else:
-            match = _name_pattern(stop).match(self.text, start)
+            match = _IDENTIFIER.match(text, start)
             assert match is not None  # the pattern also matches the empty string
+            run = match.group(0)
+            if not run.isascii():
+                run = _letters_only(run)
+            self.pos = start + len(run)
+            value = run.strip()
+        else:
+            match = _name_pattern(stop).match(text, start)
+            assert match is not None
             self.pos = match.end()
             value = match.group(0).strip()
         if not value:
@@ -171,22 +177,17 @@ class _Parser:
 
 
 #: PostgREST's ``pIdentifierChar`` (letter, digit, ``_``, space, ``$``) and its ``-`` joiner;
-#: tabs too, which PostgREST skips around a field. Letters beyond ASCII are checked one by one
-#: (``\w`` also takes characters that are numbers but not letters).
-_IDENTIFIER = re.compile(r"(?:[^\W_]|[_ $\t]|-(?!>))*")
+#: tabs too, which PostgREST skips around a field. Beyond ASCII, ``\w`` also takes digits and
+#: numbers that are no letters: such a run is cut by ``_letters_only``.
+_IDENTIFIER = re.compile(r"[\w $\t]*(?:-(?!>)[\w $\t]*)*")
 
 
-def _identifier_end(text: str, start: int) -> int:
-    """Where the unquoted field name starting at ``start`` ends."""
-    match = _IDENTIFIER.match(text, start)
-    assert match is not None  # the pattern also matches the empty string
-    end = match.end()
-    run = match.group(0)
-    if not run.isascii():
-        for offset, ch in enumerate(run):
-            if not (ch.isascii() or ch.isalpha()):
-                return start + offset
-    return end
+def _letters_only(run: str) -> str:
+    """``run`` up to its first character beyond ASCII that is no letter."""
+    for offset, ch in enumerate(run):
+        if not (ch.isascii() or ch.isalpha()):
+            return run[:offset]
+    return run
 
 
 def _show_char(ch: str) -> str:
