@@ -298,8 +298,9 @@ async def test_wrong_password_answers_503_naming_it_and_backs_off(
     """REL-29: the app starts (no db_fail_fast) and answers 503 PGRST002 at once (not after
     the 30 s acquisition timeout) with Retry-After and the server's reason (password
     authentication failed) in ``details``. It keeps trying without a tight loop: over a few
-    seconds the server sees a few attempts a second at most (the outage probe backs off to
-    one a second; the listener backs off 1, 2, 4 … s). Once the role's password matches, it
+    seconds the server sees a few attempts a second at most (while the server refuses the
+    credentials, the outage probe backs off 0.1, 0.2, 0.4 … s up to 32 s; the listener 1, 2,
+    4 … s). Once the role's password matches, it
     serves without a restart."""
     role = new_login_role(password_cluster, "the-right-one")
     events: list[Event] = []
