@@ -711,19 +711,7 @@ class PostgresCluster:
             if pid is None or not _is_postmaster_of(pid, data_dir):
                 self._running = False
                 return
-            code = self._run(
-                self._binary("pg_ctl"),
-                "stop",
-                "--pgdata",
-                str(data_dir),
-                "--mode",
-                mode,
-                "--wait",
-                "--timeout",
-                "60",
-                "--silent",
-                timeout=75.0,
-            )
+            code = self._pg_ctl_stop(data_dir, mode, 60)
             if not _wait_gone(pid, 10.0):
                 raise self._fail(f"the PostgreSQL server did not stop (pg_ctl exit code {code})")
             self._running = False
@@ -880,27 +868,30 @@ class PostgresCluster:
             raise self._fail(f"the PostgreSQL server did not start (pg_ctl exit code {code})")
         self._running = True
 
+    def _pg_ctl_stop(self, data_dir: Path, mode: str, timeout: int) -> int:
+        """``pg_ctl stop --mode MODE --wait``; its exit code."""
+        return self._run(
+            self._binary("pg_ctl"),
+            "stop",
+            "--pgdata",
+            str(data_dir),
+            "--mode",
+            mode,
+            "--wait",
+            "--timeout",
+            str(timeout),
+            "--silent",
+            timeout=timeout + 15.0,
+        )
+
     def _shutdown(self) -> None:
         base = self._require_base()
         data_dir = base / "data"
         pid = _read_postmaster_pid(data_dir) or self._postmaster_pid
         if pid is None or not _is_postmaster_of(pid, data_dir):
             return
-        pg_ctl = self._binary("pg_ctl")
         for mode, timeout in (("fast", 30), ("immediate", 10)):
-            self._run(
-                pg_ctl,
-                "stop",
-                "--pgdata",
-                str(data_dir),
-                "--mode",
-                mode,
-                "--wait",
-                "--timeout",
-                str(timeout),
-                "--silent",
-                timeout=timeout + 15.0,
-            )
+            self._pg_ctl_stop(data_dir, mode, timeout)
             if _wait_gone(pid, 2.0):
                 return
         if not _kill_postmaster(pid, data_dir):

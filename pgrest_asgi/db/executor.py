@@ -145,7 +145,7 @@ class PsycopgExecutor:
         self._encoded: dict[str, bytes] = {}
         #: A read's main statement with the session check's columns (``_folded``).
         self._folded_sql: dict[str, str] = {}
-        #: Set while the database cannot be reached (see ``_unreachable``).
+        #: Set while the database cannot be reached (see ``_connect_failed``).
         self.outage: Outage | None = None
         self._available: asyncio.Event | None = None
         self._open = False
@@ -240,7 +240,7 @@ class PsycopgExecutor:
                     connect_timeout=_PROBE_TIMEOUT,
                     application_name=APPLICATION_NAME,
                 )
-            except psycopg.OperationalError as exc:
+            except Exception as exc:  # never let the recovery die: the app would stay down
                 outage.reason = _first_line(exc)
                 refused = any(text in str(exc) for text in _REFUSED)
                 delay = min(delay * 2, REFUSED_MAX_DELAY if refused else RECOVERY_MAX_DELAY)
