@@ -202,6 +202,55 @@ async def test_while_the_database_is_down_requests_are_answered_at_once(
         ]
 
 
+async def test_an_outage_under_load(running: PostgresCluster) -> None:
+    """REL-27 (seconds rather than a minute): eight clients keep reading while PostgreSQL
+    stops, stays down and comes back. Every answer is 200 or 503 (PGRST000, or 57P01 for a
+    read the shutdown cut short) with Retry-After, never a 500 or a 504; after the return every
+    client is served again."""
+    async with served(running) as (app, http, events):
+        await warm(http)
+        statuses: list[int] = []
+        bad: list[str] = []
+        stop = asyncio.Event()
+
+        async def client(n: int) -> None:
+            while not stop.is_set():
+                resp = await http.get(f"/items?id=eq.{n % 10 + 1}")
+                statuses.append(resp.status_code)
+                if resp.status_code == 503:
+                    # PGRST000 while it is down; 57P01 for a read the shutdown cut short.
+                    code = resp.json()["code"]
+                    if code not in ("PGRST000", "57P01") or "retry-after" not in resp.headers:
+                        bad.append(resp.text)
+                elif resp.status_code != 200:
+                    bad.append(f"{resp.status_code} {resp.text}")
+                await asyncio.sleep(0.01)
+
+        clients = [asyncio.create_task(client(n)) for n in range(8)]
+        try:
+            await asyncio.to_thread(running.stop_server, "fast")
+            down = len(statuses)
+            while len(statuses) < down + 50:  # answers while it is down
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(running.start_server)
+            back = len(statuses)
+            deadline = time.monotonic() + 30
+            while statuses[-8:] != [200] * 8 or len(statuses) < back + 8:
+                assert time.monotonic() < deadline, "not every client is served again"
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await asyncio.gather(*clients)
+        assert bad == []
+        assert 503 in statuses[down:back]
+        assert named(events, "db.unreachable", "db.recovered") == [
+            "db.unreachable",
+            "db.recovered",
+        ]
+        assert app.executor.pool is not None
+        assert app.executor.pool.get_stats()["pool_size"] >= 1
+
+
 async def test_started_while_the_database_is_down(running: PostgresCluster) -> None:
     """REL-26: the app starts (no fail-fast), answers 503 until PostgreSQL is up, then loads
     its schema cache and serves, without being restarted."""
