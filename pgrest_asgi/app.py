@@ -614,7 +614,7 @@ def _query_params(query: bytes) -> list[tuple[str, str]]:
 
 
 async def _read_body(receive: Receive, limit: int, declared: str | None = None) -> bytes:
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _body_too_large(limit)  # refused before a byte of it is read
     chunks: list[bytes] = []
     size = 0

@@ -898,7 +898,7 @@ def parse_prefer(header: str) -> Preferences:
         known = name in _PREFER_VALUES and value in _PREFER_VALUES[name]
         if known or (name == "timezone" and value):
             seen[name] = value
-        elif name == "max-affected" and value.isdigit():
+        elif name == "max-affected" and value.isascii() and value.isdigit():
             seen[name] = int(value)
         else:
             invalid.append(item)

@@ -367,6 +367,13 @@ def test_prefer() -> None:
     assert parse_prefer("timezone=America/Los_Angeles, max-affected=5").max_affected == 5
 
 
+def test_prefer_max_affected_takes_ascii_digits_only() -> None:
+    """A header is read as Latin-1: '\u00b2' passes ``str.isdigit`` but is no integer (it
+    was a 500); it is an invalid preference like any other."""
+    p = parse_prefer("max-affected=\u00b2, max-affected=\u0663")
+    assert (p.max_affected, p.invalid) == (None, ("max-affected=\u00b2", "max-affected=\u0663"))
+
+
 def test_accept_is_ordered_by_q() -> None:
     assert parse_accept("text/csv;q=0.5, Application/JSON, */*;q=0") == (
         MediaType("application/json"),
