@@ -381,7 +381,7 @@ class PgRestApp:
         if method == "OPTIONS":
             return self.options(request, schema)
         self.check_supported(request)
-        self.check_preferences(request)
+        request = self.check_preferences(request)
 
         plan, params = self.planner.plan(request, schema)
         statement = self.planner.build(plan, params)
@@ -498,10 +498,19 @@ class PgRestApp:
             details="The OpenAPI root endpoint is not available in this version of pgrest_asgi",
         )
 
-    def check_preferences(self, request: ApiRequest) -> None:
+    def check_preferences(self, request: ApiRequest) -> ApiRequest:
+        """The request with the preferences this app will not apply taken out: with
+        ``db-exact-count`` off, ``count=exact`` is an invalid preference (ignored, or 400
+        ``PGRST122`` under ``handling=strict``)."""
         prefs = request.preferences
+        if prefs.count == "exact" and not self.settings.db_exact_count:
+            prefs = msgspec.structs.replace(
+                prefs, count=None, invalid=(*prefs.invalid, "count=exact")
+            )
+            request = msgspec.structs.replace(request, preferences=prefs)
         if prefs.handling == "strict" and prefs.invalid:
             raise ApiRequestError.invalid_preferences(prefs.invalid)
+        return request
 
     def options(self, request: ApiRequest, schema: SchemaCache) -> Response:
         target = request.target

@@ -98,6 +98,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: compiling a wide embed's plan can take a backend for tens of seconds, which a cancel
     #: cannot interrupt, while API queries are too short to gain from it.
     db_jit: bool = False
+    #: Honour ``Prefer: count=exact`` (a full count of the filtered rows, which on a large
+    #: table costs a scan). When off it is an invalid preference: ignored (no total in
+    #: ``Content-Range``), or 400 ``PGRST122`` with ``Prefer: handling=strict``.
+    db_exact_count: bool = True
     #: Longest accepted path + query string, in bytes (414 beyond).
     server_max_url_length: Positive = 16384
     #: Largest accepted request body, in bytes (413 beyond, also when a larger
