@@ -49,6 +49,7 @@ import psycopg
 import psycopg_pool
 from psycopg import AsyncConnection, pq
 from psycopg.adapt import Loader
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.pq.abc import PGresult
 
@@ -150,6 +151,8 @@ class PsycopgExecutor:
         self._available: asyncio.Event | None = None
         self._open = False
         self._connection_class = _reporting_connection(self._connect_failed)
+        #: ``application_name`` from the DSN when it names one, else ours.
+        self._application_name = _application_name(settings.db_uri)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self, *, wait: bool = False) -> None:
@@ -175,7 +178,7 @@ class PsycopgExecutor:
                 "autocommit": True,
                 # Requests prepare through db/pipeline.py; psycopg itself never does.
                 "prepare_threshold": None,
-                "application_name": APPLICATION_NAME,
+                "application_name": self._application_name,
             },
             open=False,
             name="pgrest_asgi",
@@ -238,7 +241,7 @@ class PsycopgExecutor:
                     self.settings.db_uri,
                     autocommit=True,
                     connect_timeout=_PROBE_TIMEOUT,
-                    application_name=APPLICATION_NAME,
+                    application_name=self._application_name,
                 )
             except Exception as exc:  # never let the recovery die: the app would stay down
                 outage.reason = _first_line(exc)
@@ -268,7 +271,8 @@ class PsycopgExecutor:
         if self._available is None or self._available.is_set():
             return True
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._available.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._available.wait()
         return self._available.is_set()
 
     @contextlib.asynccontextmanager
@@ -741,6 +745,14 @@ def _plan_rows(result: PGresult) -> int | None:
         return None
     plans = _explain_decoder.decode(text)
     return int(plans[0].plan.plan_rows) if plans else None
+
+
+def _application_name(dsn: str) -> str:
+    try:
+        named = conninfo_to_dict(dsn).get("application_name")
+    except psycopg.Error:  # a malformed DSN fails when connecting, with libpq's message
+        named = None
+    return str(named) if named else APPLICATION_NAME
 
 
 def _first_line(exc: BaseException) -> str:

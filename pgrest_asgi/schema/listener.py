@@ -122,14 +122,19 @@ class SchemaListener:
 
     async def stop(self) -> None:
         """Stop listening and close the connection; waits for the background tasks to end."""
-        tasks = [t for t in (self._task, *self._workers.values()) if t is not None]
+        tasks = {t for t in (self._task, *self._workers.values()) if t is not None}
         self._task = None
         self._workers = {}
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # A cancellation can be swallowed when it meets an operation finishing at the same
+        # moment (asyncio.wait_for before Python 3.12 does that): cancel again until they end.
+        ending = set(tasks)
+        while tasks:
+            for task in tasks:
+                task.cancel()
+            _, tasks = await asyncio.wait(tasks, timeout=1.0)
+        for task in ending:  # retrieved, so never reported as "never retrieved"
+            if not task.cancelled():
+                task.exception()
         await self._close()
 
     # -- connection loop -----------------------------------------------------------------------
@@ -137,10 +142,8 @@ class SchemaListener:
         backoff = self._initial_backoff
         while True:
             try:
-                conn = await asyncio.wait_for(
-                    psycopg.AsyncConnection.connect(self._conninfo, autocommit=True),
-                    timeout=self._connect_timeout,
-                )
+                async with asyncio.timeout(self._connect_timeout):
+                    conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
             except (psycopg.Error, OSError, TimeoutError) as exc:
                 self._emit(
                     "listener.connect_failed",
@@ -195,7 +198,8 @@ class SchemaListener:
                 async for notify in gen:
                     self._dispatch(notify.payload)
             # Nothing for a while: make sure the connection is still there.
-            await asyncio.wait_for(conn.execute("SELECT 1"), timeout=_HEALTH_TIMEOUT)
+            async with asyncio.timeout(_HEALTH_TIMEOUT):
+                await conn.execute("SELECT 1")
 
     def _dispatch(self, payload: str) -> None:
         command = payload.strip().lower()
