@@ -69,15 +69,20 @@ def port_of(base: str) -> int:
     return int(base.rsplit(":", 1)[1])
 
 
-def test_serve_with_pgrst_environment(api_db: PostgresCluster) -> None:
-    env = {
-        "PGRST_DB_URI": api_db.dsn(API_DB, user="authenticator"),
+def serve_env(cluster: PostgresCluster, **extra: str) -> dict[str, str]:
+    """``PGRST_*`` settings for a server on the fixture database, on a port the kernel picks."""
+    return {
+        "PGRST_DB_URI": cluster.dsn(API_DB, user="authenticator"),
         "PGRST_DB_SCHEMAS": "api",
         "PGRST_DB_ANON_ROLE": "web_anon",
-        "PGRST_JWT_SECRET": JWT_SECRET,
         "PGRST_SERVER_HOST": "127.0.0.1",
         "PGRST_SERVER_PORT": "0",
+        **extra,
     }
+
+
+def test_serve_with_pgrst_environment(api_db: PostgresCluster) -> None:
+    env = serve_env(api_db, PGRST_JWT_SECRET=JWT_SECRET)
     with serving(["serve"], env) as base:
         resp = httpx.get(base + "/items?select=id,name&id=eq.1")
         assert (resp.status_code, resp.content) == (200, b'[{"id":1,"name":"item 1"}]')
@@ -127,13 +132,7 @@ def test_client_disconnect_under_uvicorn(api_db: PostgresCluster) -> None:
     in PostgreSQL (not left running for its 30 s), and the server keeps serving."""
     from tests.integration.test_disconnect import running_sleeps
 
-    env = {
-        "PGRST_DB_URI": api_db.dsn(API_DB, user="authenticator"),
-        "PGRST_DB_SCHEMAS": "api",
-        "PGRST_DB_ANON_ROLE": "web_anon",
-        "PGRST_SERVER_HOST": "127.0.0.1",
-        "PGRST_SERVER_PORT": "0",
-    }
+    env = serve_env(api_db)
     with serving(["serve"], env) as base:
         with socket.create_connection(("127.0.0.1", port_of(base))) as raw:
             raw.sendall(

@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from pgrest_asgi.testing import PostgresCluster
-from tests.conftest import API_DB
-from tests.integration.test_cli import port_of, serving
+from tests.integration.test_cli import port_of, serve_env, serving
 
 JSON = "application/json; charset=utf-8"
 BAD_STATUS = (
@@ -178,13 +177,7 @@ def test_no_desync_on_a_kept_alive_connection_under_uvicorn(api_db: PostgresClus
     on the connection start with that body; a 204 with a body made uvicorn drop the
     connection; a header value uvicorn refuses did too. One connection now carries all of
     them, each followed by a normal read."""
-    env = {
-        "PGRST_DB_URI": api_db.dsn(API_DB, user="authenticator"),
-        "PGRST_DB_SCHEMAS": "api",
-        "PGRST_DB_ANON_ROLE": "web_anon",
-        "PGRST_SERVER_HOST": "127.0.0.1",
-        "PGRST_SERVER_PORT": "0",
-    }
+    env = serve_env(api_db)
     read_one = b"/items?select=id&id=eq.1"
     with (
         serving(["serve"], env) as base,
