@@ -11,6 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import psycopg
+
+from pgrest_asgi.testing import PostgresCluster
+from tests.conftest import API_DB
+from tests.integration.test_read import error as exact_error
 
 JSON = "application/json; charset=utf-8"
 REP = {"Prefer": "return=representation"}
@@ -750,3 +755,48 @@ async def test_select_and_order_without_representation_are_ignored(
         headers={"Prefer": "return=representation"},
     )
     assert (resp.status_code, resp.json()) == (200, [{"id": 251}])
+
+
+async def test_content_profile_not_exposed_is_406_and_writes_nothing(
+    client: httpx.AsyncClient, api_db: PostgresCluster
+) -> None:
+    """SEC-36: a write or a call whose ``Content-Profile`` names a schema that is not exposed
+    (one that exists, a case variant of an exposed one, SQL) is 406 PGRST106 before any SQL
+    runs; nothing is written. A read ignores ``Content-Profile``."""
+    with psycopg.connect(api_db.dsn(API_DB)) as conn:
+        before = conn.execute(
+            "SELECT (SELECT json_agg(a ORDER BY id) FROM api.w_authors a)::text,"
+            " (SELECT count(*) FROM api.audit)"
+        ).fetchone()
+    writes = [
+        ("POST", "/w_authors", {"id": 900, "name": "x"}),
+        ("PATCH", "/w_authors?id=eq.1", {"name": "changed"}),
+        ("PUT", "/w_authors?id=eq.1", {"id": 1, "name": "changed", "country": "XX"}),
+        ("DELETE", "/w_authors?id=eq.1", None),
+        ("POST", "/rpc/bump", {}),
+    ]
+    for profile in ("private", "API", "pg_catalog", 'api"; drop table api.w_authors; --'):
+        for method, url, body in writes:
+            resp = await client.request(
+                method, url, json=body, headers={"Content-Profile": profile, **REP}
+            )
+            assert exact_error(resp) == (
+                406,
+                {
+                    "code": "PGRST106",
+                    "details": None,
+                    "hint": "Only the following schemas are exposed: api, v2",
+                    "message": f"Invalid schema: {profile}",
+                },
+            ), (method, url, profile)
+            assert "content-profile" not in resp.headers
+    with psycopg.connect(api_db.dsn(API_DB)) as conn:
+        after = conn.execute(
+            "SELECT (SELECT json_agg(a ORDER BY id) FROM api.w_authors a)::text,"
+            " (SELECT count(*) FROM api.audit)"
+        ).fetchone()
+    assert after == before
+    # Reads take their schema from Accept-Profile only.
+    read = await client.get("/w_authors?select=id&id=eq.1", headers={"Content-Profile": "private"})
+    assert (read.status_code, read.content) == (200, b'[{"id":1}]')
+    assert read.headers["content-profile"] == "api"
