@@ -117,6 +117,54 @@ async def test_a_header_that_is_no_valid_field_is_pgrst111(
     assert b"x-injected" not in names(resp)
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        "not json",
+        "[",
+        '[{"X-A": "1"}',
+        "[{'X-A': '1'}]",
+        '[{"X-A": "1"}] trailing',
+        '[{"X-A": "1"},]',
+        '[{"X-A": NaN}]',
+        "X-A: 1",
+        "null",
+        "1",
+        '"X-A: 1"',
+        '{"X-A": "1"}',
+        "[1]",
+        "[[]]",
+        '[["X-A", "1"]]',
+        "[{}]",
+        '[{"X-A": "1", "X-B": "2"}]',
+        '[{"X-A": 1}]',
+        '[{"X-A": null}]',
+        '[{"X-A": ["1"]}]',
+    ],
+)
+async def test_response_headers_that_are_no_json_array_of_pairs_are_pgrst111(
+    client: httpx.AsyncClient, headers: str
+) -> None:
+    """SEC-70: a ``response.headers`` that is not JSON at all, or JSON of another shape than
+    an array of one-key objects with string values, is 500 PGRST111, byte for byte; none of
+    its headers is sent."""
+    resp = await client.get(respond("201", headers))
+    assert (resp.status_code, resp.content) == (500, BAD_HEADERS)
+    assert resp.headers["content-type"] == JSON
+    assert resp.headers["content-length"] == str(len(BAD_HEADERS))
+    assert resp.headers["proxy-status"] == "PostgREST; error=PGRST111"
+    assert b"x-a" not in names(resp) and b"x-b" not in names(resp)
+
+
+async def test_an_empty_response_headers_setting_is_unset(client: httpx.AsyncClient) -> None:
+    """An empty ``response.headers`` is no setting at all (as ``nullif(…, '')`` in PostgREST),
+    not a JSON error; an empty array sets no header."""
+    for headers in ("", "[]"):
+        resp = await client.get(respond("201", headers))
+        assert (resp.status_code, resp.content) == (201, BODY)
+        assert resp.headers["content-length"] == str(len(BODY))
+
+
 async def test_spaces_around_a_header_value_are_dropped(client: httpx.AsyncClient) -> None:
     resp = await client.get(respond(None, [{"X-A": " \ta  b\t "}, {"X-B": ""}]))
     assert resp.status_code == 200
@@ -132,6 +180,8 @@ class _Responses:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buffer = b""
+        #: The header fields of the last response read, in order, repeats kept.
+        self.fields: list[tuple[bytes, bytes]] = []
 
     def _more(self) -> None:
         chunk = self.sock.recv(65536)
@@ -155,9 +205,11 @@ class _Responses:
         status_line = self._line()
         assert status_line.startswith(b"HTTP/1.1 "), f"not a status line: {status_line!r}"
         headers: dict[bytes, bytes] = {}
+        self.fields = []
         while line := self._line():
             name, _, value = line.partition(b":")
             headers[name.lower()] = value.strip()
+            self.fields.append((name.lower(), value.strip()))
         code = int(status_line.split(b" ")[1])
         if code < 200 or code in (204, 304):
             body = b""
@@ -208,6 +260,65 @@ def test_no_desync_on_a_kept_alive_connection_under_uvicorn(api_db: PostgresClus
         status, _, body = get(respond("101", [{"Upgrade": "websocket"}]))
         assert (status, body) == (b"HTTP/1.1 500 Internal Server Error", BAD_STATUS)
         assert get(read_one)[::2] == (b"HTTP/1.1 200 OK", b'[{"id":1}]')
+        # Nothing was left over on the connection.
+        s.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            s.recv(1)
+
+
+#: ``response.headers`` values that try to set the framing of a response with a body.
+FRAMING = [
+    [{"Content-Length": "5"}],
+    [{"Content-Length": "100000"}],
+    [{"CONTENT-LENGTH": "0"}],
+    [{"Content-Length": "-1"}],
+    [{"Content-Length": "abc"}],
+    [{"Transfer-Encoding": "chunked"}],
+    [{"Transfer-Encoding": "gzip, chunked"}, {"Content-Length": "3"}],
+    [{"Content-Length": "3"}, {"X-A": "1"}, {"Content-Length": "4"}],
+]
+FRAMING_NAMES = (b"content-length", b"transfer-encoding")
+
+
+@pytest.mark.parametrize("headers", FRAMING)
+async def test_framing_headers_from_a_function_are_ignored(
+    client: httpx.AsyncClient, headers: Any
+) -> None:
+    """SEC-72: a ``Content-Length`` or ``Transfer-Encoding`` that a function sets on a
+    response with a body is dropped: the body, and its one ``Content-Length``, are ours."""
+    resp = await client.get(respond("200", headers))
+    assert (resp.status_code, resp.content) == (200, BODY)
+    assert [v for n, v in resp.headers.raw if n.lower() == b"content-length"] == [
+        str(len(BODY)).encode()
+    ]
+    assert b"transfer-encoding" not in names(resp)
+    assert resp.headers["content-type"] == JSON
+
+
+def test_framing_headers_keep_the_body_intact_under_uvicorn(api_db: PostgresCluster) -> None:
+    """SEC-72 [uvicorn]: whatever ``Content-Length`` or ``Transfer-Encoding`` a function sets,
+    the body arrives whole, framed by one right ``Content-Length``, and the next response on
+    the kept-alive connection starts where it should (a wrong length would cut the body or
+    run into the next response)."""
+    env = serve_env(api_db)
+    read_one = b"/items?select=id&id=eq.1"
+    with (
+        serving(["serve"], env) as base,
+        socket.create_connection(("127.0.0.1", port_of(base)), timeout=10) as s,
+    ):
+        responses = _Responses(s)
+
+        def get(target: str | bytes) -> tuple[bytes, dict[bytes, bytes], bytes]:
+            path = target.encode() if isinstance(target, str) else target
+            s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: test\r\n\r\n")
+            return responses.read()
+
+        for headers in FRAMING:
+            status, _, body = get(respond("200", headers))
+            assert (status, body) == (b"HTTP/1.1 200 OK", BODY), headers
+            framing = [(n, v) for n, v in responses.fields if n in FRAMING_NAMES]
+            assert framing == [(b"content-length", str(len(BODY)).encode())], headers
+            assert get(read_one)[::2] == (b"HTTP/1.1 200 OK", b'[{"id":1}]'), headers
         # Nothing was left over on the connection.
         s.settimeout(0.2)
         with pytest.raises(TimeoutError):
