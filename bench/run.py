@@ -149,6 +149,7 @@ def _ms(text: str) -> float:
 
 def planning_cost(iterations: int = 20000) -> dict[str, float]:
     """µs per request for grammar + planner + SQL-cache lookup on a cache hit (no I/O)."""
+    from pgrest_asgi.context import RequestContext
     from pgrest_asgi.plan.planner import SqlglotPlanner
     from pgrest_asgi.request.grammar import PostgrestGrammar
     from pgrest_asgi.request.model import Target
@@ -171,10 +172,11 @@ def planning_cost(iterations: int = 20000) -> dict[str, float]:
     )
     grammar, planner = PostgrestGrammar(), SqlglotPlanner(Settings())
     target = Target("relation", "api", "items")
+    context = RequestContext(method="GET", target=target)
 
     def once(i: int) -> None:
-        request = grammar.parse("GET", target, [("id", f"eq.{i}")], {})
-        plan, params = planner.plan(request, cache)
+        request = grammar.parse(context, [("id", f"eq.{i}")])
+        plan, params = planner.plan(request, cache, context)
         planner.build(plan, params)
 
     once(0)
@@ -186,7 +188,7 @@ def planning_cost(iterations: int = 20000) -> dict[str, float]:
     assert read_sql_cache.misses == misses, "the benchmark loop missed the SQL cache"
     from pgrest_asgi.sql.build import SqlCache, build_read
 
-    plan, _ = planner.plan(grammar.parse("GET", target, [("id", "eq.1")], {}), cache)
+    plan, _ = planner.plan(grammar.parse(context, [("id", "eq.1")]), cache, context)
     start = time.perf_counter()
     for _ in range(500):
         build_read(plan, SqlCache())

@@ -7,6 +7,7 @@ app = PgRestApp("postgresql://authenticator@/db", schemas=["api"], db_anon_role=
 from ._version import __version__
 from .app import PgRestApp
 from .auth import AuthResult, JwtAuthenticator
+from .context import RequestContext
 from .db.executor import DbResult, PsycopgExecutor
 from .errors import (
     ApiRequestError,
@@ -18,13 +19,23 @@ from .errors import (
 )
 from .hooks import Authenticator, Executor, Grammar, Hooks, Planner, Router
 from .observe import Event, Observer
-from .plan.planner import DEFAULT_PASSES, PlanContext, SqlglotPlanner
+from .plan.context import PlanContext, PlanPass
+from .plan.planner import (
+    CALL_PASSES,
+    DEFAULT_PASSES,
+    READ_PASSES,
+    WRITE_PASSES,
+    SqlglotPlanner,
+)
 from .request.grammar import Limits, PostgrestGrammar
 from .router import DefaultRouter
 from .settings import ConfigError, Settings
 
 __all__ = [
+    "CALL_PASSES",
     "DEFAULT_PASSES",
+    "READ_PASSES",
+    "WRITE_PASSES",
     "ApiRequestError",
     "AuthResult",
     "Authenticator",
@@ -44,9 +55,11 @@ __all__ = [
     "PgRestApp",
     "PgRestError",
     "PlanContext",
+    "PlanPass",
     "Planner",
     "PostgrestGrammar",
     "PsycopgExecutor",
+    "RequestContext",
     "Router",
     "SchemaCacheError",
     "Settings",

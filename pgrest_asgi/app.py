@@ -25,13 +25,15 @@ import msgspec
 
 from ._version import __version__
 from .auth import AuthResult, JwtAuthenticator
+from .context import RequestContext
 from .db.executor import DbResult, PsycopgExecutor
 from .errors import ApiRequestError, ConnectionError, PgRestError
 from .hooks import Authenticator, Executor, Grammar, Hooks, Planner, Router
 from .observe import Event, Observer, log_observer
 from .plan.calls import resolve_routine
 from .plan.model import CallPlan, MutatePlan, Plan, ReadPlan, TxSpec
-from .plan.planner import SqlglotPlanner, find_table
+from .plan.planner import SqlglotPlanner
+from .plan.read import find_table
 from .request.grammar import PostgrestGrammar
 from .request.model import ApiRequest
 from .response.build import (
@@ -376,14 +378,24 @@ class PgRestApp:
             if (method in _BODY_METHODS)
             else None
         )
-        request = self.grammar.parse(method, target, _query_params(query), headers, body)
+        context = RequestContext(
+            method=method,
+            target=target,
+            headers=headers,
+            auth=auth,
+            path=path.decode("utf-8", "replace"),
+            mount_path=str(scope.get("root_path") or ""),
+            query_string=query,
+            scope=scope,
+        )
+        request = self.grammar.parse(context, _query_params(query), body)
         clock.lap("parse")
         if method == "OPTIONS":
             return self.options(request, schema)
         self.check_supported(request)
         request = self.check_preferences(request)
 
-        plan, params = self.planner.plan(request, schema)
+        plan, params = self.planner.plan(request, schema, context)
         statement = self.planner.build(plan, params)
         tx = self.transaction(request, auth, schema, path, headers, plan=plan)
         clock.lap("plan")

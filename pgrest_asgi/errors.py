@@ -126,6 +126,14 @@ class ApiRequestError(PgRestError):
         return cls(f'"failed to parse {part} ({value})" (line 1, column {column})', details=details)
 
     @classmethod
+    def unknown_operator(cls, name: str) -> ApiRequestError:
+        """PGRST100 for a filter operator that no operator table defines."""
+        return cls(
+            f"Unknown filter operator: {name}",
+            details="Add the operator to the grammar's operator table to use it",
+        )
+
+    @classmethod
     def unsupported_method(cls, method: str) -> ApiRequestError:
         return cls(f"Unsupported HTTP method: {method}", code="PGRST117", status=405)
 

@@ -26,6 +26,7 @@ from .request.model import ApiRequest, Target
 
 if TYPE_CHECKING:
     from .auth import AuthResult
+    from .context import RequestContext
     from .db.executor import DbResult
     from .plan.model import Plan, TxSpec
     from .schema.model import SchemaCache
@@ -43,17 +44,17 @@ class Router(Protocol):
 class Grammar(Protocol):
     def parse(
         self,
-        method: str,
-        target: Target,
+        context: RequestContext,
         params: Sequence[tuple[str, str]],
-        headers: Mapping[str, str],
         body: bytes | None = None,
     ) -> ApiRequest: ...
 
 
 @runtime_checkable
 class Planner(Protocol):
-    def plan(self, request: ApiRequest, schema: SchemaCache) -> tuple[Plan, list[Any]]: ...
+    def plan(
+        self, request: ApiRequest, schema: SchemaCache, context: RequestContext
+    ) -> tuple[Plan, list[Any]]: ...
 
     def build(self, plan: Plan, params: Sequence[Any]) -> Statement: ...
 

@@ -10,7 +10,6 @@ xml, bytea).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -18,6 +17,7 @@ from ..errors import ApiRequestError
 from ..request.model import ApiRequest
 from ..request.payload import CSV, FORM, JSON, Payload, media_type, parse_payload
 from ..schema.model import QualifiedName, Routine, SchemaCache, Table
+from .context import PlanContext, PlanPass
 from .fuzzy import closest
 from .model import (
     CallArg,
@@ -28,11 +28,23 @@ from .model import (
     SelectColumn,
     pg_array_literal,
 )
+from .read import (
+    negotiate_media,
+    plan_columns,
+    plan_count,
+    plan_filters,
+    plan_order,
+    plan_paging,
+)
 
-if TYPE_CHECKING:
-    from .planner import PlanContext, SqlglotPlanner
-
-__all__ = ["Resolved", "plan_call", "resolve_routine"]
+__all__ = [
+    "CALL_PASSES",
+    "Resolved",
+    "finish_call",
+    "plan_arguments",
+    "resolve_function",
+    "resolve_routine",
+]
 
 #: Content types passed whole to a function's single unnamed parameter of this type.
 _RAW_BODY_TYPES = {
@@ -87,8 +99,32 @@ def resolve_routine(request: ApiRequest, schema: SchemaCache) -> Resolved:
     return Resolved(routine, given, payload, raw_type)
 
 
-def plan_call(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) -> ReadPlan:
-    resolved = resolve_routine(request, ctx.schema)
+def resolve_function(plan: ReadPlan, ctx: PlanContext) -> ReadPlan:
+    """The overload called (404 ``PGRST202`` / 300 ``PGRST203`` otherwise), and the relation
+    its rows are: the table or view whose row type it returns (``SETOF orders`` is rows of
+    ``orders``, so rules for ``orders`` apply), else a stand-in with no relation."""
+    resolved = resolve_routine(ctx.request, ctx.schema)
+    ctx.routine = resolved.routine
+    ctx.resolved = resolved
+    routine = resolved.routine
+    relation = None
+    if _returns_values(routine):
+        # Values, not rows: nothing to select, filter or order by.
+        ctx.request = _scalar_request(ctx.request)
+        table = _pseudo_table(routine.schema, routine.name)
+    else:
+        table = _result_table(routine, ctx)
+        if ctx.schema.tables.get(table.qualified) is table:
+            relation = table.qualified
+    ctx.table = table
+    return msgspec.structs.replace(plan, table=QualifiedName("", table.name), relation=relation)
+
+
+def plan_arguments(plan: ReadPlan, ctx: PlanContext) -> ReadPlan:
+    """The call itself, as the plan's source: each argument a parameter (query string), a
+    key of the JSON body parameter, or the raw body for a single unnamed parameter."""
+    request, resolved = ctx.request, ctx.resolved
+    assert isinstance(resolved, Resolved)
     routine, payload, raw_type = resolved.routine, resolved.payload, resolved.raw_type
     name = QualifiedName(routine.schema, routine.name)
     reads_body = request.method == "POST"
@@ -128,8 +164,15 @@ def plan_call(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) ->
             slot = ctx.param(pg_array_literal(items) if param.variadic else items[-1])
             args.append(CallArg(key, param.data_type, slot, param.variadic))
 
-    hoisted = set(planner.settings.db_hoisted_tx_settings)
+    hoisted = set(ctx.settings.db_hoisted_tx_settings)
     settings = tuple((k, v) for k, v in routine.settings if k in hoisted)
+    prefs = request.preferences
+    if prefs.handling == "strict" and prefs.max_affected is not None and not routine.returns_set:
+        raise ApiRequestError(
+            "Function must return SETOF or TABLE when max-affected preference is used "
+            "with handling=strict",
+            code="PGRST128",
+        )
     call = CallPlan(
         function=name,
         args=tuple(args),
@@ -140,44 +183,53 @@ def plan_call(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) ->
         volatile=routine.volatility == "volatile",
         settings=settings,
     )
-    prefs = request.preferences
+    if _returns_values(routine):
+        call = msgspec.structs.replace(call, scalar="set" if routine.returns_set else "one")
+    elif len(routine.out_params) == 1:  # one OUT/TABLE column: name it, rows still
+        call = msgspec.structs.replace(call, columns=routine.out_params)
+    return msgspec.structs.replace(plan, source=call)
+
+
+def finish_call(plan: ReadPlan, ctx: PlanContext) -> ReadPlan:
+    """A scalar result's one column, and the row-count checks (``max-affected``, singular)."""
+    routine = ctx.routine
+    assert routine is not None
+    prefs = ctx.request.preferences
     checks: list[RowCheck] = []
     if prefs.handling == "strict" and prefs.max_affected is not None:
-        if not routine.returns_set:
-            raise ApiRequestError(
-                "Function must return SETOF or TABLE when max-affected preference is used "
-                "with handling=strict",
-                code="PGRST128",
-            )
         checks.append(RowCheck(at_most=prefs.max_affected, error="max_affected"))
-
-    if routine.return_kind in ("scalar", "void", "record") and not routine.out_params:
-        # Values, not rows — or records whose columns PostgreSQL only knows at run time,
-        # which json_agg still names.
-        scalar = "set" if routine.returns_set else "one"
-        rows = planner.plan_rows(
-            _scalar_request(request), ctx, _pseudo_table(routine.schema, routine.name), alias=True
-        )
+    if _returns_values(routine):
         select = (
             () if routine.return_kind == "void" else (SelectColumn(ColumnExpr("pgrst_scalar")),)
         )
         plan = msgspec.structs.replace(
-            rows,
-            select=select,
-            source=msgspec.structs.replace(call, scalar=scalar),
-            representation=routine.return_kind != "void",
+            plan, select=select, representation=routine.return_kind != "void"
         )
-    else:
-        table = _result_table(routine, ctx)
-        plan = planner.plan_rows(request, ctx, table, alias=True)
-        if len(routine.out_params) == 1:  # one OUT/TABLE column: name it, rows still
-            call = msgspec.structs.replace(call, columns=routine.out_params)
-        plan = msgspec.structs.replace(plan, source=call)
     if plan.media == "singular":
         checks.append(RowCheck(exactly=1, error="singular"))
     if checks:
         plan = msgspec.structs.replace(plan, checks=tuple(checks))
     return plan
+
+
+#: How a call to ``/rpc/<name>`` is planned, in order.
+CALL_PASSES: tuple[PlanPass, ...] = (
+    resolve_function,
+    plan_arguments,
+    negotiate_media,
+    plan_columns,
+    plan_filters,
+    plan_order,
+    plan_paging,
+    plan_count,
+    finish_call,
+)
+
+
+def _returns_values(routine: Routine) -> bool:
+    """Values, not rows — or records whose columns PostgreSQL only knows at run time, which
+    ``json_agg`` still names."""
+    return routine.return_kind in ("scalar", "void", "record") and not routine.out_params
 
 
 def _fit_arguments(routine: Routine, payload: Payload, *, form: bool) -> Payload:

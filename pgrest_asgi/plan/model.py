@@ -104,6 +104,11 @@ class EmbedPlan(msgspec.Struct, frozen=True, kw_only=True, tag="embed"):
     #: ``...rel(cols)``: the embed's columns are lifted into the parent object (to-one).
     spread: bool = False
 
+    @property
+    def relation(self) -> QualifiedName:
+        """The relation whose rows are embedded."""
+        return self.relationship.foreign_table
+
 
 class Cond(msgspec.Struct, frozen=True, tag="cond"):
     """``<expr> <sql op> [ANY|ALL] (<param>)``, possibly negated."""
@@ -183,7 +188,9 @@ class MutatePlan(msgspec.Struct, frozen=True, kw_only=True, tag="mutate"):
     defaults: tuple[tuple[str, str], ...] = ()
     #: Read the body as ``jsonb`` (``missing=default``, as PostgREST: duplicate keys collapse).
     jsonb: bool = False
-    #: Root filters of PATCH/DELETE, on the target table.
+    #: The rows of the table the statement may change: the root filters of PATCH/DELETE,
+    #: plus any rule's conditions. For an upsert, the existing rows a conflict may update
+    #: (``ON CONFLICT … DO UPDATE … WHERE``); a plain insert changes no existing row.
     where: tuple[Condition, ...] = ()
     #: Upsert: the conflict target and what to do on conflict.
     on_conflict: tuple[str, ...] = ()
@@ -193,6 +200,14 @@ class MutatePlan(msgspec.Struct, frozen=True, kw_only=True, tag="mutate"):
     #: ``RETURNING`` columns (``*``: all of them; names that are no column are computed
     #: fields); ``()`` is ``RETURNING 1`` (no representation).
     returning: tuple[str, ...] = ()
+    #: Columns written from a parameter whatever the body says (a host's write rule, e.g.
+    #: ``tenant_id``): inserted and updated rows get this value; the body's key is ignored.
+    assign: tuple[tuple[TypedColumn, Param], ...] = ()
+
+    @property
+    def relation(self) -> QualifiedName:
+        """The table whose rows this statement changes."""
+        return self.table
 
 
 class CallArg(msgspec.Struct, frozen=True, array_like=True):
@@ -256,6 +271,10 @@ class ReadPlan(msgspec.Struct, frozen=True, kw_only=True, tag="read"):
     """
 
     table: QualifiedName
+    #: The relation these rows are rows of: the table or view read, the table a write
+    #: changes, or the table whose row type a function returns (``SETOF orders``); ``None``
+    #: for scalars and row types that are no table or view. Rules key on it.
+    relation: QualifiedName | None = None
     select: tuple[SelectColumn | EmbedPlan, ...]
     where: tuple[Condition, ...] = ()
     order: tuple[OrderBy, ...] = ()

@@ -2,26 +2,26 @@
 
 A write is a ``MutatePlan`` (the statement) under a ``ReadPlan`` that selects the response's
 rows — with the request's ``select``, embeds and order — from the statement's ``RETURNING``
-rows. Reference §2.H, §2.I and §4.2 (b).
+rows. Reference §2.H, §2.I and §4.2 (b). ``WRITE_PASSES`` plan it, reusing the read passes
+for the rows the response shows.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import msgspec
 
 from ..errors import ApiRequestError
 from ..request.model import ApiRequest
 from ..request.payload import Payload, parse_payload
-from ..schema.model import Table
+from ..schema.model import QualifiedName, Table
 from ..sql.gucs import quote_ident
+from .context import PlanContext, PlanPass
 from .model import Condition, EmbedPlan, MutatePlan, ReadPlan, RowCheck, TypedColumn
+from .read import find_table, negotiate_media, plan_columns, plan_filter, plan_logic, plan_order
 
-if TYPE_CHECKING:
-    from .planner import PlanContext, SqlglotPlanner
-
-__all__ = ["column_not_found", "plan_write"]
+__all__ = ["WRITE_PASSES", "column_not_found", "finish_write", "plan_mutation", "write_target"]
 
 
 def column_not_found(column: str, table: str) -> ApiRequestError:
@@ -84,25 +84,26 @@ def returning(rows: ReadPlan, table: Table) -> tuple[str, ...]:
     return columns + tuple(computed)
 
 
-def plan_write(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) -> ReadPlan:
-    table = planner.resolve_table(request, ctx.schema)
-    prefs = request.preferences
-    method = request.method
-    represent = prefs.return_ == "representation"
-    # Without a representation the written rows are only counted: no columns, embeds or
-    # order to compute (and no parameters planned for them).
-    shown = (
-        request if represent else msgspec.structs.replace(request, select=(), embedded=(), order=())
+def write_target(plan: ReadPlan, ctx: PlanContext) -> ReadPlan:
+    """The table written to. The response's rows are its ``RETURNING`` rows, read under the
+    table's bare name; without ``return=representation`` they are only counted (no columns,
+    embeds or order to plan, and no parameters for them)."""
+    table = find_table(ctx.schema, ctx.request.target)
+    ctx.table = table
+    if ctx.request.preferences.return_ != "representation":
+        ctx.request = msgspec.structs.replace(ctx.request, select=(), embedded=(), order=())
+    return msgspec.structs.replace(
+        plan, table=QualifiedName("", table.name), relation=table.qualified
     )
-    rows = planner.plan_rows(shown, ctx, table, alias=True, filtered=False, paged=False)
-    checks: list[RowCheck] = []
-    if rows.media == "singular":
-        checks.append(RowCheck(exactly=1, error="singular"))
-    location: tuple[str, ...] = ()
+
+
+def plan_mutation(plan: ReadPlan, ctx: PlanContext) -> ReadPlan:
+    """The INSERT (POST, PUT) / UPDATE (PATCH) / DELETE statement, as the plan's source."""
+    request, table = ctx.request, ctx.table
+    assert table is not None
+    method = request.method
     if method == "DELETE":
-        mutation = MutatePlan(
-            kind="delete", table=table.qualified, where=root_filters(planner, request, table, ctx)
-        )
+        mutation = MutatePlan(kind="delete", table=table.qualified, where=root_filters(table, ctx))
     elif method == "PATCH":
         payload = _payload(request)
         columns = typed_columns(table, payload.keys)
@@ -114,17 +115,33 @@ def plan_write(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) -
             body_array=payload.array,
             defaults=_defaults(request, table, columns),
             jsonb=request.preferences.missing == "default",
-            where=root_filters(planner, request, table, ctx),
+            where=root_filters(table, ctx),
         )
     elif method == "PUT":
         mutation = _plan_put(request, table, ctx)
-        checks.append(RowCheck(exactly=1, error="put"))
     else:
         mutation = _plan_insert(request, table, ctx)
-        if prefs.return_ == "headers-only" and table.primary_key:
-            location = table.primary_key
-            if table.kind == "view":  # keys derived from base tables: the view's own order
-                location = tuple(c.name for c in table.columns if c.name in location)
+    return msgspec.structs.replace(plan, source=mutation)
+
+
+def finish_write(plan: ReadPlan, ctx: PlanContext) -> ReadPlan:
+    """What the statement returns (``RETURNING``, ``Location`` keys), the row-count checks
+    run before COMMIT, and the count (writes count exactly)."""
+    request, table, mutation = ctx.request, ctx.table, plan.source
+    assert table is not None and isinstance(mutation, MutatePlan)
+    prefs = request.preferences
+    method = request.method
+    represent = prefs.return_ == "representation"
+    checks: list[RowCheck] = []
+    if plan.media == "singular":
+        checks.append(RowCheck(exactly=1, error="singular"))
+    if mutation.put_keys:
+        checks.append(RowCheck(exactly=1, error="put"))
+    location: tuple[str, ...] = ()
+    if method == "POST" and prefs.return_ == "headers-only" and table.primary_key:
+        location = table.primary_key
+        if table.kind == "view":  # keys derived from base tables: the view's own order
+            location = tuple(c.name for c in table.columns if c.name in location)
     if (
         method in ("PATCH", "DELETE")
         and prefs.handling == "strict"
@@ -133,27 +150,35 @@ def plan_write(planner: SqlglotPlanner, request: ApiRequest, ctx: PlanContext) -
         checks.append(RowCheck(at_most=prefs.max_affected, error="max_affected"))
     keep: tuple[str, ...] = ()
     if represent:
-        keep = returning(rows, table)
+        keep = returning(plan, table)
     elif location:
         keep = location
-    mutation = msgspec.structs.replace(mutation, returning=keep)
-    count = "exact" if prefs.count is not None else None
     return msgspec.structs.replace(
-        rows,
-        source=mutation,
+        plan,
+        source=msgspec.structs.replace(mutation, returning=keep),
         representation=represent,
         location=location,
         checks=tuple(checks),
-        count=count,
+        count="exact" if prefs.count is not None else None,
         count_cap=None,
     )
 
 
-def root_filters(
-    planner: SqlglotPlanner, request: ApiRequest, table: Table, ctx: PlanContext
-) -> tuple[Condition, ...]:
-    where: list[Condition] = [planner.plan_filter(f, table, ctx) for f in request.filters]
-    where.extend(planner.plan_logic(tree, table, ctx) for tree in request.logic)
+#: How a POST/PATCH/PUT/DELETE on a table or view is planned, in order.
+WRITE_PASSES: tuple[PlanPass, ...] = (
+    write_target,
+    negotiate_media,
+    plan_columns,
+    plan_order,
+    plan_mutation,
+    finish_write,
+)
+
+
+def root_filters(table: Table, ctx: PlanContext) -> tuple[Condition, ...]:
+    request = ctx.request
+    where: list[Condition] = [plan_filter(f, table, ctx) for f in request.filters]
+    where.extend(plan_logic(tree, table, ctx) for tree in request.logic)
     return tuple(where)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import quote
 
 import msgspec
@@ -36,9 +36,11 @@ from .model import (
     SelectEmbed,
     SelectField,
     SelectItem,
-    Target,
 )
 from .operators import FTS_FUNCTIONS, IS_VALUES, OPERATORS, Operator
+
+if TYPE_CHECKING:
+    from ..context import RequestContext
 
 __all__ = ["Limits", "PostgrestGrammar", "parse_accept", "parse_prefer"]
 
@@ -291,12 +293,13 @@ class PostgrestGrammar:
     # -- entry point ---------------------------------------------------------------------
     def parse(
         self,
-        method: str,
-        target: Target,
+        context: RequestContext,
         params: Sequence[tuple[str, str]],
-        headers: Mapping[str, str],
         body: bytes | None = None,
     ) -> ApiRequest:
+        """The request's query string (decoded pairs), headers and body as an ``ApiRequest``
+        (400 ``PGRST1xx`` when they do not parse)."""
+        method, target, headers = context.method, context.target, context.headers
         select: tuple[SelectItem, ...] = (SelectField(Field("*")),)
         filters: list[Filter] = []
         logic: list[LogicTree] = []
@@ -591,7 +594,7 @@ class PostgrestGrammar:
             raw = value[p.pos :]
             if operator.wildcard:
                 raw = raw.replace("*", "%")
-            return OpExpr(name, raw, negated, quantifier)
+            return OpExpr(name, raw, negated, quantifier, definition=operator)
         if name in FTS_FUNCTIONS:
             p.expect(".")
             return OpExpr(name, value[p.pos :], negated, None, modifier)

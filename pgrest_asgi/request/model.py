@@ -11,6 +11,8 @@ from typing import Literal
 
 import msgspec
 
+from .operators import Operator
+
 __all__ = [
     "GENERIC_TYPE_MODIFIERS",
     "KEYWORD_TYPES",
@@ -159,6 +161,9 @@ class OpExpr(msgspec.Struct, frozen=True):
     negated: bool = False
     quantifier: Literal["any", "all"] | None = None
     language: str | None = None
+    #: The operator's entry in the grammar's table (its SQL): the planner uses it, so an
+    #: operator added to the grammar's table works end to end.
+    definition: Operator | None = None
 
 
 class Filter(msgspec.Struct, frozen=True, tag="filter"):

@@ -38,7 +38,7 @@ def ident(name: str) -> exp.Identifier:
 def param(p: Param) -> exp.Expr:
     node: exp.Expr = exp.Parameter(this=exp.var(str(int(p.index))))
     if p.cast is not None:
-        node = exp.Cast(this=node, to=exp.DataType.build(p.cast, dialect=DIALECT))
+        node = exp.Cast(this=node, to=cast_type(p.cast))
     return node
 
 

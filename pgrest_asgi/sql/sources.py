@@ -185,11 +185,19 @@ def mutation(m: MutatePlan) -> exp.Expr:
         items = _payload(m.body, m.body_array, m.columns, m.defaults, m.jsonb)
         if m.body_array:  # PATCH with an array body uses its first object
             items[1].this.this.set("limit", exp.Limit(expression=exp.Literal.number(1)))
+        assigned = {c.name for c, _ in m.assign}
         update = exp.Update(
             this=table_node(m.table),
             expressions=[
-                exp.EQ(this=exp.Column(this=ident(c.name)), expression=_body_value(c))
-                for c in m.columns
+                *(
+                    exp.EQ(this=exp.Column(this=ident(c.name)), expression=_body_value(c))
+                    for c in m.columns
+                    if c.name not in assigned
+                ),
+                *(
+                    exp.EQ(this=exp.Column(this=ident(c.name)), expression=_cast(param(p), c.type))
+                    for c, p in m.assign
+                ),
             ],
         )
         # UPDATE … FROM takes one item here: the typed payload row, as a subquery.
@@ -210,7 +218,16 @@ def mutation(m: MutatePlan) -> exp.Expr:
     items = _payload(m.body, m.body_array, m.columns, m.defaults, m.jsonb)
     if m.put_keys and m.body_array:  # PUT with an array body uses its first object
         items[1].this.this.set("limit", exp.Limit(expression=exp.Literal.number(1)))
-    select = exp.Select(expressions=[_body_value(c) for c in m.columns])
+    # A rule's assigned columns replace the body's keys of the same name.
+    assigned = {c.name for c, _ in m.assign}
+    written = [c for c in m.columns if c.name not in assigned]
+    select = exp.Select(
+        expressions=[
+            *(_body_value(c) for c in written),
+            *(_cast(param(p), c.type) for c, p in m.assign),
+        ]
+    )
+    written += [c for c, _ in m.assign]
     from_, joins = _from_items(items)
     select.set("from_", from_)
     select.set("joins", joins)
@@ -223,14 +240,19 @@ def mutation(m: MutatePlan) -> exp.Expr:
     if guards:
         select.set("where", exp.Where(this=chain(exp.And, guards)))
     target: exp.Expr = table_node(m.table)
-    if m.columns:
-        target = exp.Schema(this=target, expressions=[ident(c.name) for c in m.columns])
+    if written:
+        target = exp.Schema(this=target, expressions=[ident(c.name) for c in written])
     insert = exp.Insert(this=target, expression=select)
     if m.resolution is not None:
         keys = [exp.Column(this=ident(c)) for c in m.on_conflict]
-        if m.resolution == "ignore" or not m.columns:
+        if m.resolution == "ignore" or not written:
             conflict = exp.OnConflict(conflict_keys=keys, action=exp.var("DO NOTHING"))
         else:
+            # Only existing rows that ``where`` allows may be updated (a rule's conditions);
+            # the others stay as they are and are not returned.
+            allowed = [_counter(-1)]
+            if m.where:
+                allowed.append(exp.Paren(this=conjunction(m.table, m.where)))
             conflict = exp.OnConflict(
                 conflict_keys=keys,
                 action=exp.var("DO UPDATE"),
@@ -241,9 +263,9 @@ def mutation(m: MutatePlan) -> exp.Expr:
                             this=ident(c.name), table=exp.to_identifier("EXCLUDED")
                         ),
                     )
-                    for c in m.columns
+                    for c in written
                 ],
-                where=exp.Where(this=_counter(-1)),
+                where=exp.Where(this=chain(exp.And, allowed)),
             )
         insert.set("conflict", conflict)
     insert.set("returning", exp.Returning(expressions=_returning(m)))

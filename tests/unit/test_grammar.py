@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from pgrest_asgi.context import RequestContext
 from pgrest_asgi.errors import ApiRequestError
 from pgrest_asgi.request.grammar import Limits, PostgrestGrammar, parse_accept, parse_prefer
 from pgrest_asgi.request.model import (
@@ -18,13 +21,19 @@ from pgrest_asgi.request.model import (
     SelectField,
     Target,
 )
+from pgrest_asgi.request.operators import OPERATORS
 
 T = Target("relation", "api", "items")
 G = PostgrestGrammar()
 
 
+def Op(operator: str, value: str | tuple[str, ...], **options: Any) -> OpExpr:
+    """The parsed operation, with the operator's entry in the grammar's table attached."""
+    return OpExpr(operator, value, definition=OPERATORS.get(operator), **options)
+
+
 def parse(*params: tuple[str, str], method: str = "GET", **headers: str):  # type: ignore[no-untyped-def]
-    return G.parse(method, T, list(params), headers)
+    return G.parse(RequestContext(method=method, target=T, headers=headers), list(params))
 
 
 @pytest.mark.parametrize(
@@ -68,21 +77,21 @@ def test_select(select: str, expected: tuple[object, ...]) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("id", "eq.1", Filter(Field("id"), OpExpr("eq", "1"))),
-        ("id", "not.eq.1", Filter(Field("id"), OpExpr("eq", "1", negated=True))),
-        ("name", "like.*ab*", Filter(Field("name"), OpExpr("like", "%ab%"))),
-        ("name", "eq.a.b,c", Filter(Field("name"), OpExpr("eq", "a.b,c"))),
-        ("id", "in.(1,2,3)", Filter(Field("id"), OpExpr("in", ("1", "2", "3")))),
-        ("id", 'in.("a,b","c\\"d")', Filter(Field("id"), OpExpr("in", ("a,b", 'c"d')))),
-        ("id", "in.()", Filter(Field("id"), OpExpr("in", ()))),
-        ("x", "is.NULL", Filter(Field("x"), OpExpr("is", "null"))),
-        ("x", "not.is.not_null", Filter(Field("x"), OpExpr("is", "not_null", negated=True))),
-        ("t", "fts(english).cat", Filter(Field("t"), OpExpr("fts", "cat", language="english"))),
-        ("t", "wfts.cat dog", Filter(Field("t"), OpExpr("wfts", "cat dog"))),
-        ("n", "like(any).{a*,b*}", Filter(Field("n"), OpExpr("like", "{a%,b%}", quantifier="any"))),
-        ("r", "adj.[1,2)", Filter(Field("r"), OpExpr("adj", "[1,2)"))),
-        ("d->>k", "eq.v", Filter(Field("d", (JsonStep("->>", "k"),)), OpExpr("eq", "v"))),
-        ("x", "isdistinct.3", Filter(Field("x"), OpExpr("isdistinct", "3"))),
+        ("id", "eq.1", Filter(Field("id"), Op("eq", "1"))),
+        ("id", "not.eq.1", Filter(Field("id"), Op("eq", "1", negated=True))),
+        ("name", "like.*ab*", Filter(Field("name"), Op("like", "%ab%"))),
+        ("name", "eq.a.b,c", Filter(Field("name"), Op("eq", "a.b,c"))),
+        ("id", "in.(1,2,3)", Filter(Field("id"), Op("in", ("1", "2", "3")))),
+        ("id", 'in.("a,b","c\\"d")', Filter(Field("id"), Op("in", ("a,b", 'c"d')))),
+        ("id", "in.()", Filter(Field("id"), Op("in", ()))),
+        ("x", "is.NULL", Filter(Field("x"), Op("is", "null"))),
+        ("x", "not.is.not_null", Filter(Field("x"), Op("is", "not_null", negated=True))),
+        ("t", "fts(english).cat", Filter(Field("t"), Op("fts", "cat", language="english"))),
+        ("t", "wfts.cat dog", Filter(Field("t"), Op("wfts", "cat dog"))),
+        ("n", "like(any).{a*,b*}", Filter(Field("n"), Op("like", "{a%,b%}", quantifier="any"))),
+        ("r", "adj.[1,2)", Filter(Field("r"), Op("adj", "[1,2)"))),
+        ("d->>k", "eq.v", Filter(Field("d", (JsonStep("->>", "k"),)), Op("eq", "v"))),
+        ("x", "isdistinct.3", Filter(Field("x"), Op("isdistinct", "3"))),
     ],
 )
 def test_filters(key: str, value: str, expected: Filter) -> None:
@@ -95,26 +104,26 @@ def test_logic_tree() -> None:
         LogicTree(
             "or",
             (
-                Filter(Field("a"), OpExpr("eq", "1")),
+                Filter(Field("a"), Op("eq", "1")),
                 LogicTree(
                     "and",
                     (
-                        Filter(Field("b"), OpExpr("gt", "2")),
-                        Filter(Field("c"), OpExpr("is", "null")),
+                        Filter(Field("b"), Op("gt", "2")),
+                        Filter(Field("c"), Op("is", "null")),
                     ),
                     negated=True,
                 ),
             ),
         ),
-        LogicTree("and", (Filter(Field("d"), OpExpr("eq", "x")),), negated=True),
+        LogicTree("and", (Filter(Field("d"), Op("eq", "x")),), negated=True),
     )
 
 
 def test_logic_tree_quoted_value_with_reserved_characters() -> None:
     req = parse(("or", '(name.eq."a,b(c)",id.in.(1,2))'))
     assert req.logic[0].children == (
-        Filter(Field("name"), OpExpr("eq", "a,b(c)")),
-        Filter(Field("id"), OpExpr("in", ("1", "2"))),
+        Filter(Field("name"), Op("eq", "a,b(c)")),
+        Filter(Field("id"), Op("in", ("1", "2"))),
     )
 
 
@@ -134,7 +143,7 @@ def test_order_limit_offset_and_embedded_modifiers() -> None:
     assert (req.limit, req.offset) == (10, 5)
     assert req.embedded[0].path == ("tags",)
     assert req.embedded[0].limit == 2
-    assert req.embedded[0].filters == (Filter(Field("name"), OpExpr("eq", "x")),)
+    assert req.embedded[0].filters == (Filter(Field("name"), Op("eq", "x")),)
 
 
 def _error(*params: tuple[str, str]) -> ApiRequestError:
@@ -325,7 +334,7 @@ def test_nesting_limit_is_enforced_cheaply() -> None:
     assert err.code == "PGRST100"
     small = PostgrestGrammar(limits=Limits(max_depth=3))
     with pytest.raises(ApiRequestError):
-        small.parse("GET", T, [("or", "(or(or(or(a.eq.1))))")], {})
+        small.parse(RequestContext(method="GET", target=T), [("or", "(or(or(or(a.eq.1))))")])
 
 
 def test_term_limit() -> None:
@@ -337,7 +346,9 @@ def test_range_header_only_on_get() -> None:
     assert parse(range="0-9").range == (0, 9)
     assert parse(range="5-").range == (5, None)
     assert parse(range="0-" + "9" * 5000).range == (0, 2**63 - 1)
-    assert G.parse("HEAD", T, [], {"range": "0-9"}).range is None
+    assert (
+        G.parse(RequestContext(method="HEAD", target=T, headers={"range": "0-9"}), []).range is None
+    )
     with pytest.raises(ApiRequestError) as info:
         parse(range="10-5")
     assert (info.value.status, info.value.code, info.value.details) == (

@@ -25,6 +25,7 @@ from collections import Counter
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from pgrest_asgi.context import RequestContext
 from pgrest_asgi.errors import PgRestError
 from pgrest_asgi.plan.planner import SqlglotPlanner
 from pgrest_asgi.request.grammar import PostgrestGrammar
@@ -338,8 +339,11 @@ def check_reads(
     name, query, hdrs, valid = read
     kind = "valid" if valid else "invalid"
     try:
-        request = GRAMMAR.parse(method, Target("relation", "api", name), query, hdrs)
-        plan, values = PLANNER.plan(request, SCHEMAS[name])
+        context = RequestContext(
+            method=method, target=Target("relation", "api", name), headers=hdrs
+        )
+        request = GRAMMAR.parse(context, query)
+        plan, values = PLANNER.plan(request, SCHEMAS[name], context)
         sql = build_read(plan, SqlCache())
     except PgRestError as exc:
         assert 400 <= exc.status < 500

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from pgrest_asgi.context import RequestContext
 from pgrest_asgi.plan.planner import SqlglotPlanner
 from pgrest_asgi.request.grammar import PostgrestGrammar
 from pgrest_asgi.request.model import Target
@@ -156,7 +157,8 @@ EMBED_CASES = {
 def test_golden_embed_sql(name: str) -> None:
     query = EMBED_CASES[name]
     request = PostgrestGrammar().parse(
-        "GET", Target("relation", "api", "films"), parse_qsl(query, keep_blank_values=True), {}
+        RequestContext(method="GET", target=Target("relation", "api", "films")),
+        parse_qsl(query, keep_blank_values=True),
     )
     plan, params = SqlglotPlanner(Settings(db_aggregates_enabled=True)).plan(request, FILMS)
     text = f"-- GET /films?{query}\n{build_read(plan, SqlCache())}\n-- params: {params!r}\n"
@@ -255,7 +257,9 @@ def test_golden_write_and_rpc_sql(name: str) -> None:
     kind, _, fn = path.rpartition("/")
     target = Target("rpc" if kind else "relation", "api", fn)
     request = PostgrestGrammar().parse(
-        method, target, parse_qsl(query, keep_blank_values=True), headers, body
+        RequestContext(method=method, target=target, headers=headers),
+        parse_qsl(query, keep_blank_values=True),
+        body,
     )
     planner = SqlglotPlanner(Settings())
     plan, params = planner.plan(request, _films_with_routines())
@@ -308,10 +312,10 @@ HEADERS = {
 def _plan(table: str, query: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     grammar = PostgrestGrammar()
     request = grammar.parse(
-        "GET",
-        Target("relation", "api", table),
+        RequestContext(
+            method="GET", target=Target("relation", "api", table), headers=headers or {}
+        ),
         parse_qsl(query, keep_blank_values=True),
-        headers or {},
     )
     planner = SqlglotPlanner(Settings(db_plan_enabled=True))
     return planner.plan(request, SCHEMA)
@@ -377,7 +381,12 @@ def test_planned_count_statement_renumbers_its_parameters() -> None:
 def test_estimated_count_is_capped_at_max_rows() -> None:
     grammar = PostgrestGrammar()
     request = grammar.parse(
-        "GET", Target("relation", "api", "items"), [("id", "gt.1")], {"prefer": "count=estimated"}
+        RequestContext(
+            method="GET",
+            target=Target("relation", "api", "items"),
+            headers={"prefer": "count=estimated"},
+        ),
+        [("id", "gt.1")],
     )
     plan, _ = SqlglotPlanner(Settings(db_max_rows=10)).plan(request, SCHEMA)
     sql = build_read(plan, SqlCache())

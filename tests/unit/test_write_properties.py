@@ -20,6 +20,7 @@ import msgspec
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from pgrest_asgi.context import RequestContext
 from pgrest_asgi.errors import PgRestError
 from pgrest_asgi.plan.planner import SqlglotPlanner
 from pgrest_asgi.request.grammar import PostgrestGrammar
@@ -126,14 +127,13 @@ def check_writes(outcomes: Counter[str], req: Req) -> None:
     what = f"{validity} {'call' if req.kind == 'rpc' else 'write'}"
     body = req.body if req.body is not None else b""
     try:
-        request = GRAMMAR.parse(
-            req.method,
-            Target(req.kind, "api", req.target),  # type: ignore[arg-type]
-            req.params,
-            req.headers,
-            body,
+        context = RequestContext(
+            method=req.method,
+            target=Target(req.kind, "api", req.target),  # type: ignore[arg-type]
+            headers=req.headers,
         )
-        plan, values = PLANNER.plan(request, schema)
+        request = GRAMMAR.parse(context, req.params, body)
+        plan, values = PLANNER.plan(request, schema, context)
         statement = PLANNER.build(plan, values)
     except PgRestError as exc:
         assert 400 <= exc.status < 500, exc
