@@ -9,9 +9,12 @@ from typing import Any
 import httpx
 import msgspec
 import psycopg
+from psycopg.conninfo import make_conninfo
 
+from pgrest_asgi import PgRestApp
 from pgrest_asgi.testing import PostgresCluster
-from tests.conftest import API_DB, strict_loads
+from tests.conftest import API_DB, JWT_SECRET, client_for, strict_loads
+from tests.integration.test_read import error
 
 Token = Callable[..., str]
 
@@ -274,3 +277,65 @@ async def test_jwt_errors_need_no_database(app_factory) -> None:  # type: ignore
             'Bearer error="invalid_token", error_description="Expected 3 parts in JWT; got 2"'
         )
         assert executed == 0
+
+
+COLUMN_GRANTS = """
+CREATE SCHEMA api;
+GRANT USAGE ON SCHEMA api TO web_anon, web_user, other_user;
+CREATE TABLE api.staff_pay (id int PRIMARY KEY, name text NOT NULL, salary int NOT NULL);
+INSERT INTO api.staff_pay VALUES (1, 'Ann', 5000), (2, 'Bob', 4000);
+-- Every column but salary.
+GRANT SELECT (id, name) ON api.staff_pay TO web_anon, other_user;
+GRANT SELECT ON api.staff_pay TO web_user;
+"""
+
+
+async def test_a_column_denied_is_401_for_anon_and_403_when_signed_in(
+    api_db: PostgresCluster, fresh_db: str, token: Token
+) -> None:
+    """SEC-34: a column the role may not read (a column-level grant of the others, in a
+    database of the test's own): selecting it, ``*``, or filtering or ordering by it is
+    ``42501``: 401 with a ``Bearer`` challenge for the anonymous role, 403 without one for a
+    signed-in role. The granted columns are served; a role granted the table reads all."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(COLUMN_GRANTS)
+    app = PgRestApp(
+        make_conninfo(fresh_db, user="authenticator"),
+        schemas=["api"],
+        db_anon_role="web_anon",
+        jwt_secret=JWT_SECRET,
+    )
+    denied = {
+        "code": "42501",
+        "details": None,
+        "hint": None,
+        "message": "permission denied for table staff_pay",
+    }
+    other = bearer(token({"role": "other_user"}))
+    async with app.lifespan(), client_for(app) as http:
+        for query in (
+            "select=salary",
+            "select=id,salary",
+            "",
+            "select=*",
+            "select=id&salary=gt.4500",
+            "select=id&order=salary",
+        ):
+            anon = await http.get(f"/staff_pay?{query}")
+            assert error(anon) == (401, denied), query
+            assert anon.headers["www-authenticate"] == "Bearer"
+            signed_in = await http.get(f"/staff_pay?{query}", headers=other)
+            assert error(signed_in) == (403, denied), query
+            assert "www-authenticate" not in signed_in.headers
+        for headers in ({}, other):
+            resp = await http.get("/staff_pay?select=id,name&order=id", headers=headers)
+            assert (resp.status_code, resp.content) == (
+                200,
+                b'[{"id":1,"name":"Ann"}, \n {"id":2,"name":"Bob"}]',
+            )
+        paid = bearer(token({"role": "web_user"}))
+        resp = await http.get("/staff_pay?salary=gt.4500", headers=paid)
+        assert (resp.status_code, resp.content) == (
+            200,
+            b'[{"id":1,"name":"Ann","salary":5000}]',
+        )
