@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
 from pgrest_asgi import Event, Hooks, PgRestApp
+from pgrest_asgi.schema import listener as listener_module
 from pgrest_asgi.testing import PostgresCluster
 from tests.conftest import API_DB, app_settings, client_for
 
@@ -17,10 +20,16 @@ from tests.conftest import API_DB, app_settings, client_for
 WAIT = 60.0
 
 
-async def test_lazy_start_opens_one_pool_for_many_first_requests(api_db: PostgresCluster) -> None:
-    """REL-35 / REL-41: 50 concurrent first requests, no lifespan: one start-up, one warning."""
+async def test_lazy_start_opens_one_pool_for_many_first_requests(
+    api_db: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REL-35 / REL-41: 50 concurrent first requests, no lifespan: one start-up, one warning;
+    one pool is opened and one listener started. In PostgreSQL, the sessions of the app (its
+    own ``application_name``) are then exactly the pool's connections and one listener."""
     events: list[Event] = []
-    app = PgRestApp(**app_settings(api_db), hooks=Hooks(observer=events.append))
+    name = f"rel35_{uuid.uuid4().hex[:8]}"
+    dsn = api_db.dsn(API_DB, user="authenticator", application_name=name)
+    app = PgRestApp(**app_settings(api_db, db_uri=dsn), hooks=Hooks(observer=events.append))
     opened = 0
     original = app.executor.open
 
@@ -30,14 +39,43 @@ async def test_lazy_start_opens_one_pool_for_many_first_requests(api_db: Postgre
         await original(**kwargs)
 
     app.executor.open = counting_open  # type: ignore[method-assign]
+    started: list[listener_module.SchemaListener] = []
+
+    class CountingListener(listener_module.SchemaListener):
+        async def start(self) -> None:
+            started.append(self)
+            await super().start()
+
+    monkeypatch.setattr(listener_module, "SchemaListener", CountingListener)
     try:
         async with client_for(app) as http:
             results = await asyncio.gather(
                 *(http.get("/items?id=eq.1&select=id") for _ in range(50))
             )
-        assert {r.status_code for r in results} == {200}
+        assert {(r.status_code, r.content) for r in results} == {(200, b'[{"id":1}]')}
         assert opened == 1
         assert [e.name for e in events].count("app.lazy_start") == 1
+        assert started == [app._listener]
+        listener_pid = app._listener.backend_pid
+        assert listener_pid is not None
+        pool = app.executor.pool  # type: ignore[attr-defined]
+
+        def settled() -> bool:
+            """Every connection of the pool is open and idle (none being opened)."""
+            stats = pool.get_stats()
+            return bool(stats["pool_size"] == stats["pool_available"])
+
+        deadline = time.monotonic() + WAIT
+        while not settled():
+            assert time.monotonic() < deadline, pool.get_stats()
+            await asyncio.sleep(0.01)
+        pooled = {conn.info.backend_pid for conn in pool._pool}
+        assert 1 <= len(pooled) <= 4
+        with psycopg.connect(api_db.dsn(API_DB)) as admin:
+            sessions = admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [name]
+            ).fetchall()
+        assert sorted(pid for (pid,) in sessions) == sorted({*pooled, listener_pid})
     finally:
         await app.shutdown()
 
