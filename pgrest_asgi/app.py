@@ -28,7 +28,7 @@ from .auth import AuthResult, JwtAuthenticator
 from .context import RequestContext
 from .db.executor import DbResult, PsycopgExecutor
 from .errors import ApiRequestError, ConnectionError, PgRestError
-from .hooks import Authenticator, Executor, Grammar, Hooks, Planner, Router
+from .hooks import Authenticator, Executor, Grammar, Hooks, Planner, Router, SettingsAware
 from .observe import Event, Observer, log_observer
 from .plan.calls import resolve_routine
 from .plan.model import CallPlan, MutatePlan, Plan, ReadPlan, TxSpec
@@ -104,6 +104,9 @@ class PgRestApp:
             settings, observer=self.observer
         )
         self.authenticator: Authenticator = hooks.authenticator or JwtAuthenticator(settings)
+        for hook in (self.router, self.grammar, self.planner, self.executor, self.authenticator):
+            if isinstance(hook, SettingsAware):
+                hook.bind(settings)
         self.schema_cache: SchemaCache | None = None
         self._pre_request = _qualified(settings.db_pre_request)
         # Per-request constants, computed once.

@@ -30,9 +30,10 @@ if TYPE_CHECKING:
     from .db.executor import DbResult
     from .plan.model import Plan, TxSpec
     from .schema.model import SchemaCache
+    from .settings import Settings
     from .sql.build import Statement
 
-__all__ = ["Authenticator", "Executor", "Grammar", "Hooks", "Planner", "Router"]
+__all__ = ["Authenticator", "Executor", "Grammar", "Hooks", "Planner", "Router", "SettingsAware"]
 
 
 @runtime_checkable
@@ -73,6 +74,14 @@ class Authenticator(Protocol):
     async def authenticate(
         self, scope: Mapping[str, Any], headers: Mapping[str, str]
     ) -> AuthResult: ...
+
+
+@runtime_checkable
+class SettingsAware(Protocol):
+    """A hook built without settings takes the app's: the app calls ``bind`` once, when it
+    is constructed, on every hook that has it. A hook given settings of its own keeps them."""
+
+    def bind(self, settings: Settings) -> None: ...
 
 
 class Hooks(msgspec.Struct, kw_only=True):

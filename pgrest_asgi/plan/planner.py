@@ -22,7 +22,7 @@ from ..request.model import ApiRequest
 from ..request.operators import OPERATORS, Operator
 from ..schema.model import QualifiedName, SchemaCache
 from ..settings import Settings
-from ..sql.build import Statement, build_planned_count, build_read
+from ..sql.build import Statement, build_planned_count, build_read, without_unused
 from .calls import CALL_PASSES
 from .context import PlanContext, PlanPass
 from .model import Plan, ReadPlan
@@ -97,6 +97,7 @@ class SqlglotPlanner:
 
     def build(self, plan: Plan, params: Sequence[Any]) -> Statement:
         """The plan as SQL text and its parameter values (and the planned-count statement)."""
+        plan, params = without_unused(plan, params)
         count_sql, count_params = None, ()
         if plan.count in ("planned", "estimated"):
             count_sql, used = build_planned_count(plan)

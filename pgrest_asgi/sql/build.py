@@ -18,6 +18,7 @@ shape: ``build_read`` caches it in a bounded dict and a hit skips sqlglot entire
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -50,9 +51,16 @@ from .nodes import (
     select_item,
     table_node,
 )
-from .sources import SCALAR, call_from, inserted_count, location_keys, mutation
+from .sources import SCALAR, call_from, inserted_count, location_keys, mutation, uses_where
 
-__all__ = ["SqlCache", "Statement", "build_read", "read_sql_cache", "render"]
+__all__ = [
+    "SqlCache",
+    "Statement",
+    "build_read",
+    "read_sql_cache",
+    "render",
+    "without_unused",
+]
 
 V = TypeVar("V")
 #: The CTE holding a write's RETURNING rows.
@@ -146,6 +154,23 @@ def build_planned_count(plan: ReadPlan) -> tuple[str, tuple[int, ...]]:
     result = ("EXPLAIN (FORMAT JSON) " + render(query), tuple(used))
     count_sql_cache.put(key, result)
     return result
+
+
+def without_unused(plan: ReadPlan, params: Sequence[Any]) -> tuple[ReadPlan, tuple[Any, ...]]:
+    """The plan without conditions its SQL would not contain, and the parameter values
+    renumbered to match (PostgreSQL refuses a parameter it cannot type because the text
+    never uses it). Today that is a rule's ``where`` on a plain INSERT, which changes no
+    existing row."""
+    source = plan.source
+    if not isinstance(source, MutatePlan) or not source.where or uses_where(source):
+        return plan, tuple(params)
+    used: list[int] = []
+    pruned = _renumber(
+        msgspec.structs.replace(plan, source=msgspec.structs.replace(source, where=())),
+        {},
+        used,
+    )
+    return pruned, tuple(params[i - 1] for i in used)
 
 
 def _renumber(node: Any, mapping: dict[int, int], used: list[int]) -> Any:

@@ -26,7 +26,15 @@ from ..plan.model import CallArg, CallPlan, MutatePlan, Param, TypedColumn
 from .gucs import quote_ident
 from .nodes import call, chain, conjunction, ident, param, pg, table_node
 
-__all__ = ["SCALAR", "call_from", "inserted_count", "location_keys", "mutation", "sql_type"]
+__all__ = [
+    "SCALAR",
+    "call_from",
+    "inserted_count",
+    "location_keys",
+    "mutation",
+    "sql_type",
+    "uses_where",
+]
 
 #: The column name of a scalar function's result.
 SCALAR = "pgrst_scalar"
@@ -163,6 +171,14 @@ def _returning(m: MutatePlan) -> list[exp.Expr]:
         )
         for name in m.returning
     ]
+
+
+def uses_where(m: MutatePlan) -> bool:
+    """Whether the statement reads ``m.where``: UPDATE and DELETE always; an INSERT only
+    when a conflict may update an existing row (``DO UPDATE``)."""
+    if m.kind != "insert":
+        return True
+    return m.resolution == "merge" and bool(m.columns or m.assign)
 
 
 def mutation(m: MutatePlan) -> exp.Expr:
