@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
+from pgrest_asgi import PgRestApp, Settings
 from pgrest_asgi.cli import main
 from pgrest_asgi.testing import PostgresCluster
 from tests.conftest import API_DB, JWT_SECRET, make_token
@@ -24,15 +26,22 @@ PATIENCE = 60.0
 
 
 @contextmanager
-def serving(args: list[str], env: dict[str, str]) -> Iterator[str]:
-    """A real ``pgrest-asgi`` process; yields its base URL once it serves.
+def serving(
+    args: list[str],
+    env: dict[str, str],
+    *,
+    module: str = "pgrest_asgi.cli",
+    ready: str = "/items?limit=1",
+) -> Iterator[str]:
+    """A real ``pgrest-asgi`` process (or ``python -m <module>``, e.g. ``uvicorn``); yields
+    its base URL once ``GET <ready>`` answers 200.
 
     The listening port is chosen by the kernel (pass ``PGRST_SERVER_PORT=0`` or
-    ``server-port = 0``) and read from uvicorn's start-up line, so no other process can take
-    it between choosing and binding."""
+    ``server-port = 0``, or uvicorn's ``--port 0``) and read from uvicorn's start-up line, so
+    no other process can take it between choosing and binding."""
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pgrest_asgi.cli", *args],
+            [sys.executable, "-m", module, *args],
             env={**os.environ, "PGRST_LOG_LEVEL": "info", **env},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -53,7 +62,7 @@ def serving(args: list[str], env: dict[str, str]) -> Iterator[str]:
             base = found.group(1)
             while True:
                 try:
-                    if httpx.get(base + "/items?limit=1", timeout=5).status_code == 200:
+                    if httpx.get(base + ready, timeout=5).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
@@ -148,3 +157,34 @@ def test_client_disconnect_under_uvicorn(api_db: PostgresCluster) -> None:
             assert time.monotonic() < deadline, "the statement is still running"
             time.sleep(0.05)
         assert httpx.get(base + "/items?select=id&id=eq.1").json() == [{"id": 1}]
+
+
+def plain_app() -> PgRestApp:
+    """For ``uvicorn --factory``: the app alone, configured from the ``PGRST_*`` variables."""
+    return PgRestApp(settings=Settings.from_env())
+
+
+@pytest.mark.parametrize(
+    ("factory", "mount"),
+    [("tests.integration.test_cli:plain_app", ""), ("examples.fastapi_mount:create_app", "/api")],
+    ids=["alone", "mounted"],
+)
+def test_root_path_from_uvicorn(api_db: PostgresCluster, factory: str, mount: str) -> None:
+    """REL-44 [uvicorn]: a real uvicorn with ``--root-path /gateway`` (behind a proxy that
+    strips that prefix), serving the app alone or mounted at ``/api`` in FastAPI: routes are
+    resolved below the prefix and the mount, and ``Location`` carries both."""
+    args = ["--factory", factory, "--root-path", "/gateway", "--host", "127.0.0.1", "--port", "0"]
+    env = serve_env(api_db)
+    with serving(args, env, module="uvicorn", ready=f"{mount}/items?limit=1") as base:
+        resp = httpx.get(f"{base}{mount}/items?select=id&id=eq.3")
+        assert (resp.status_code, resp.content) == (200, b'[{"id":3}]')
+        assert resp.headers["content-location"] == "/items?id=eq.3&select=id"
+        resp = httpx.post(
+            f"{base}{mount}/w_authors",
+            json={"id": 980, "name": "behind a proxy"},
+            headers={"Prefer": "return=headers-only"},
+        )
+        assert (resp.status_code, resp.content) == (201, b"")
+        assert resp.headers["location"] == f"/gateway{mount}/w_authors?id=eq.980"
+        resp = httpx.get(f"{base}{mount}/w_authors?select=name&id=eq.980")
+        assert (resp.status_code, resp.content) == (200, b'[{"name":"behind a proxy"}]')
