@@ -10,11 +10,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
+from pgrest_asgi import PgRestApp
 from pgrest_asgi.db import executor as executor_module
 from pgrest_asgi.observe import Event
 from pgrest_asgi.testing import PostgresCluster
-from tests.conftest import API_DB
+from tests.conftest import API_DB, client_for
 
 
 def scope(method: str, path: str, query: bytes = b"") -> dict[str, Any]:
@@ -195,3 +197,95 @@ async def test_write_on_a_connection_killed_while_idle_is_retried(
         found = await http.get(f"/w_authors?id=eq.{key}&select=name")
         assert found.json() == [{"name": "once"}]
         assert [e.name for e in events] == (["db.retry"] if retried else [])
+
+
+# -- SEC-57: an expensive embed fan-out, cancelled ----------------------------------------------
+#: Three levels of ten rows each, and a computed field that takes 50 ms on each of the 1 000
+#: rows of the last level: the read would run for about 50 s.
+FAN_OUT = """
+CREATE SCHEMA api;
+GRANT USAGE ON SCHEMA api TO web_anon;
+CREATE TABLE api.l1 (id int PRIMARY KEY);
+CREATE TABLE api.l2 (id int PRIMARY KEY, l1_id int NOT NULL REFERENCES api.l1);
+CREATE TABLE api.l3 (id int PRIMARY KEY, l2_id int NOT NULL REFERENCES api.l2);
+INSERT INTO api.l1 SELECT g FROM generate_series(1, 10) g;
+INSERT INTO api.l2 SELECT g, (g - 1) / 10 + 1 FROM generate_series(1, 100) g;
+INSERT INTO api.l3 SELECT g, (g - 1) / 10 + 1 FROM generate_series(1, 1000) g;
+CREATE FUNCTION api.sec57_slow(api.l3) RETURNS int LANGUAGE sql STABLE
+  AS $$ SELECT $1.id FROM pg_sleep(0.05) $$;
+GRANT SELECT ON ALL TABLES IN SCHEMA api TO web_anon;
+GRANT EXECUTE ON FUNCTION api.sec57_slow(api.l3) TO web_anon;
+"""
+
+
+def fan_out_backends(dsn: str) -> list[int]:
+    """The backends running the fan-out read right now."""
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE state = 'active'"
+            " AND query LIKE '%sec57_slow%' AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+async def test_disconnect_cancels_an_embed_fan_out(api_db: PostgresCluster, fresh_db: str) -> None:
+    """SEC-57: a three-level embed fan-out read as the anonymous role (about 50 s of work);
+    once PostgreSQL runs it, the client disconnects. The statement is cancelled: it is gone
+    from ``pg_stat_activity`` within seconds, nothing is answered, and the pool (of one)
+    serves the next request."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(FAN_OUT)
+    events: list[Event] = []
+    app = PgRestApp(
+        make_conninfo(fresh_db, user="authenticator"),
+        schemas=["api"],
+        db_anon_role="web_anon",
+        db_pool=1,
+    )
+    app.observer = events.append
+    gone = asyncio.Event()
+    request_sent = False
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal request_sent
+        if not request_sent:
+            request_sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async with app.lifespan(), client_for(app) as http:
+        read = asyncio.create_task(
+            app(
+                {
+                    **scope("GET", "/l1"),
+                    "query_string": b"select=id,l2(id,l3(id,sec57_slow))",
+                    "headers": [],
+                },
+                receive,
+                send,
+            )
+        )
+        deadline = time.monotonic() + 60
+        while not await asyncio.to_thread(fan_out_backends, fresh_db):
+            assert not read.done(), sent
+            assert time.monotonic() < deadline, "the read never started"
+            await asyncio.sleep(0.02)
+        gone.set()
+        disconnected = time.monotonic()
+        # Generous: the read had some 50 s of work left; the cancel takes well under 1 s.
+        while await asyncio.to_thread(fan_out_backends, fresh_db):
+            assert time.monotonic() - disconnected < 10, "the statement is still running"
+            await asyncio.sleep(0.02)
+        print(
+            f"\nSEC-57: statement gone {time.monotonic() - disconnected:.3f}s after the disconnect"
+        )
+        await asyncio.wait_for(read, 60)
+        assert sent == []
+        assert [e.name for e in events if e.name == "request.cancelled"] == ["request.cancelled"]
+        resp = await http.get("/l1?select=id&id=eq.1")
+        assert (resp.status_code, resp.content) == (200, b'[{"id":1}]')
