@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
+from starlette.routing import Mount
 
-from pgrest_asgi import Settings
+from pgrest_asgi import Event, PgRestApp, Settings
+from pgrest_asgi.db.executor import PsycopgExecutor
 from pgrest_asgi.testing import PostgresCluster
-from tests.conftest import app_settings, client_for, strict_loads
+from tests.conftest import API_DB, app_settings, client_for, strict_loads
+from tests.integration.test_lifecycle_scenarios import loop_errors, until
 
 EXAMPLES = sorted(
     p.stem for p in (Path(__file__).parents[2] / "examples").glob("*.py") if p.stem != "__init__"
@@ -18,13 +24,34 @@ EXAMPLES = sorted(
 
 
 def test_every_example_is_covered() -> None:
-    assert EXAMPLES == ["custom_auth", "django_asgi", "fastapi_mount", "soft_delete_pass"]
+    assert EXAMPLES == [
+        "custom_auth",
+        "django_asgi",
+        "fastapi_mount",
+        "soft_delete_pass",
+        "tenant_isolation",
+    ]
     for name in EXAMPLES:
         importlib.import_module(f"examples.{name}")
 
 
-def _settings(cluster: PostgresCluster) -> Settings:
-    return Settings.from_mapping(app_settings(cluster))
+def _settings(cluster: PostgresCluster, application_name: str | None = None) -> Settings:
+    """The fixture settings; with ``application_name``, the app's connections carry it."""
+    if application_name is None:
+        return Settings.from_mapping(app_settings(cluster))
+    dsn = cluster.dsn(API_DB, user="authenticator", application_name=application_name)
+    return Settings.from_mapping(app_settings(cluster, db_uri=dsn))
+
+
+def _connections(cluster: PostgresCluster, application_name: str) -> int:
+    """The open connections (pool and listener) of the app named ``application_name``."""
+    with psycopg.connect(cluster.dsn(API_DB)) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            [application_name],
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 async def test_custom_authenticator(api_db: PostgresCluster) -> None:
@@ -56,24 +83,50 @@ async def test_planner_pass(api_db: PostgresCluster) -> None:
 
 
 async def test_fastapi_mount(api_db: PostgresCluster) -> None:
+    """REL-40: mounted with ``mount_into``, the app starts in the parent's lifespan (pool,
+    schema cache and listener ready before the first request, no lazy start) and is closed
+    by it: its PostgreSQL sessions end, no task of its own is left running, and the event
+    loop reports no destroyed pending task or unretrieved exception."""
     from examples.fastapi_mount import create_app
 
-    app = create_app(_settings(api_db))
-    async with app.router.lifespan_context(app), client_for(app) as http:
-        assert (await http.get("/health")).json() == {"ok": True}
-        resp = await http.get("/api/items?select=id&id=eq.3")
-        assert resp.json() == [{"id": 3}]
-        assert resp.headers["content-location"] == "/items?id=eq.3&select=id"
-        # REL-44: Location points at the row through the mount.
-        resp = await http.post(
-            "/api/w_authors",
-            json={"id": 970, "name": "mounted"},
-            headers={"Prefer": "return=headers-only"},
-        )
-        assert (resp.status_code, resp.headers["location"]) == (201, "/api/w_authors?id=eq.970")
+    name = f"rel40_{uuid.uuid4().hex[:8]}"
+    events: list[Event] = []
+    app = create_app(_settings(api_db, name))
+    (rest,) = [route.app for route in app.routes if isinstance(route, Mount)]
+    assert isinstance(rest, PgRestApp)
+    rest.observer = events.append
+    tasks_before = asyncio.all_tasks()
+    with loop_errors() as reported:
+        async with app.router.lifespan_context(app), client_for(app) as http:
+            # Started by the parent's lifespan, before any request.
+            assert rest.schema_cache is not None
+            assert isinstance(rest.executor, PsycopgExecutor) and rest.executor.pool is not None
+            assert rest._listener is not None
+            await until(
+                lambda: _connections(api_db, name) >= 2, "the pool and the listener to connect"
+            )
+            assert (await http.get("/health")).json() == {"ok": True}
+            resp = await http.get("/api/items?select=id&id=eq.3")
+            assert (resp.status_code, resp.content) == (200, b'[{"id":3}]')
+            assert resp.headers["content-location"] == "/items?id=eq.3&select=id"
+            # REL-44: Location points at the row through the mount.
+            resp = await http.post(
+                "/api/w_authors",
+                json={"id": 970, "name": "mounted"},
+                headers={"Prefer": "return=headers-only"},
+            )
+            assert (resp.status_code, resp.headers["location"]) == (201, "/api/w_authors?id=eq.970")
+        # Shut down with the parent.
+        assert rest.executor.pool is None and rest._listener is None
+        assert asyncio.all_tasks() - tasks_before == set()
+        await until(lambda: _connections(api_db, name) == 0, "the app's connections to close")
+    assert reported == []
+    assert [e.name for e in events if e.name == "app.lazy_start"] == []
 
 
 async def test_django_combine(api_db: PostgresCluster) -> None:
+    """REL-42: ``combine`` sends ``/api/items`` and ``/api`` itself to us, ``/apix`` and
+    ``/admin/`` to Django, and answers the lifespan without Django ever seeing it."""
     import django
     from django.conf import settings as dj
 
@@ -89,7 +142,16 @@ async def test_django_combine(api_db: PostgresCluster) -> None:
 
     from examples.django_asgi import create_application
 
-    application = create_application(get_asgi_application(), _settings(api_db))
+    django_app = get_asgi_application()
+    #: (type, path, root_path) of every scope that reached Django.
+    seen_by_django: list[tuple[object, object, object]] = []
+
+    async def recording_django(scope: Any, receive: Any, send: Any) -> None:
+        seen_by_django.append((scope["type"], scope.get("path"), scope.get("root_path")))
+        await django_app(scope, receive, send)
+
+    name = f"rel42_{uuid.uuid4().hex[:8]}"
+    application = create_application(recording_django, _settings(api_db, name))
     messages = iter([{"type": "lifespan.startup"}])
     sent: list[dict[str, object]] = []
     answered = asyncio.Event()
@@ -110,19 +172,58 @@ async def test_django_combine(api_db: PostgresCluster) -> None:
 
     task = asyncio.create_task(application({"type": "lifespan"}, receive_then_stop, send))
     await asyncio.wait_for(answered.wait(), 60)  # generous: it ends at start-up
-    assert sent[0] == {"type": "lifespan.startup.complete"}
+    assert sent == [{"type": "lifespan.startup.complete"}]
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=application), base_url="http://test"
     ) as http:
         ours = await http.get("/api/items?select=id&id=eq.1")
-        assert ours.json() == [{"id": 1}]
-        assert (await http.get("/apix/items")).status_code == 404
-        assert "PGRST" not in (await http.get("/apix/items")).text
+        assert (ours.status_code, ours.content) == (200, b'[{"id":1}]')
+        assert ours.headers["content-location"] == "/items?id=eq.1&select=id"
+        # /api itself is our root: PostgREST's OpenAPI endpoint, which this version lacks.
+        for root in ("/api", "/api/"):
+            resp = await http.get(root)
+            assert (resp.status_code, resp.content) == (ROOT_STATUS, ROOT_BODY), root
+            assert resp.headers["proxy-status"] == "PostgREST; error=PGRST127"
+        resp = await http.options("/api")
+        assert (resp.status_code, resp.content) == (200, b"")
+        assert resp.headers["allow"] == "OPTIONS,GET,HEAD"
+        resp = await http.post(
+            "/api/w_authors",
+            json={"id": 971, "name": "combined"},
+            headers={"Prefer": "return=headers-only"},
+        )
+        assert (resp.status_code, resp.headers["location"]) == (201, "/api/w_authors?id=eq.971")
+        assert seen_by_django == []
+
+        for path in ("/apix/items", "/apix", "/admin/"):
+            resp = await http.get(path)
+            assert resp.status_code == 404, path
+            assert resp.headers["content-type"] == "text/html; charset=utf-8", path
+            assert "proxy-status" not in resp.headers and "PGRST" not in resp.text, path
+        admin = await http.get("/admin/login/")
+        assert (admin.status_code, admin.text) == (200, "django admin login")
         django_page = await http.get("/hello/")
         assert (django_page.status_code, django_page.text) == (200, "hello from django")
     stop.set()
-    await task
+    await asyncio.wait_for(task, 60)
     assert sent[-1] == {"type": "lifespan.shutdown.complete"}
+    assert seen_by_django == [
+        ("http", "/apix/items", ""),
+        ("http", "/apix", ""),
+        ("http", "/admin/", ""),
+        ("http", "/admin/login/", ""),
+        ("http", "/hello/", ""),
+    ]
+    # The lifespan closed our pool and listener.
+    await until(lambda: _connections(api_db, name) == 0, "the app's connections to close")
+
+
+#: ``GET /`` under the mount: PostgREST's OpenAPI root, which this version does not serve.
+ROOT_STATUS = 400
+ROOT_BODY = (
+    b'{"code":"PGRST127","details":"The OpenAPI root endpoint is not available in this '
+    b'version of pgrest_asgi","hint":null,"message":"Feature not implemented"}'
+)
 
 
 def _hello(request: object) -> object:
@@ -131,10 +232,16 @@ def _hello(request: object) -> object:
     return HttpResponse("hello from django")
 
 
+def _admin_login(request: object) -> object:
+    from django.http import HttpResponse
+
+    return HttpResponse("django admin login")
+
+
 def _urlpatterns() -> list[object]:
     from django.urls import path
 
-    return [path("hello/", _hello)]
+    return [path("hello/", _hello), path("admin/login/", _admin_login)]
 
 
 def __getattr__(name: str) -> object:
