@@ -8,16 +8,26 @@ from ._version import __version__
 from .app import PgRestApp
 from .auth import AuthResult, JwtAuthenticator
 from .context import RequestContext
-from .db.executor import DbResult, PsycopgExecutor
+from .db.executor import PsycopgExecutor
+from .endpoints import Endpoint, EndpointRequest
 from .errors import (
     ApiRequestError,
-    ConnectionError,
     DatabaseError,
+    DbConnectionError,
     JwtError,
     PgRestError,
     SchemaCacheError,
 )
-from .hooks import Authenticator, Executor, Grammar, Hooks, Planner, Router
+from .hooks import (
+    Authenticator,
+    Executor,
+    ExecutorWrapper,
+    Grammar,
+    Hooks,
+    Planner,
+    Router,
+    SettingsAware,
+)
 from .observe import Event, Observer
 from .plan.context import PlanContext, PlanPass
 from .plan.model import (
@@ -46,10 +56,12 @@ from .plan.walk import RowsNode, assign, eq, restrict, rows_nodes, transform
 from .request.grammar import Limits, PostgrestGrammar
 from .request.model import ApiRequest, Target
 from .request.operators import OPERATORS, Operator
+from .response.build import Response
 from .router import DefaultRouter
 from .schema.model import QualifiedName, SchemaCache
+from .schema.state import CatalogLoader, SchemaLoader
 from .settings import ConfigError, Settings
-from .sql.build import Statement
+from .sql.build import DbResult, Statement
 
 __all__ = [
     "CALL_PASSES",
@@ -62,16 +74,20 @@ __all__ = [
     "AuthResult",
     "Authenticator",
     "CallPlan",
+    "CatalogLoader",
     "ColumnExpr",
     "Cond",
     "ConfigError",
-    "ConnectionError",
     "DatabaseError",
+    "DbConnectionError",
     "DbResult",
     "DefaultRouter",
     "EmbedPlan",
+    "Endpoint",
+    "EndpointRequest",
     "Event",
     "Executor",
+    "ExecutorWrapper",
     "Grammar",
     "Hooks",
     "IsCond",
@@ -95,12 +111,15 @@ __all__ = [
     "QualifiedName",
     "ReadPlan",
     "RequestContext",
+    "Response",
     "Router",
     "RowsNode",
     "SchemaCache",
     "SchemaCacheError",
+    "SchemaLoader",
     "SelectColumn",
     "Settings",
+    "SettingsAware",
     "SqlglotPlanner",
     "Statement",
     "Target",

@@ -3,7 +3,7 @@
 Pure layers raise these; only ``app.py`` renders them (``PgRestError.render``). The tree::
 
     PgRestError                      code, status, message, details, hint, headers
-    ├── ConnectionError              PGRST000-003   the pool / the server link
+    ├── DbConnectionError              PGRST000-003   the pool / the server link
     ├── ApiRequestError              PGRST1xx       the URL, headers or body
     ├── SchemaCacheError             PGRST2xx       the name is not in the schema cache
     ├── JwtError                     PGRST3xx       authentication
@@ -24,8 +24,8 @@ import msgspec
 
 __all__ = [
     "ApiRequestError",
-    "ConnectionError",
     "DatabaseError",
+    "DbConnectionError",
     "JwtError",
     "PgRestError",
     "SchemaCacheError",
@@ -83,24 +83,24 @@ class PgRestError(Exception):
         return f"{type(self).__name__}({self.code!r}, {self.status}, {self.message!r})"
 
 
-class ConnectionError(PgRestError):
+class DbConnectionError(PgRestError):
     """PGRST000-003: the database could not be reached or no connection was free."""
 
     code = "PGRST000"
     status = 503
 
     @classmethod
-    def unreachable(cls, details: str | None) -> ConnectionError:
+    def unreachable(cls, details: str | None) -> DbConnectionError:
         return cls("Database connection error.", code="PGRST000", details=details)
 
     @classmethod
-    def client_error(cls, details: str | None) -> ConnectionError:
+    def client_error(cls, details: str | None) -> DbConnectionError:
         return cls(
             "Database client error. Retrying the connection.", code="PGRST001", details=details
         )
 
     @classmethod
-    def schema_cache_not_loaded(cls, details: str | None = None) -> ConnectionError:
+    def schema_cache_not_loaded(cls, details: str | None = None) -> DbConnectionError:
         return cls(
             "Could not query the database for the schema cache. Retrying.",
             code="PGRST002",
@@ -108,7 +108,7 @@ class ConnectionError(PgRestError):
         )
 
     @classmethod
-    def pool_timeout(cls) -> ConnectionError:
+    def pool_timeout(cls) -> DbConnectionError:
         return cls(
             "Timed out acquiring connection from connection pool.", code="PGRST003", status=504
         )

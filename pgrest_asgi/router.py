@@ -13,6 +13,7 @@ from urllib.parse import unquote_to_bytes
 
 from .errors import ApiRequestError
 from .request.model import Target
+from .settings import Settings
 
 __all__ = ["ALL_METHODS", "DefaultRouter", "route_path"]
 
@@ -40,10 +41,20 @@ def route_path(scope: Mapping[str, object]) -> bytes:
 
 
 class DefaultRouter:
-    """Maps requests to targets; subclass ``match`` to add virtual resources or endpoints."""
+    """Maps requests to targets. Subclass ``match`` to add a virtual resource (return
+    ``Target("relation", schema, "real_table")`` for another path), a host endpoint
+    (``Target.endpoint(handler)``) or a host ASGI app (``Target.asgi(app)``); call
+    ``super().match`` for everything else."""
 
-    def __init__(self, schemas: Sequence[str]) -> None:
-        self.schemas = tuple(schemas)
+    def __init__(self, schemas: Sequence[str] | None = None) -> None:
+        self._bound = schemas is not None
+        self.schemas = tuple(schemas) if schemas is not None else ("public",)
+
+    def bind(self, settings: Settings) -> None:
+        """Take the app's exposed schemas, unless built with its own."""
+        if not self._bound:
+            self.schemas = settings.db_schemas
+            self._bound = True
 
     def match(self, method: str, path: bytes, headers: Mapping[str, str]) -> Target:
         segments = [s for s in path.split(b"/") if s]

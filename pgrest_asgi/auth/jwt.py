@@ -408,9 +408,21 @@ class JwtAuthenticator:
     (seconds since the epoch) exists for tests.
     """
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
-        self.settings = settings
+    def __init__(
+        self, settings: Settings | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self._clock = clock
+        self._bound = settings is not None
+        self._configure(settings or Settings())
+
+    def bind(self, settings: Settings) -> None:
+        """Take the app's settings, unless built with its own."""
+        if not self._bound:
+            self._configure(settings)
+            self._bound = True
+
+    def _configure(self, settings: Settings) -> None:
+        self.settings = settings
         self._path = RoleClaimPath(settings.jwt_role_claim_key)
         self._aud = settings.jwt_aud
         self._anon_role = settings.db_anon_role

@@ -79,9 +79,9 @@ def database_error(
     """Build the client-facing error for a failed statement."""
     if sqlstate is None:
         # A driver-side failure with no server error: the link is broken.
-        from ..errors import ConnectionError
+        from ..errors import DbConnectionError
 
-        return ConnectionError.client_error(message)
+        return DbConnectionError.client_error(message)
     if sqlstate == "PGRST":
         return _raise_pgrst(message, detail)
     status = sqlstate_status(sqlstate, message, anonymous=anonymous)

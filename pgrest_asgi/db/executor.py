@@ -53,11 +53,12 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.pq.abc import PGresult
 
-from ..errors import ApiRequestError, ConnectionError, PgRestError
+from ..context import RequestContext
+from ..errors import ApiRequestError, DbConnectionError, PgRestError
 from ..observe import Event, Observer, log_observer
 from ..plan.model import RowCheck, TxSpec
 from ..settings import Settings
-from ..sql.build import Statement
+from ..sql.build import DbResult, Statement
 from ..sql.gucs import begin_sql, guc_statement, pre_request_sql
 from .errors import database_error
 from .pipeline import Message, PipelineBroken, PreparedRegistry, run_pipeline
@@ -103,22 +104,6 @@ RECOVERY_MAX_DELAY = 1.0
 _PROBE_TIMEOUT = 5
 
 
-class DbResult(msgspec.Struct, kw_only=True):
-    """The main statement's single row."""
-
-    total: int | None
-    page_total: int
-    body: bytes
-    response_headers: bytes | None = None
-    response_status: bytes | None = None
-    #: ``count=planned|estimated``: the planner's row estimate for the count query.
-    planned_total: int | None = None
-    #: Writes: rows inserted by an upsert (201 vs 200), and the written rows' keys as a JSON
-    #: array (``return=headers-only``, for ``Location``).
-    inserted: int | None = None
-    location: bytes | None = None
-
-
 class BytesLoader(Loader):
     """Return the server's text as bytes: JSON bodies are never decoded in Python."""
 
@@ -132,10 +117,14 @@ def register_bytes_loaders(conn: AsyncConnection[Any]) -> None:
 
 
 class PsycopgExecutor:
-    """Owns the connection pool and runs transactions. Subclass ``run`` to add statements."""
+    """Owns the connection pool and runs transactions. Override ``before_main`` to add
+    statements to every transaction. Built without settings, it takes the app's (``bind``)."""
 
-    def __init__(self, settings: Settings, *, observer: Observer = log_observer) -> None:
-        self.settings = settings
+    def __init__(
+        self, settings: Settings | None = None, *, observer: Observer = log_observer
+    ) -> None:
+        self.settings = settings or Settings()
+        self._bound = settings is not None
         self.observer = observer
         self.pool: psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]] | None = None
         self._last_used: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = (
@@ -152,7 +141,14 @@ class PsycopgExecutor:
         self._open = False
         self._connection_class = _reporting_connection(self._connect_failed)
         #: ``application_name`` from the DSN when it names one, else ours.
-        self._application_name = _application_name(settings.db_uri)
+        self._application_name = _application_name(self.settings.db_uri)
+
+    def bind(self, settings: Settings) -> None:
+        """Take the app's settings, unless built with its own (before ``open``)."""
+        if not self._bound:
+            self.settings = settings
+            self._application_name = _application_name(settings.db_uri)
+            self._bound = True
 
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self, *, wait: bool = False) -> None:
@@ -316,15 +312,32 @@ class PsycopgExecutor:
         return await pool.getconn()
 
     # -- hook API --------------------------------------------------------------------------
-    async def execute(self, statement: Statement, tx: TxSpec) -> DbResult:
+    def unavailable_reason(self) -> str | None:
+        """Why the database cannot be reached right now, or ``None`` (no known outage)."""
+        return self.outage.reason if self.outage is not None else None
+
+    def before_main(
+        self, statement: Statement, tx: TxSpec, context: RequestContext | None
+    ) -> Sequence[tuple[str, Sequence[Any]]]:
+        """Extra statements for a transaction, run after the request settings and the
+        pre-request function, before the main statement: ``(sql, params)`` pairs with
+        ``$n`` placeholders. None by default; a subclass overrides this instead of ``run``
+        (e.g. ``SELECT set_config('app.tenant', $1, true)`` from ``context.auth``). A failing
+        statement fails the request like the main one."""
+        return ()
+
+    async def execute(
+        self, statement: Statement, tx: TxSpec, context: RequestContext | None = None
+    ) -> DbResult:
         """Run the transaction; on a dead connection (a read: safe to repeat) retry once.
 
         One dead connection usually means others died with it (a server restart, an admin
         terminating backends), so the pool first checks its idle connections and drops the
         dead ones; the retry then gets a live one.
         """
+        extra = self.before_main(statement, tx, context)
         try:
-            return await self._with_connection(statement, tx)
+            return await self._with_connection(statement, tx, extra)
         except _Retryable as again:
             self.observer(
                 Event(
@@ -337,7 +350,7 @@ class PsycopgExecutor:
             if again.check_pool and self.pool is not None:
                 with contextlib.suppress(psycopg_pool.PoolClosed):
                     await self.pool.check()
-            return await self._with_connection(statement, tx, retry=False)
+            return await self._with_connection(statement, tx, extra, retry=False)
 
     def _pool(self) -> psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]]:
         """The pool, or the error to answer now: while the database is unreachable no request
@@ -345,17 +358,22 @@ class PsycopgExecutor:
         if self.outage is not None:
             raise self.outage.error()
         if self.pool is None:
-            raise ConnectionError.unreachable("The connection pool is not open")
+            raise DbConnectionError.unreachable("The connection pool is not open")
         return self.pool
 
     async def _with_connection(
-        self, statement: Statement, tx: TxSpec, *, retry: bool = True
+        self,
+        statement: Statement,
+        tx: TxSpec,
+        extra: Sequence[tuple[str, Sequence[Any]]] = (),
+        *,
+        retry: bool = True,
     ) -> DbResult:
         pool = self._pool()
         try:
             conn = await self._live_connection(pool)
             try:
-                return await self.run(conn, statement, tx, retry=retry)
+                return await self.run(conn, statement, tx, retry=retry, extra=extra)
             finally:
                 # Not a pool `reset` callback: that sends every return through a task.
                 self._last_used[conn] = time.monotonic()
@@ -369,9 +387,9 @@ class PsycopgExecutor:
             self.observer(
                 Event(name="pool.timeout", message="acquisition timed out", level="warning")
             )
-            raise ConnectionError.pool_timeout() from None
+            raise DbConnectionError.pool_timeout() from None
         except psycopg_pool.TooManyRequests:
-            raise ConnectionError(
+            raise DbConnectionError(
                 "Too many requests are waiting for a database connection.",
                 code="PGRST003",
                 status=503,
@@ -381,13 +399,13 @@ class PsycopgExecutor:
             if self.outage is not None:
                 raise self.outage.error() from None
             if exc.sqlstate is None:
-                raise ConnectionError.unreachable(_first_line(exc)) from None
+                raise DbConnectionError.unreachable(_first_line(exc)) from None
             raise
 
     def _pool_error(self) -> PgRestError:
         if self.outage is not None:
             return self.outage.error()
-        return ConnectionError.unreachable("The connection pool is closed")
+        return DbConnectionError.unreachable("The connection pool is closed")
 
     async def run(
         self,
@@ -396,6 +414,7 @@ class PsycopgExecutor:
         tx: TxSpec,
         *,
         retry: bool = True,
+        extra: Sequence[tuple[str, Sequence[Any]]] = (),
     ) -> DbResult:
         """Send the whole transaction as one pipeline and read the main statement's row.
 
@@ -412,6 +431,8 @@ class PsycopgExecutor:
         messages.append(self._message(conn, guc_sql, guc_params))
         if tx.pre_request is not None:
             messages.append(self._message(conn, pre_request_sql(tx.pre_request), ()))
+        for sql, params in extra:
+            messages.append(self._message(conn, sql, params))
         main_index = len(messages)
         # A read's session check rides in its main statement: its columns are evaluated after
         # the main query's row is complete (a statement of its own cost 6 % of the GET
@@ -604,7 +625,7 @@ class PsycopgExecutor:
             return _Retryable("the connection was broken", check_pool=True)
         if errors and errors[0].error_field(pq.DiagnosticField.SQLSTATE):
             return self.translate(errors[0], anonymous=tx.role == self.settings.db_anon_role)
-        return ConnectionError.unreachable(_first_line(exc))
+        return DbConnectionError.unreachable(_first_line(exc))
 
     def _message(self, conn: AsyncConnection[Any], sql: str, params: Sequence[Any]) -> Message:
         """A statement with text parameters, prepared on first use when that is enabled."""
@@ -692,7 +713,7 @@ class Outage:
         """503 ``PGRST000`` with ``Retry-After``: whole seconds until the next probe (at least
         one; the header counts in seconds)."""
         wait = max(1, math.ceil(self.retry_at - time.monotonic()))
-        return ConnectionError(
+        return DbConnectionError(
             "Database connection error.",
             code="PGRST000",
             details=self.reason,

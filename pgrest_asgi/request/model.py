@@ -7,7 +7,7 @@ planner. All structs are frozen and hashable so that plans built from them can k
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -30,18 +30,33 @@ __all__ = [
     "Target",
 ]
 
-TargetKind = Literal["root", "relation", "rpc"]
+TargetKind = Literal["root", "relation", "rpc", "endpoint", "asgi"]
 Method = Literal["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"]
 
 
 class Target(msgspec.Struct, frozen=True):
-    """What the path names: the root, a table/view, or a function, in a resolved schema."""
+    """What the path names: the root, a table/view or a function in a resolved schema, or a
+    host's own endpoint (``Target.endpoint``) or ASGI app (``Target.asgi``)."""
 
     kind: TargetKind
     schema: str
     name: str = ""
     #: True when the schema came from an ``Accept-Profile``/``Content-Profile`` header.
     profile_given: bool = False
+    #: The host's callable, for ``endpoint`` and ``asgi`` targets.
+    handler: Any = None
+
+    @classmethod
+    def endpoint(cls, handler: Any, schema: str = "", name: str = "") -> Target:
+        """A host endpoint: ``async def handler(request: EndpointRequest) -> Response``,
+        called after authentication; it may run SQL as the caller (``request.query``)."""
+        return cls("endpoint", schema, name, handler=handler)
+
+    @classmethod
+    def asgi(cls, app: Any, name: str = "") -> Target:
+        """A plain ASGI app, given the request as it arrived (no authentication: the app
+        does its own)."""
+        return cls("asgi", "", name, handler=app)
 
 
 class JsonStep(msgspec.Struct, frozen=True, array_like=True):

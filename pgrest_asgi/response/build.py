@@ -1,5 +1,8 @@
 """DbResult + request → status, headers, body. Pure.
 
+``build(request, plan, result, ...)`` is the stage the app calls; the functions below it are
+its parts, usable on their own by host endpoints (``Response.json``).
+
 Builds PostgREST's read response (``Content-Range``, ``Content-Location``, ``Content-Profile``,
 ``Preference-Applied``, ``Vary``), applies the ``response.status``/``response.headers`` settings
 a function or the pre-request may have set, and renders CORS and OPTIONS answers.
@@ -14,16 +17,21 @@ from urllib.parse import quote
 
 import msgspec
 
+from .._version import __version__
 from ..errors import ApiRequestError
-from ..plan.model import MEDIA_NAMES, MediaKind, ReadPlan
+from ..plan.model import MEDIA_NAMES, MediaKind, MutatePlan, ReadPlan
+from ..plan.read import paging
 from ..request.model import ApiRequest, Preferences
 from ..schema.model import Routine, Table
+from ..settings import Settings
+from ..sql.build import DbResult
 
 __all__ = [
     "Response",
     "allow_header",
     "apply_response_gucs",
     "bodiless",
+    "build",
     "cors_headers",
     "preflight",
     "read_response",
@@ -47,6 +55,8 @@ _PREFLIGHT_METHODS = b"GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD"
 
 
 class Response(msgspec.Struct):
+    """An HTTP response: status, headers (lower-case names, as bytes) and body bytes."""
+
     status: int
     headers: Headers
     body: bytes = b""
@@ -54,6 +64,63 @@ class Response(msgspec.Struct):
     #: no content (``bodiless``).
     head: bool = False
     reason: str | None = None
+
+    @classmethod
+    def json(cls, body: bytes, status: int = 200, headers: Headers | None = None) -> Response:
+        """A JSON response from JSON bytes (e.g. built by PostgreSQL)."""
+        return cls(status, [(b"content-type", _CONTENT_TYPES["json"]), *(headers or ())], body)
+
+
+def build(
+    request: ApiRequest,
+    plan: ReadPlan,
+    result: DbResult,
+    *,
+    settings: Settings,
+    mount_path: str = "",
+) -> Response:
+    """The response to a planned request, from what its transaction returned."""
+    if plan.explain is not None:
+        response = plan_response(plan, result.body)
+        with_vary(response.headers)
+        return response
+    schema_header = len(settings.db_schemas) > 1
+    tx_applied = request.preferences.tx if settings.tx_allow_override else None
+    if isinstance(plan.source, MutatePlan):
+        response = write_response(
+            request,
+            media=plan.media,
+            strip_nulls=plan.strip_nulls,
+            representation=plan.representation,
+            page_total=result.page_total,
+            body=result.body,
+            inserted=result.inserted,
+            resolution=plan.source.resolution is not None and request.method == "POST",
+            location=result.location,
+            schema_header=schema_header,
+            tx_applied=tx_applied,
+            mount_path=mount_path,
+        )
+    else:
+        response = read_response(
+            request,
+            media=plan.media,
+            strip_nulls=plan.strip_nulls,
+            offset=paging(request, settings.db_max_rows)[1] if plan.offset is not None else 0,
+            total=resolve_total(plan.count, plan.count_cap, result.total, result.planned_total),
+            page_total=result.page_total,
+            body=result.body,
+            schema_header=schema_header,
+            tx_applied=tx_applied,
+            representation=plan.representation,
+        )
+    if plan.legacy_names:
+        response.headers.append(
+            (b"warning", legacy_names_warning(plan.legacy_names, f"pgrest_asgi/{__version__}"))
+        )
+    response = apply_response_gucs(response, result.response_headers, result.response_status)
+    with_vary(response.headers)
+    return response
 
 
 def read_response(

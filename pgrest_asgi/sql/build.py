@@ -54,9 +54,11 @@ from .nodes import (
 from .sources import SCALAR, call_from, inserted_count, location_keys, mutation, uses_where
 
 __all__ = [
+    "DbResult",
     "SqlCache",
     "Statement",
     "build_read",
+    "host_statement",
     "read_sql_cache",
     "render",
     "without_unused",
@@ -82,6 +84,22 @@ class Statement(msgspec.Struct, frozen=True):
     explain: str | None = None
     #: Checked on the main statement's row count before COMMIT (writes).
     checks: tuple[RowCheck, ...] = ()
+
+
+class DbResult(msgspec.Struct, kw_only=True):
+    """What the executor answers: the main statement's single row."""
+
+    total: int | None
+    page_total: int
+    body: bytes
+    response_headers: bytes | None = None
+    response_status: bytes | None = None
+    #: ``count=planned|estimated``: the planner's row estimate for the count query.
+    planned_total: int | None = None
+    #: Writes: rows inserted by an upsert (201 vs 200), and the written rows' keys as a JSON
+    #: array (``return=headers-only``, for ``Location``).
+    inserted: int | None = None
+    location: bytes | None = None
 
 
 class SqlCache(Generic[V]):
@@ -642,3 +660,42 @@ def _response_setting(name: str) -> exp.Expr:
         this=pg("current_setting", exp.Literal.string(name), exp.true()),
         expression=exp.Literal.string(""),
     )
+
+
+_HOST_SQL_CACHE: SqlCache[str] = SqlCache(256)
+
+
+def host_statement(sql: str, params: Sequence[Any] = ()) -> Statement:
+    """A host endpoint's query as the executor's main statement: its rows become a JSON
+    array built by PostgreSQL (``[]`` for none), with the response settings a function may
+    have set. ``sql`` is the host's own text (never request text) with ``$n`` placeholders
+    for ``params``."""
+    text = _HOST_SQL_CACHE.get(sql)
+    if text is None:
+        body = exp.Coalesce(
+            this=exp.Cast(
+                this=pg("json_agg", exp.column("pgrst_host")), to=exp.DataType.build("text")
+            ),
+            expressions=[exp.Literal.string("[]")],
+        )
+        columns = [
+            exp.Alias(
+                this=exp.Cast(this=exp.Null(), to=exp.DataType.build("bigint")),
+                alias=exp.to_identifier("total_result_set"),
+            ),
+            exp.Alias(this=pg("count", exp.Star()), alias=exp.to_identifier("page_total")),
+            exp.Alias(this=body, alias=exp.to_identifier("body")),
+            exp.Alias(
+                this=_response_setting("response.headers"),
+                alias=exp.to_identifier("response_headers"),
+            ),
+            exp.Alias(
+                this=_response_setting("response.status"),
+                alias=exp.to_identifier("response_status"),
+            ),
+        ]
+        outer = render(exp.Select(expressions=columns))
+        # The host's text is placed as written: sqlglot never parses or rewrites it.
+        text = f"{outer} FROM (\n{sql}\n) AS pgrst_host"
+        _HOST_SQL_CACHE.put(sql, text)
+    return Statement(text, tuple(params))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pgrest_asgi.db.errors import database_error, sqlstate_status
-from pgrest_asgi.errors import ApiRequestError, ConnectionError, JwtError, SchemaCacheError
+from pgrest_asgi.errors import ApiRequestError, DbConnectionError, JwtError, SchemaCacheError
 
 
 def test_body_shape_and_headers() -> None:
@@ -27,11 +27,11 @@ def test_body_shape_and_headers() -> None:
 
 
 def test_connection_errors() -> None:
-    assert (ConnectionError.pool_timeout().status, ConnectionError.pool_timeout().code) == (
+    assert (DbConnectionError.pool_timeout().status, DbConnectionError.pool_timeout().code) == (
         504,
         "PGRST003",
     )
-    e = ConnectionError.schema_cache_not_loaded()
+    e = DbConnectionError.schema_cache_not_loaded()
     assert (e.status, e.code, e.message) == (
         503,
         "PGRST002",

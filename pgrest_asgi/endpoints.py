@@ -1,0 +1,79 @@
+"""Host endpoints: Python callables the router sends a path to. I/O.
+
+A router returns ``Target.endpoint(handler)`` for a path of the host's; the app authenticates
+the request as usual, reads its body, and calls ``await handler(request)`` with an
+``EndpointRequest``. The handler returns a ``Response`` (``Response.json(...)`` for JSON). It
+may run SQL as the caller: ``await request.query(sql, params)`` runs ``sql`` in a transaction
+exactly like the API's own (the caller's role and JWT claims, the request GUCs, the
+pre-request function, PostgREST's error mapping) and returns the rows as a JSON array built
+by PostgreSQL. Errors it raises (``PgRestError`` subclasses) are answered like the API's::
+
+    async def order_stats(request: EndpointRequest) -> Response:
+        body = await request.query(
+            "SELECT customer_id, count(*) AS orders FROM shop.orders GROUP BY 1"
+        )
+        return Response.json(body)
+
+    class Router(DefaultRouter):
+        def match(self, method, path, headers):
+            if path == b"/order-stats":
+                return Target.endpoint(order_stats)
+            return super().match(method, path, headers)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .context import RequestContext
+from .plan.tx import TransactionPlanner
+from .response.build import Response
+from .schema.model import SchemaCache
+from .sql.build import host_statement
+
+if TYPE_CHECKING:
+    from .hooks import Executor
+
+__all__ = ["Endpoint", "EndpointRequest"]
+
+
+class EndpointRequest:
+    """What a host endpoint receives: the request context, the body, and SQL as the caller."""
+
+    __slots__ = ("_executor", "_schema", "_transactions", "body", "context")
+
+    def __init__(
+        self,
+        context: RequestContext,
+        body: bytes | None,
+        *,
+        executor: Executor,
+        transactions: TransactionPlanner,
+        schema: SchemaCache,
+    ) -> None:
+        #: Who is asking and what for (``context.auth`` is the authenticated caller).
+        self.context = context
+        #: The request body (``None`` for GET, HEAD and OPTIONS).
+        self.body = body
+        self._executor = executor
+        self._transactions = transactions
+        self._schema = schema
+
+    async def query(
+        self, sql: str, params: Sequence[Any] = (), *, read_only: bool | None = None
+    ) -> bytes:
+        """Run ``sql`` (``$1``… placeholders for ``params``) in a transaction of its own, as
+        the caller; returns its rows as JSON array bytes. ``read_only`` defaults to the
+        method: GET and HEAD read only, the others read-write."""
+        tx = self._transactions.plan(self.context, self._schema)
+        if read_only is not None and read_only != tx.read_only:
+            import msgspec
+
+            tx = msgspec.structs.replace(tx, read_only=read_only)
+        result = await self._executor.execute(host_statement(sql, params), tx, self.context)
+        return result.body
+
+
+#: ``async def handler(request: EndpointRequest) -> Response``.
+Endpoint = Callable[[EndpointRequest], Awaitable[Response]]
