@@ -6,20 +6,14 @@
 app only composes them. Requests that need no database (OPTIONS, CORS preflight,
 parse/plan/auth errors) never borrow a connection.
 
-Start-up (pool, schema cache, NOTIFY listener) happens behind four doors, all running the same
-code once: ASGI lifespan when this is the root app; ``async with app.lifespan():`` for hosts;
-``app.mount_into(parent, "/api")`` for Starlette/FastAPI; or lazily, under a lock, on the first
-request when nobody started it (with a one-time warning event).
+Start-up and shutdown (pool, schema cache, NOTIFY listener) are ``lifecycle.py``'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, cast
-
-import msgspec
 
 from .asgi import (
     NO_STOPWATCH,
@@ -40,14 +34,14 @@ from .db.executor import PsycopgExecutor
 from .endpoints import EndpointRequest
 from .errors import ApiRequestError, DbConnectionError, PgRestError
 from .hooks import Authenticator, Executor, Grammar, Hooks, Planner, Router, SettingsAware
+from .lifecycle import Lifecycle
 from .observe import Event, Observer, log_observer
-from .plan.calls import resolve_routine
 from .plan.planner import SqlglotPlanner
-from .plan.read import find_table
 from .plan.tx import TransactionPlanner
+from .request.checks import applicable
 from .request.grammar import PostgrestGrammar
-from .request.model import ApiRequest
-from .response.build import Response, allow_header, build, cors_headers, preflight, with_vary
+from .response.build import Response, build, cors_headers, preflight, with_vary
+from .response.options import options_response
 from .router import DefaultRouter, route_path
 from .schema.model import SchemaCache
 from .schema.state import CatalogLoader, SchemaLoader, SchemaState
@@ -75,20 +69,7 @@ class PgRestApp:
         hooks: Hooks | None = None,
         **options: Any,
     ) -> None:
-        values: dict[str, Any] = dict(options)
-        if dsn is not None:
-            values["db_uri"] = dsn
-        if schemas is not None:
-            if isinstance(schemas, str):
-                raise TypeError(
-                    f"PgRestApp(schemas=...) takes a list of schema names, not the string "
-                    f"{schemas!r}: write schemas=[{schemas!r}]"
-                )
-            values["db_schemas"] = tuple(schemas)
-        if settings is None:
-            settings = Settings.from_mapping(values)
-        elif values:
-            settings = msgspec.structs.replace(settings, **values)
+        settings = Settings.for_app(dsn, schemas, settings, options)
         self.settings = settings
         hooks = hooks or Hooks()
         self.observer: Observer = hooks.observer or log_observer
@@ -102,24 +83,13 @@ class PgRestApp:
         loader: SchemaLoader = hooks.schema_loader or CatalogLoader(
             settings.db_schemas, settings.db_extra_search_path
         )
-        for hook in (
-            self.router,
-            self.grammar,
-            self.planner,
-            self.executor,
-            self.authenticator,
-            loader,
-        ):
+        hooks_used = (self.router, self.grammar, self.planner, self.executor, self.authenticator)
+        for hook in (*hooks_used, loader):
             if isinstance(hook, SettingsAware):
                 hook.bind(settings)
         self.schema = SchemaState(loader, self.executor, self.observer)
+        self.lifecycle = Lifecycle(settings, self.executor, self.schema, self.observer)
         self.transactions = TransactionPlanner(settings)
-        # Loop-bound objects are created on start, never here (forks, per-test loops).
-        self._start_lock: asyncio.Lock | None = None
-        self._started = False
-        self._warned_lazy = False
-        self._users = 0
-        self._listener: Any = None
 
     @property
     def schema_cache(self) -> SchemaCache | None:
@@ -130,57 +100,20 @@ class PgRestApp:
     def schema_cache(self, cache: SchemaCache | None) -> None:
         self.schema.cache = cache
 
-    # -- lifecycle -------------------------------------------------------------------------
+    # -- lifecycle (see lifecycle.py) ------------------------------------------------------
     async def startup(self) -> None:
         """Open the pool, load the schema cache and start the listener (idempotent)."""
-        if self._start_lock is None:
-            self._start_lock = asyncio.Lock()
-        async with self._start_lock:
-            if self._started:
-                return
-            await self.executor.open(wait=False)
-            if not await self.schema.reload():
-                if self.settings.db_fail_fast:
-                    reason = self.executor.unavailable_reason() or self.schema.failure
-                    await self.executor.close()
-                    raise RuntimeError(f"pgrest_asgi: could not load the schema cache: {reason}")
-                self.schema.retry_in_background()
-            if self.settings.db_channel_enabled:
-                from .schema.listener import SchemaListener
-
-                self._listener = SchemaListener(
-                    self.settings.db_uri,
-                    channel=self.settings.db_channel,
-                    on_reload_schema=self._reload_from_listener,
-                    observer=self.observer,
-                )
-                await self._listener.start()
-            self._started = True
+        await self.lifecycle.startup()
 
     async def shutdown(self) -> None:
-        if not self._started:
-            return
-        self._started = False
-        await self.schema.stop()
-        if self._listener is not None:
-            await self._listener.stop()
-            self._listener = None
-        await self.executor.close()
+        await self.lifecycle.shutdown()
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[PgRestApp]:
         """``async with app.lifespan():`` — for hosts that run their own lifespan.
-
-        Re-entrant: nested or repeated entries share one start-up; the last exit shuts down.
-        """
-        self._users += 1
-        try:
-            await self.startup()
+        Re-entrant: nested or repeated entries share one start-up; the last exit shuts down."""
+        async with self.lifecycle.entered():
             yield self
-        finally:
-            self._users -= 1
-            if self._users == 0:
-                await self.shutdown()
 
     def mount_into(self, parent: Any, path: str = "/api") -> None:
         """Mount into a Starlette/FastAPI app and chain this app's start-up into its lifespan."""
@@ -198,24 +131,6 @@ class PgRestApp:
         """Load the schema cache; on failure keep serving the old one. Returns success."""
         return await self.schema.reload()
 
-    async def _reload_from_listener(self) -> None:
-        await self.schema.reload()
-
-    async def _ensure_started(self) -> None:
-        if self._started:
-            return
-        await self.startup()
-        if self._users == 0 and not self._warned_lazy:  # nobody entered the lifespan
-            self._warned_lazy = True
-            self.observer(
-                Event(
-                    name="app.lazy_start",
-                    message="started on the first request: no lifespan reached this app; "
-                    "use `async with app.lifespan()` or `app.mount_into(parent)`",
-                    level="warning",
-                )
-            )
-
     # -- ASGI ------------------------------------------------------------------------------
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -224,28 +139,9 @@ class PgRestApp:
         if kind == "http":
             await self._http(cast(Mapping[str, Any], scope), receive, send)
         elif kind == "lifespan":
-            await self._lifespan(receive, send)
+            await self.lifecycle.serve_lifespan(receive, send)
         else:
             raise RuntimeError(f"pgrest_asgi does not handle {kind!r} connections")
-
-    async def _lifespan(self, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    self._users += 1
-                    await self.startup()
-                except Exception as exc:
-                    self._users -= 1
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                self._users = max(0, self._users - 1)
-                if self._users == 0:
-                    await self.shutdown()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
 
     async def _http(
         self, scope: Mapping[str, Any], receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -330,7 +226,7 @@ class PgRestApp:
         auth = await self.authenticator.authenticate(scope, headers)
         clock.lap("jwt")
 
-        await self._ensure_started()
+        await self.lifecycle.ensure_started()
         schema = self.schema.cache
         if schema is None:
             # While the database cannot be reached, say why (e.g. a wrong password).
@@ -356,13 +252,15 @@ class PgRestApp:
             endpoint = EndpointRequest(
                 context, body, executor=self.executor, transactions=self.transactions, schema=schema
             )
-            return await self.watching(lambda: target.handler(endpoint), receive)  # type: ignore[no-any-return]
+            answer = await self.watching(lambda: target.handler(endpoint), receive)
+            if not isinstance(answer, Response):
+                raise TypeError(f"endpoint {target.handler!r} returned {answer!r}, not a Response")
+            return answer
         request = self.grammar.parse(context, query_params(query), body)
         clock.lap("parse")
         if method == "OPTIONS":
-            return self.options(request, schema)
-        self.check_supported(request)
-        request = self.check_preferences(request)
+            return options_response(request, schema)
+        request = applicable(request, settings)
 
         plan, params = self.planner.plan(request, schema, context)
         statement = self.planner.build(plan, params)
@@ -379,38 +277,3 @@ class PgRestApp:
         if not self.settings.server_cancel_on_disconnect:
             return await run()
         return await cancel_on_disconnect(run, receive)
-
-    def check_supported(self, request: ApiRequest) -> None:
-        """What this version serves: tables, views and functions (not yet the OpenAPI root)."""
-        if request.target.kind != "root":
-            return
-        raise ApiRequestError(
-            "Feature not implemented",
-            code="PGRST127",
-            details="The OpenAPI root endpoint is not available in this version of pgrest_asgi",
-        )
-
-    def check_preferences(self, request: ApiRequest) -> ApiRequest:
-        """The request with the preferences this app will not apply taken out: with
-        ``db-exact-count`` off, ``count=exact`` is an invalid preference (ignored, or 400
-        ``PGRST122`` under ``handling=strict``)."""
-        prefs = request.preferences
-        if prefs.count == "exact" and not self.settings.db_exact_count:
-            prefs = msgspec.structs.replace(
-                prefs, count=None, invalid=(*prefs.invalid, "count=exact")
-            )
-            request = msgspec.structs.replace(request, preferences=prefs)
-        if prefs.handling == "strict" and prefs.invalid:
-            raise ApiRequestError.invalid_preferences(prefs.invalid)
-        return request
-
-    def options(self, request: ApiRequest, schema: SchemaCache) -> Response:
-        target = request.target
-        if target.kind == "root":
-            allow = allow_header(None)
-        elif target.kind == "rpc":
-            # The function is found as a GET would find it (its query-string arguments).
-            allow = allow_header((resolve_routine(request, schema).routine,))
-        else:
-            allow = allow_header(find_table(schema, target))
-        return Response(200, [(b"allow", allow), (b"access-control-allow-origin", b"*")])

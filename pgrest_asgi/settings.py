@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -139,6 +139,30 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 raise ConfigError("jwt-secret: The JWT secret must be at least 32 characters long.")
 
     # -- constructors -------------------------------------------------------------------
+    @classmethod
+    def for_app(
+        cls,
+        dsn: str | None = None,
+        schemas: Sequence[str] | None = None,
+        settings: Settings | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        """``PgRestApp``'s arguments as one ``Settings``: ``settings`` (or the defaults) with
+        the DSN, the schemas and any other keyword settings laid over it."""
+        values: dict[str, Any] = dict(options or {})
+        if dsn is not None:
+            values["db_uri"] = dsn
+        if schemas is not None:
+            if isinstance(schemas, str):
+                raise TypeError(
+                    f"PgRestApp(schemas=...) takes a list of schema names, not the string "
+                    f"{schemas!r}: write schemas=[{schemas!r}]"
+                )
+            values["db_schemas"] = tuple(schemas)
+        if settings is None:
+            return cls.from_mapping(values)
+        return msgspec.structs.replace(settings, **values) if values else settings
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
         """Build from ``{key: value}`` with PostgREST or Python key names; strings are coerced."""

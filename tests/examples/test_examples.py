@@ -101,7 +101,7 @@ async def test_fastapi_mount(api_db: PostgresCluster) -> None:
             # Started by the parent's lifespan, before any request.
             assert rest.schema_cache is not None
             assert isinstance(rest.executor, PsycopgExecutor) and rest.executor.pool is not None
-            assert rest._listener is not None
+            assert rest.lifecycle.listener is not None
             await until(
                 lambda: _connections(api_db, name) >= 2, "the pool and the listener to connect"
             )
@@ -117,7 +117,7 @@ async def test_fastapi_mount(api_db: PostgresCluster) -> None:
             )
             assert (resp.status_code, resp.headers["location"]) == (201, "/api/w_authors?id=eq.970")
         # Shut down with the parent.
-        assert rest.executor.pool is None and rest._listener is None
+        assert rest.executor.pool is None and rest.lifecycle.listener is None
         assert asyncio.all_tasks() - tasks_before == set()
         await until(lambda: _connections(api_db, name) == 0, "the app's connections to close")
     assert reported == []

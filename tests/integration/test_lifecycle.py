@@ -55,8 +55,8 @@ async def test_lazy_start_opens_one_pool_for_many_first_requests(
         assert {(r.status_code, r.content) for r in results} == {(200, b'[{"id":1}]')}
         assert opened == 1
         assert [e.name for e in events].count("app.lazy_start") == 1
-        assert started == [app._listener]
-        listener_pid = app._listener.backend_pid
+        assert started == [app.lifecycle.listener]
+        listener_pid = app.lifecycle.listener.backend_pid
         assert listener_pid is not None
         pool = app.executor.pool  # type: ignore[attr-defined]
 

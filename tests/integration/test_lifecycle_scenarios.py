@@ -577,8 +577,8 @@ async def test_a_notify_reloads_only_the_app_of_its_database(
                 ) as (second, second_http),
             ):
                 # Each listener is a session on its own database.
-                pids = {first._listener.backend_pid: API_DB}
-                pids[second._listener.backend_pid] = dbname(fresh_db)
+                pids = {first.lifecycle.listener.backend_pid: API_DB}
+                pids[second.lifecycle.listener.backend_pid] = dbname(fresh_db)
                 for pid, database in pids.items():
                     row = first_db.execute(
                         "SELECT datname FROM pg_stat_activity WHERE pid = %s", (pid,)
@@ -632,7 +632,7 @@ async def test_shutdown_with_requests_in_flight(api_db: PostgresCluster) -> None
             await admin.execute(f"INSERT INTO api.{table} VALUES (1)")
             async with app.lifespan():
                 pool = open_pool(app)
-                listener_pid = app._listener.backend_pid
+                listener_pid = app.lifecycle.listener.backend_pid
                 await admin.execute("BEGIN")
                 await admin.execute(f"LOCK TABLE api.{table} IN ACCESS EXCLUSIVE MODE")
                 read = asyncio.create_task(http.get(f"/{table}?id=eq.1&select=id"))
@@ -657,7 +657,7 @@ async def test_shutdown_with_requests_in_flight(api_db: PostgresCluster) -> None
             # The lifespan has ended: shutdown did not wait for the requests in flight.
             assert pool.closed
             assert executor(app).pool is None
-            assert app._listener is None
+            assert app.lifecycle.listener is None
             for task in queued:
                 resp = await asyncio.wait_for(task, WAIT)
                 assert resp.status_code == 503
