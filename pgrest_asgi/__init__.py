@@ -26,6 +26,7 @@ from .hooks import (
     Hooks,
     Planner,
     Router,
+    SchemaLoader,
     SettingsAware,
 )
 from .observe import Event, Observer
@@ -59,7 +60,7 @@ from .request.operators import OPERATORS, Operator
 from .response.build import Response
 from .router import DefaultRouter
 from .schema.model import QualifiedName, SchemaCache
-from .schema.state import CatalogLoader, SchemaLoader
+from .schema.state import CatalogLoader
 from .settings import ConfigError, Settings
 from .sql.build import DbResult, Statement
 

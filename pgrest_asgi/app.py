@@ -33,7 +33,16 @@ from .context import RequestContext
 from .db.executor import PsycopgExecutor
 from .endpoints import EndpointRequest
 from .errors import ApiRequestError, DbConnectionError, PgRestError
-from .hooks import Authenticator, Executor, Grammar, Hooks, Planner, Router, SettingsAware
+from .hooks import (
+    Authenticator,
+    Executor,
+    Grammar,
+    Hooks,
+    Planner,
+    Router,
+    SchemaLoader,
+    SettingsAware,
+)
 from .lifecycle import Lifecycle
 from .observe import Event, Observer, log_observer
 from .plan.planner import SqlglotPlanner
@@ -44,7 +53,7 @@ from .response.build import Response, build, cors_headers, preflight, with_vary
 from .response.options import options_response
 from .router import DefaultRouter, route_path
 from .schema.model import SchemaCache
-from .schema.state import CatalogLoader, SchemaLoader, SchemaState
+from .schema.state import CatalogLoader, SchemaState
 from .settings import Settings
 
 __all__ = ["PgRestApp"]

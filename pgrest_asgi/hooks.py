@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from .context import RequestContext
     from .plan.model import Plan, TxSpec
     from .schema.model import SchemaCache
-    from .schema.state import SchemaLoader
     from .settings import Settings
     from .sql.build import DbResult, Statement
 
@@ -48,6 +47,7 @@ __all__ = [
     "Hooks",
     "Planner",
     "Router",
+    "SchemaLoader",
     "SettingsAware",
 ]
 
@@ -146,6 +146,16 @@ class Executor(Protocol):
     async def wait_available(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the database to be reachable again; ``True`` if
         it is believed to be."""
+        ...
+
+
+@runtime_checkable
+class SchemaLoader(Protocol):
+    """Reads the database's catalogs into a ``SchemaCache`` (default: ``CatalogLoader``)."""
+
+    async def load(self, executor: Executor) -> SchemaCache:
+        """Build the cache, e.g. on ``executor.maintenance_connection()``. Raise on failure:
+        the app keeps the cache it has and reports the error."""
         ...
 
 

@@ -12,25 +12,17 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 from ..observe import Event, Observer
 from .model import SchemaCache
 
 if TYPE_CHECKING:
-    from ..hooks import Executor
+    from ..hooks import Executor, SchemaLoader
 
-__all__ = ["CatalogLoader", "SchemaLoader", "SchemaState"]
+__all__ = ["CatalogLoader", "SchemaState"]
 
 _RETRY_CAP = 32.0
-
-
-@runtime_checkable
-class SchemaLoader(Protocol):
-    """Reads the database's catalogs into a ``SchemaCache``. Raise on failure: the app keeps
-    the cache it has and reports the error."""
-
-    async def load(self, executor: Executor) -> SchemaCache: ...
 
 
 class CatalogLoader:
