@@ -17,13 +17,13 @@ shape: ``build_read`` caches it in a bounded dict and a hit skips sqlglot entire
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import msgspec
 from sqlglot import exp
 
+from ..cache import BoundedCache
 from ..plan.model import (
     CallPlan,
     ColumnExpr,
@@ -102,33 +102,11 @@ class DbResult(msgspec.Struct, kw_only=True):
     location: bytes | None = None
 
 
-class SqlCache(Generic[V]):
-    """A bounded LRU of rendered SQL text keyed by plan shape; counts hits and misses."""
-
-    def __init__(self, max_entries: int = 2048) -> None:
-        self.max_entries = max_entries
-        self._data: OrderedDict[Any, V] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: Any) -> V | None:
-        sql = self._data.get(key)
-        if sql is not None:
-            self.hits += 1
-            self._data.move_to_end(key)
-        return sql
-
-    def put(self, key: Any, sql: V) -> None:
-        self.misses += 1
-        self._data[key] = sql
-        if len(self._data) > self.max_entries:
-            self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        self._data.clear()
+#: The SQL-text caches (keyed by plan shape) are the package's one cache class.
+SqlCache: TypeAlias = BoundedCache[Any, V]
 
 
-read_sql_cache: SqlCache[str] = SqlCache()
+read_sql_cache: SqlCache[str] = BoundedCache()
 
 
 def build_read(plan: ReadPlan, cache: SqlCache[str] = read_sql_cache) -> str:
@@ -144,7 +122,7 @@ def build_read(plan: ReadPlan, cache: SqlCache[str] = read_sql_cache) -> str:
     return sql
 
 
-count_sql_cache: SqlCache[tuple[str, tuple[int, ...]]] = SqlCache()
+count_sql_cache: SqlCache[tuple[str, tuple[int, ...]]] = BoundedCache()
 
 
 def build_planned_count(plan: ReadPlan) -> tuple[str, tuple[int, ...]]:
@@ -662,7 +640,7 @@ def _response_setting(name: str) -> exp.Expr:
     )
 
 
-_HOST_SQL_CACHE: SqlCache[str] = SqlCache(256)
+_HOST_SQL_CACHE: SqlCache[str] = BoundedCache(256)
 
 
 def host_statement(sql: str, params: Sequence[Any] = ()) -> Statement:
