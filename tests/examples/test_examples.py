@@ -26,6 +26,7 @@ EXAMPLES = sorted(
 def test_every_example_is_covered() -> None:
     assert EXAMPLES == [
         "custom_auth",
+        "custom_endpoint",
         "django_asgi",
         "fastapi_mount",
         "soft_delete_pass",
