@@ -27,6 +27,7 @@ def test_every_example_is_covered() -> None:
     assert EXAMPLES == [
         "custom_auth",
         "custom_endpoint",
+        "custom_operator",
         "django_asgi",
         "fastapi_mount",
         "soft_delete_pass",

@@ -1,0 +1,119 @@
+"""The custom-operator example: ``startswith`` (``^@``) end to end, next to the built-in ones.
+
+The tests share one database loaded with the example's schema (they only read), and compare
+with an app on the default operator table, which does not know the name.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from examples.custom_operator import SCHEMA_SQL, create_app
+from pgrest_asgi import PgRestApp
+from pgrest_asgi.testing import PostgresCluster
+from tests.conftest import client_for
+
+SETTINGS: dict[str, Any] = {"db_anon_role": "lib_anon", "db_pool": 2}
+
+
+@pytest.fixture(scope="module")
+def lib_db(pg_cluster: PostgresCluster) -> Iterator[str]:
+    name = "lib_" + uuid.uuid4().hex[:10]
+    pg_cluster.create_database(name)
+    pg_cluster.run_sql(SCHEMA_SQL, dbname=name)
+    try:
+        yield name
+    finally:
+        pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+async def http(pg_cluster: PostgresCluster, lib_db: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(pg_cluster.dsn(lib_db, user="lib_authenticator"), **SETTINGS)
+    async with app.lifespan(), client_for(app) as client:
+        yield client
+
+
+async def _ids(http: httpx.AsyncClient, query: str) -> list[int]:
+    resp = await http.get(f"/books?select=id&order=id&{query}")
+    assert resp.status_code == 200, resp.text
+    return [row["id"] for row in resp.json()]
+
+
+def _parse_error(details: str, message: str) -> dict[str, Any]:
+    return {"code": "PGRST100", "details": details, "hint": None, "message": message}
+
+
+async def test_startswith_keeps_rows_with_the_literal_prefix(http: httpx.AsyncClient) -> None:
+    assert await _ids(http, "title=startswith.Dune") == [1, 2]  # case-sensitive: not 3
+    # The value is literal: "%" is no wildcard, unlike in like.
+    assert await _ids(http, "title=startswith.100%25") == [4]
+    assert await _ids(http, "title=like.100%25*") == [4, 5]
+    assert await _ids(http, "title=startswith.50_") == [6]  # not 500 Miles
+
+
+async def test_negation_quantifiers_and_logic_trees(http: httpx.AsyncClient) -> None:
+    assert await _ids(http, "title=not.startswith.Dune") == [3, 4, 5, 6, 7, 8]
+    assert await _ids(http, "title=startswith(any).{Dune,50_}") == [1, 2, 6]
+    assert await _ids(http, "title=startswith(all).{Dune,Dune M}") == [2]
+    assert await _ids(http, "or=(title.startswith.Dune,id.eq.8)") == [1, 2, 8]
+    assert await _ids(http, "not.or=(title.startswith.D,id.eq.8)") == [3, 4, 5, 6, 7]
+
+
+async def test_values_are_bind_parameters(
+    http: httpx.AsyncClient, pg_cluster: PostgresCluster, lib_db: str
+) -> None:
+    assert await _ids(http, "title=startswith.Don't") == [8]
+    resp = await http.get(
+        "/books", params={"select": "id", "title": "startswith.'; DROP TABLE lib.books; --"}
+    )
+    assert (resp.status_code, resp.json()) == (200, [])
+    with psycopg.connect(pg_cluster.dsn(lib_db)) as db:
+        assert db.execute("SELECT count(*) FROM lib.books").fetchone() == (8,)
+
+
+async def test_unknown_operators_are_still_parse_errors(http: httpx.AsyncClient) -> None:
+    resp = await http.get("/books?title=sw.Dune")
+    assert resp.status_code == 400
+    assert resp.headers["proxy-status"] == "PostgREST; error=PGRST100"
+    assert resp.json() == _parse_error(
+        'unexpected "s" expecting "not" or operator (eq, gt, ...)',
+        '"failed to parse filter (sw.Dune)" (line 1, column 1)',
+    )
+    resp = await http.get("/books?title=startswith(some).Dune")
+    assert resp.status_code == 400
+    assert resp.json() == _parse_error(
+        'unexpected "(" expecting "." after the operator',
+        '"failed to parse filter (startswith(some).Dune)" (line 1, column 11)',
+    )
+
+
+async def test_a_column_without_the_operator_is_postgresqls_error(http: httpx.AsyncClient) -> None:
+    """``^@`` is defined for text: PostgreSQL rejects it on an integer (42883, answered 404
+    as PostgREST maps that code)."""
+    resp = await http.get("/books?id=startswith.1")
+    assert resp.status_code == 404
+    assert resp.json() == {
+        "code": "42883",
+        "details": None,
+        "hint": "No operator matches the given name and argument types. "
+        "You might need to add explicit type casts.",
+        "message": "operator does not exist: integer ^@ unknown",
+    }
+
+
+async def test_the_default_table_does_not_know_it(pg_cluster: PostgresCluster, lib_db: str) -> None:
+    plain = PgRestApp(pg_cluster.dsn(lib_db, user="lib_authenticator"), schemas=["lib"], **SETTINGS)
+    async with plain.lifespan(), client_for(plain) as http:
+        resp = await http.get("/books?title=startswith.Dune")
+    assert resp.status_code == 400
+    assert resp.json() == _parse_error(
+        'unexpected "s" expecting "not" or operator (eq, gt, ...)',
+        '"failed to parse filter (startswith.Dune)" (line 1, column 1)',
+    )
