@@ -84,18 +84,10 @@ class ServeLimits:
         return ApiRequestError.too_long("URL", self.url_length)
 
     def headers_too_large(self) -> PgRestError:
-        return ApiRequestError(
-            f"The request headers are larger than the configured limit of {self.header_size} bytes",
-            code="PGRST100",
-            status=431,
-        )
+        return ApiRequestError.headers_too_large(self.header_size)
 
     def too_many_headers(self) -> PgRestError:
-        return ApiRequestError(
-            f"The request has more than the configured limit of {self.header_count} headers",
-            code="PGRST100",
-            status=431,
-        )
+        return ApiRequestError.too_many_headers(self.header_count)
 
 
 class _Refused(Exception):

@@ -389,12 +389,7 @@ class PsycopgExecutor:
             )
             raise DbConnectionError.pool_timeout() from None
         except psycopg_pool.TooManyRequests:
-            raise DbConnectionError(
-                "Too many requests are waiting for a database connection.",
-                code="PGRST003",
-                status=503,
-                headers=[("Retry-After", "1")],
-            ) from None
+            raise DbConnectionError.pool_queue_full() from None
         except psycopg.OperationalError as exc:
             if self.outage is not None:
                 raise self.outage.error() from None
@@ -682,15 +677,9 @@ def _int_or_none(value: bytes | None) -> int | None:
 
 def row_check_error(check: RowCheck, rows: int) -> PgRestError:
     if check.error == "put":
-        return ApiRequestError(
-            "Payload values do not match URL in primary key column(s)", code="PGRST115"
-        )
+        return ApiRequestError.put_key_mismatch()
     if check.error == "max_affected":
-        return ApiRequestError(
-            "Query result exceeds max-affected preference constraint",
-            code="PGRST124",
-            details=f"The query affects {rows} rows",
-        )
+        return ApiRequestError.max_affected_exceeded(rows)
     return ApiRequestError.singular(rows)
 
 
@@ -713,12 +702,7 @@ class Outage:
         """503 ``PGRST000`` with ``Retry-After``: whole seconds until the next probe (at least
         one; the header counts in seconds)."""
         wait = max(1, math.ceil(self.retry_at - time.monotonic()))
-        return DbConnectionError(
-            "Database connection error.",
-            code="PGRST000",
-            details=self.reason,
-            headers=[("Retry-After", str(wait))],
-        )
+        return DbConnectionError.unreachable(self.reason, retry_after=wait)
 
 
 def _reporting_connection(

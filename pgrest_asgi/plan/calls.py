@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from ..errors import ApiRequestError
+from ..errors import ApiRequestError, SchemaCacheError
 from ..request.model import ApiRequest
 from ..request.payload import CSV, FORM, JSON, Payload, media_type, parse_payload
 from ..schema.model import QualifiedName, Routine, SchemaCache, Table
@@ -85,7 +85,7 @@ def resolve_routine(request: ApiRequest, schema: SchemaCache) -> Resolved:
         given = ()
     elif reads_body:
         if media not in (JSON, CSV, FORM) and not media.endswith("+json"):
-            raise ApiRequestError(f"Content-Type not acceptable: {media}", code="PGRST102")
+            raise ApiRequestError.unacceptable_content_type(media)
         body = request.body or b""
         if body.strip():
             payload = parse_payload(request.content_type, body, request.columns)
@@ -168,11 +168,7 @@ def plan_arguments(plan: ReadPlan, ctx: PlanContext) -> ReadPlan:
     settings = tuple((k, v) for k, v in routine.settings if k in hoisted)
     prefs = request.preferences
     if prefs.handling == "strict" and prefs.max_affected is not None and not routine.returns_set:
-        raise ApiRequestError(
-            "Function must return SETOF or TABLE when max-affected preference is used "
-            "with handling=strict",
-            code="PGRST128",
-        )
+        raise ApiRequestError.max_affected_not_setof()
     call = CallPlan(
         function=name,
         args=tuple(args),
@@ -302,14 +298,7 @@ def _choose(
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise ApiRequestError(
-            "Could not choose the best candidate function between: "
-            + ", ".join(_signature(r) for r in matches),
-            code="PGRST203",
-            status=300,
-            hint="Try renaming the parameters or the function itself in the database so "
-            "function overloading can be resolved",
-        )
+        raise SchemaCacheError.ambiguous_function([_signature(r) for r in matches])
     raise _not_found(name, overloads, sorted(keys), raw_type, json_body=json_body, schema=schema)
 
 
@@ -341,19 +330,7 @@ def _not_found(
     *,
     json_body: bool,
     schema: SchemaCache,
-) -> ApiRequestError:
-    listed = ", ".join(keys)
-    if raw_type is not None:
-        message = f"Could not find the function {name} in the schema cache"
-        searched = f"with a single unnamed {raw_type} parameter"
-    elif keys:
-        message = f"Could not find the function {name}({listed}) in the schema cache"
-        searched = f"with parameter{'s' if len(keys) > 1 else ''} {listed}"
-    else:
-        message = f"Could not find the function {name} without parameters in the schema cache"
-        searched = "without parameters"
-    if json_body and raw_type is None:
-        searched += " or with a single unnamed json/jsonb parameter"
+) -> SchemaCacheError:
     hint = None
     if raw_type is None:
         if overloads:
@@ -375,11 +352,6 @@ def _not_found(
             close = closest(name.name, known, _SIMILARITY)
             if close is not None:
                 hint = f"Perhaps you meant to call the function {name.schema}.{close}"
-    return ApiRequestError(
-        message,
-        code="PGRST202",
-        status=404,
-        details=f"Searched for the function {name} {searched}, but no matches were found in "
-        "the schema cache.",
-        hint=hint,
+    return SchemaCacheError.function_not_found(
+        str(name), keys, raw_type=raw_type, json_body=json_body, hint=hint
     )

@@ -169,7 +169,9 @@ def plan_columns(plan: ReadPlan, ctx: PlanContext) -> ReadPlan:
         ctx.level_embeds = {e.name: e for e in select if isinstance(e, EmbedPlan)}
     if ctx.modifiers:
         path = next(iter(ctx.modifiers))
-        raise not_embedded(path[0] if path[0] not in ctx.embedded_names else path[-1])
+        raise ApiRequestError.not_embedded(
+            path[0] if path[0] not in ctx.embedded_names else path[-1]
+        )
     if ctx.legacy_names:
         return msgspec.structs.replace(plan, select=select, legacy_names=tuple(ctx.legacy_names))
     return msgspec.structs.replace(plan, select=select)
@@ -266,7 +268,7 @@ def plan_select(
     field = item.field
     if item.aggregate is not None:
         if not ctx.settings.db_aggregates_enabled:
-            raise ApiRequestError("Use of aggregate functions is not allowed", code="PGRST123")
+            raise ApiRequestError.aggregates_disabled()
         return (
             SelectColumn(
                 column_expr(field, table, ctx),
@@ -308,10 +310,8 @@ def plan_embed(
         and not rel.to_one
         and any(isinstance(sub, SelectField) and sub.aggregate for sub in item.items)
     ):
-        raise ApiRequestError(
-            "Feature not implemented",
-            code="PGRST127",
-            details="Aggregates are not implemented for one-to-many or many-to-many spreads.",
+        raise ApiRequestError.not_implemented(
+            "Aggregates are not implemented for one-to-many or many-to-many spreads."
         )
     target = ctx.schema.tables[rel.foreign_table]
     name = item.alias or item.relation
@@ -342,13 +342,7 @@ def plan_embed(
         mods = ctx.modifiers.pop((*path, item.relation), None)
         if mods is not None:  # the relation name of an aliased embed: deprecated
             if not ctx.settings.url_use_legacy_target_names:
-                raise ApiRequestError(
-                    f"'{item.relation}' is not an embedded resource in this request",
-                    code="PGRST108",
-                    details="Target names are not allowed in filters if they have an alias",
-                    hint=f"Change '{item.relation}' to '{item.alias}' in query string "
-                    "filters, orders or limits.",
-                )
+                raise ApiRequestError.aliased_target_name(item.relation, item.alias)
             ctx.legacy_names.append((item.relation, item.alias))
     where: list[Condition] = []
     order: tuple[OrderBy, ...] = ()
@@ -452,11 +446,7 @@ def plan_filter(filt: Filter, table: Table, ctx: PlanContext) -> Condition:
     embed = None if filt.field.json_path else ctx.level_embeds.get(filt.field.name)
     if embed is not None:
         if op.operator != "is" or op.value not in ("null", "not_null"):
-            raise ApiRequestError(
-                f"Bad operator on the '{embed.name}' embedded resource",
-                code="PGRST120",
-                details="Only is null or not is null filters are allowed on embedded resources",
-            )
+            raise ApiRequestError.bad_embed_operator(embed.name)
         return EmbedIsNull(embed.join_alias, (op.value == "null") != op.negated)
     expr = column_expr(filt.field, table, ctx)
     text_cast = None
@@ -516,14 +506,9 @@ def order_term(term: OrderTerm, table: Table, ctx: PlanContext) -> OrderBy:
         return OrderBy(column_expr(term.field, table, ctx), term.direction, term.nulls)
     embed = ctx.level_embeds.get(term.relation)
     if embed is None:
-        raise not_embedded(term.relation)
+        raise ApiRequestError.not_embedded(term.relation)
     if not embed.relationship.to_one:
-        raise ApiRequestError(
-            f"A related order on '{term.relation}' is not possible",
-            code="PGRST118",
-            details=f"'{table.name}' and '{term.relation}' do not form a many-to-one or "
-            "one-to-one relationship",
-        )
+        raise ApiRequestError.related_order_not_to_one(table.name, term.relation)
     target = ctx.schema.tables[embed.relationship.foreign_table]
     expr = column_expr(term.field, target, ctx)
     return OrderBy(expr, term.direction, term.nulls, embed.join_alias)
@@ -537,34 +522,19 @@ _CARDINALITY = {
 }
 
 
-def not_embedded(name: str) -> ApiRequestError:
-    return ApiRequestError(
-        f"'{name}' is not an embedded resource in this request",
-        code="PGRST108",
-        hint=f"Verify that '{name}' is included in the 'select' query parameter.",
-    )
-
-
 def no_relationship(
     parent: Table, name: str, hint: str | None, schema: SchemaCache
-) -> ApiRequestError:
-    using = f" using the hint '{hint}'" if hint else ""
+) -> SchemaCacheError:
     related = schema.relationships.get(parent.qualified, ())
     # An exact match is no suggestion (the target exists; the hint is what is wrong).
     known = sorted({rel.foreign_table.name for rel in related} - {name})
     close = closest(name, known, _SIMILARITY)
-    return ApiRequestError(
-        f"Could not find a relationship between '{parent.name}' and '{name}' in the schema cache",
-        code="PGRST200",
-        details=f"Searched for a foreign key relationship between '{parent.name}' and "
-        f"'{name}'{using} in the schema '{parent.schema}', but no matches were found.",
-        hint=f"Perhaps you meant '{close}' instead of '{name}'." if close else None,
-    )
+    return SchemaCacheError.relationship_not_found(parent.name, name, parent.schema, hint, close)
 
 
 def ambiguous_relationship(
     parent: Table, name: str, candidates: Sequence[Relationship]
-) -> ApiRequestError:
+) -> SchemaCacheError:
     details = []
     options = []
     # PostgREST lists one-to-many first, then many-to-one, one-to-one, many-to-many.
@@ -591,15 +561,7 @@ def ambiguous_relationship(
                 "relationship": how,
             }
         )
-    return ApiRequestError(
-        f"Could not embed because more than one relationship was found for '{parent.name}' "
-        f"and '{name}'",
-        code="PGRST201",
-        status=300,
-        details=details,
-        hint=f"Try changing '{name}' to one of the following: {', '.join(options)}. Find the "
-        "desired relationship in the 'details' key.",
-    )
+    return SchemaCacheError.ambiguous_relationship(parent.name, name, details, options)
 
 
 def find_table(schema: SchemaCache, target: Target) -> Table:

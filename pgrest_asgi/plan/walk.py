@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from ..errors import ApiRequestError
+from ..errors import SchemaCacheError
 from .context import PlanContext
 from .model import (
     ColumnExpr,
@@ -133,10 +133,7 @@ def assign(node: N, ctx: PlanContext, column: str, value: Any) -> N:
     table = ctx.schema.tables.get(node.table)
     found = table.column(column) if table is not None else None
     if found is None:
-        raise ApiRequestError(
-            f"Could not find the '{column}' column of '{node.table.name}' in the schema cache",
-            code="PGRST204",
-        )
+        raise SchemaCacheError.column_not_found(column, node.table.name)
     typed = TypedColumn(found.name, found.data_type)
     kept: list[tuple[TypedColumn, Param]] = [p for p in node.assign if p[0].name != found.name]
     kept.append((typed, ctx.param(value)))

@@ -12,7 +12,7 @@ from typing import Literal
 
 import msgspec
 
-from ..errors import ApiRequestError
+from ..errors import ApiRequestError, SchemaCacheError
 from ..request.model import ApiRequest
 from ..request.payload import Payload, parse_payload
 from ..schema.model import QualifiedName, Table
@@ -21,14 +21,7 @@ from .context import PlanContext, PlanPass
 from .model import Condition, EmbedPlan, MutatePlan, ReadPlan, RowCheck, TypedColumn
 from .read import find_table, negotiate_media, plan_columns, plan_filter, plan_logic, plan_order
 
-__all__ = ["WRITE_PASSES", "column_not_found", "finish_write", "plan_mutation", "write_target"]
-
-
-def column_not_found(column: str, table: str) -> ApiRequestError:
-    return ApiRequestError(
-        f"Could not find the '{column}' column of '{table}' in the schema cache",
-        code="PGRST204",
-    )
+__all__ = ["WRITE_PASSES", "finish_write", "plan_mutation", "write_target"]
 
 
 def typed_columns(table: Table, keys: tuple[str, ...]) -> tuple[TypedColumn, ...]:
@@ -37,7 +30,7 @@ def typed_columns(table: Table, keys: tuple[str, ...]) -> tuple[TypedColumn, ...
     by_name = {c.name: c for c in table.columns}
     unknown = sorted(k for k in keys if k not in by_name)
     if unknown:
-        raise column_not_found(unknown[0], table.name)
+        raise SchemaCacheError.column_not_found(unknown[0], table.name)
     return tuple(
         TypedColumn(k, by_name[k].data_type, by_name[k].json_in_cast) for k in dict.fromkeys(keys)
     )
@@ -215,7 +208,7 @@ def _conflict_target(request: ApiRequest, table: Table) -> tuple[str, ...]:
     target = request.on_conflict or table.primary_key
     for name in target:
         if table.column(name) is None:
-            raise column_not_found(name, table.name)
+            raise SchemaCacheError.column_not_found(name, table.name)
     return tuple(target)
 
 
@@ -245,9 +238,7 @@ def _plan_insert(request: ApiRequest, table: Table, ctx: PlanContext) -> MutateP
 def _plan_put(request: ApiRequest, table: Table, ctx: PlanContext) -> MutatePlan:
     """PUT: an upsert of one row, named by its whole primary key in ``eq`` filters."""
     if request.limit is not None or request.offset is not None:
-        raise ApiRequestError(
-            "limit/offset querystring parameters are not allowed for PUT", code="PGRST114"
-        )
+        raise ApiRequestError.put_limit_offset()
     key = table.primary_key
     filters = request.filters
     names = [f.field.name for f in filters]
@@ -260,18 +251,12 @@ def _plan_put(request: ApiRequest, table: Table, ctx: PlanContext) -> MutatePlan
             for f in filters
         )
     ):
-        raise ApiRequestError(
-            "Filters must include all and only primary key columns with 'eq' operators",
-            code="PGRST105",
-            status=405,
-        )
+        raise ApiRequestError.put_not_by_primary_key()
     payload = _payload(request)
     columns = typed_columns(table, payload.keys)
     put_keys = tuple((f.field.name, ctx.param(str(f.op.value))) for f in filters)
     if any(name not in payload.keys for name in key):
-        raise ApiRequestError(
-            "Payload values do not match URL in primary key column(s)", code="PGRST115"
-        )
+        raise ApiRequestError.put_key_mismatch()
     return MutatePlan(
         kind="insert",
         table=table.qualified,

@@ -354,9 +354,7 @@ class PostgrestGrammar:
                     else:
                         mods.setdefault("filters", []).append(filt)
         if len(filters) > self.limits.max_terms:
-            raise ApiRequestError(
-                "Too many filters", details=f"The limit is {self.limits.max_terms}"
-            )
+            raise ApiRequestError.too_many_filters(self.limits.max_terms)
         prefer = parse_prefer(_all_values(headers, "prefer"))
         rng = self.parse_range(headers.get("range")) if method == "GET" else None
         return ApiRequest(

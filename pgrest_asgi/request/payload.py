@@ -67,11 +67,11 @@ def parse_payload(
         return _form(body)
     if media == JSON or media.endswith("+json"):
         return _json(body, columns)
-    raise ApiRequestError(f"Content-Type not acceptable: {media}", code="PGRST102")
+    raise ApiRequestError.unacceptable_content_type(media)
 
 
 def _invalid() -> ApiRequestError:
-    return ApiRequestError("Empty or invalid json", code="PGRST102")
+    return ApiRequestError.invalid_json()
 
 
 def _json(body: bytes, columns: Sequence[str] | None) -> Payload:
@@ -91,11 +91,11 @@ def _json(body: bytes, columns: Sequence[str] | None) -> Payload:
         return Payload(body, (), True)
     first = value[0]
     if not isinstance(first, dict):
-        raise ApiRequestError("All object keys must match", code="PGRST102")
+        raise ApiRequestError.object_keys_differ()
     expected = first.keys()
     for item in value:
         if not isinstance(item, dict) or item.keys() != expected:
-            raise ApiRequestError("All object keys must match", code="PGRST102")
+            raise ApiRequestError.object_keys_differ()
     return Payload(body, tuple(first), True, first)
 
 
@@ -108,13 +108,11 @@ def _csv(body: bytes) -> Payload:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise ApiRequestError(
-            "Invalid CSV", code="PGRST102", details="The body is not valid UTF-8"
-        ) from None
+        raise ApiRequestError.invalid_csv("The body is not valid UTF-8") from None
     try:
         lines = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as exc:
-        raise ApiRequestError("Invalid CSV", code="PGRST102", details=str(exc)) from None
+        raise ApiRequestError.invalid_csv(str(exc)) from None
     lines = [line for line in lines if line]  # a trailing newline is not a row
     if not lines:
         return Payload(b"[]", (), True)
@@ -123,7 +121,7 @@ def _csv(body: bytes) -> Payload:
     objects = []
     for row in rows:
         if len(row) != width:
-            raise ApiRequestError("All lines must have same number of fields", code="PGRST102")
+            raise ApiRequestError.csv_lines_differ()
         objects.append(
             {
                 key: (None if value == "NULL" else value)
@@ -137,10 +135,8 @@ def _form(body: bytes) -> Payload:
     try:
         pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, errors="strict")
     except UnicodeError:
-        raise ApiRequestError(
-            "Invalid form body",
-            code="PGRST102",
-            details="The body is not percent-encoded ASCII text encoding UTF-8",
+        raise ApiRequestError.invalid_form(
+            "The body is not percent-encoded ASCII text encoding UTF-8"
         ) from None
     obj: dict[str, Any] = {}
     for key, value in pairs:

@@ -38,6 +38,78 @@ def test_connection_errors() -> None:
         "Could not query the database for the schema cache. Retrying.",
     )
 
+    e = DbConnectionError.unreachable("no route", retry_after=7)
+    assert (e.status, e.code, e.details, e.headers) == (
+        503,
+        "PGRST000",
+        "no route",
+        [("Retry-After", "7")],
+    )
+    assert DbConnectionError.unreachable("no route").headers == []
+    e = DbConnectionError.pool_queue_full()
+    assert (e.status, e.code, e.headers) == (503, "PGRST003", [("Retry-After", "1")])
+
+
+def test_schema_cache_errors_keep_postgrest_statuses() -> None:
+    """PGRST200-204 moved from ApiRequestError to SchemaCacheError (404 by default): each
+    still answers PostgREST's status."""
+    cases = [
+        (SchemaCacheError.relationship_not_found("items", "tags", "api", None, None), 400),
+        (SchemaCacheError.ambiguous_relationship("items", "tags", [], ["'tags!fk'"]), 300),
+        (
+            SchemaCacheError.function_not_found(
+                "api.f", [], raw_type=None, json_body=False, hint=None
+            ),
+            404,
+        ),
+        (SchemaCacheError.ambiguous_function(["api.f(a => integer)"]), 300),
+        (SchemaCacheError.column_not_found("x", "items"), 400),
+        (SchemaCacheError.table_not_found("api", "x", None), 404),
+    ]
+    assert [(e.code, e.status) for e, _ in cases] == [
+        (f"PGRST20{i}", status) for i, (_, status) in enumerate(cases)
+    ]
+
+
+def test_relationship_not_found_body() -> None:
+    err = SchemaCacheError.relationship_not_found("items", "tagz", "api", "fk_x", "tags")
+    assert err.body() == (
+        b'{"code":"PGRST200","details":"Searched for a foreign key relationship between '
+        b"'items' and 'tagz' using the hint 'fk_x' in the schema 'api', but no matches were "
+        b'found.","hint":"Perhaps you meant \'tags\' instead of \'tagz\'.",'
+        b"\"message\":\"Could not find a relationship between 'items' and 'tagz' in the "
+        b'schema cache"}'
+    )
+
+
+def test_function_not_found_messages() -> None:
+    def found(args: list[str], raw_type: str | None, json_body: bool) -> tuple[str, str]:
+        err = SchemaCacheError.function_not_found(
+            "api.f", args, raw_type=raw_type, json_body=json_body, hint=None
+        )
+        return err.message, err.details
+
+    assert found(["a", "b"], None, True) == (
+        "Could not find the function api.f(a, b) in the schema cache",
+        "Searched for the function api.f with parameters a, b or with a single unnamed "
+        "json/jsonb parameter, but no matches were found in the schema cache.",
+    )
+    assert found(["a"], None, False) == (
+        "Could not find the function api.f(a) in the schema cache",
+        "Searched for the function api.f with parameter a, but no matches were found in the "
+        "schema cache.",
+    )
+    assert found([], None, False) == (
+        "Could not find the function api.f without parameters in the schema cache",
+        "Searched for the function api.f without parameters, but no matches were found in the "
+        "schema cache.",
+    )
+    assert found([], "bytea", True) == (
+        "Could not find the function api.f in the schema cache",
+        "Searched for the function api.f with a single unnamed bytea parameter, but no matches "
+        "were found in the schema cache.",
+    )
+
 
 def test_jwt_challenge_header() -> None:
     e = JwtError.decode("Expected 3 parts in JWT; got 2")
