@@ -180,7 +180,7 @@ class PgRestApp:
                     fields={"path": scope.get("path")},
                 )
             )
-            response = self.error_response(PgRestError("Internal server error"))
+            response = self.error_response(PgRestError.internal())
         if response is None:  # a host ASGI app answered
             return
         if not any(name == b"access-control-allow-origin" for name, _ in response.headers):

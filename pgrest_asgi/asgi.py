@@ -63,10 +63,7 @@ def query_params(query: bytes) -> list[tuple[str, str]]:
         text = query.decode("ascii")
         return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
     except UnicodeError:
-        raise ApiRequestError(
-            "Invalid query string",
-            details="The query string is not valid UTF-8 after percent-decoding",
-        ) from None
+        raise ApiRequestError.invalid_query_string() from None
 
 
 async def read_body(receive: ASGIReceiveCallable, limit: int, declared: str | None = None) -> bytes:
@@ -79,7 +76,7 @@ async def read_body(receive: ASGIReceiveCallable, limit: int, declared: str | No
     while True:
         message = cast(dict[str, Any], await receive())
         if message["type"] == "http.disconnect":
-            raise ApiRequestError("Client disconnected", status=400)
+            raise ApiRequestError.client_disconnected()
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -15,10 +15,8 @@ def check_supported(request: ApiRequest) -> None:
     """What this version serves: tables, views and functions (not yet the OpenAPI root)."""
     if request.target.kind != "root":
         return
-    raise ApiRequestError(
-        "Feature not implemented",
-        code="PGRST127",
-        details="The OpenAPI root endpoint is not available in this version of pgrest_asgi",
+    raise ApiRequestError.not_implemented(
+        "The OpenAPI root endpoint is not available in this version of pgrest_asgi"
     )
 
 

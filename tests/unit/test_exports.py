@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+import typing
 
 import pgrest_asgi
 
@@ -19,3 +20,75 @@ def test_exported_members() -> None:
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
     assert public == set(pgrest_asgi.__all__) - {"__version__"}
+
+
+def _types_in(hint: object) -> set[type]:
+    """Every class a type hint mentions (unions, generics and their arguments)."""
+    found: set[type] = set()
+    origin = typing.get_origin(hint)
+    if isinstance(hint, type) and origin is None:
+        found.add(hint)
+    if origin is not None and isinstance(origin, type):
+        found.add(origin)
+    for arg in typing.get_args(hint):
+        found |= _types_in(arg)
+    return found
+
+
+def _hook_surface() -> list[object]:
+    """What a host touches: the hook Protocols and default classes, the walker, the plan
+    context, the request context and host endpoints."""
+    return [
+        pgrest_asgi.Router,
+        pgrest_asgi.Authenticator,
+        pgrest_asgi.Grammar,
+        pgrest_asgi.Planner,
+        pgrest_asgi.Executor,
+        pgrest_asgi.SchemaLoader,
+        pgrest_asgi.SettingsAware,
+        pgrest_asgi.ExecutorWrapper,
+        pgrest_asgi.DefaultRouter,
+        pgrest_asgi.JwtAuthenticator,
+        pgrest_asgi.PostgrestGrammar,
+        pgrest_asgi.SqlglotPlanner,
+        pgrest_asgi.PsycopgExecutor,
+        pgrest_asgi.CatalogLoader,
+        pgrest_asgi.PlanContext,
+        pgrest_asgi.EndpointRequest,
+        pgrest_asgi.transform,
+        pgrest_asgi.restrict,
+        pgrest_asgi.eq,
+        pgrest_asgi.assign,
+        pgrest_asgi.rows_nodes,
+    ]
+
+
+def _callables(owner: object) -> list[object]:
+    if not isinstance(owner, type):
+        return [owner]
+    return [
+        member
+        for name, member in vars(owner).items()
+        if callable(member) and (not name.startswith("_") or name in ("__init__", "__call__"))
+    ]
+
+
+def test_every_type_a_hook_needs_is_exported() -> None:
+    """A host writes a hook without importing anything ``pgrest_asgi`` does not export: every
+    package class named in a hook's signatures is exported."""
+    exported = {id(getattr(pgrest_asgi, name)) for name in pgrest_asgi.__all__}
+    missing: set[str] = set()
+    for owner in _hook_surface():
+        for function in _callables(owner):
+            # Names a module imports only for type checking resolve against the exports: a
+            # name that is not exported fails to resolve, and is reported.
+            try:
+                hints = typing.get_type_hints(function, localns=dict(vars(pgrest_asgi)))
+            except NameError as exc:
+                missing.add(f"{getattr(function, '__qualname__', function)}: {exc}")
+                continue
+            for hint in hints.values():
+                for cls in _types_in(hint):
+                    if cls.__module__.startswith("pgrest_asgi") and id(cls) not in exported:
+                        missing.add(f"{cls.__module__}.{cls.__qualname__}")
+    assert missing == set()
