@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -38,6 +37,7 @@ import msgspec
 from joserfc.jwa import JWS_ALGORITHMS, JWSAlgModel
 from joserfc.jwk import JWKRegistry, Key, OctKey
 
+from ..cache import BoundedCache
 from ..errors import JwtError
 from ..settings import ConfigError, Settings
 from .claims import (
@@ -310,92 +310,6 @@ class _Failure:
         return JwtError.decode(self.message, self.details)
 
 
-class _Node:
-    __slots__ = ("key", "newer", "older", "value", "visited")
-
-    def __init__(self, key: str, value: _Entry | _Failure) -> None:
-        self.key = key
-        self.value = value
-        self.visited = False
-        self.newer: _Node | None = None
-        self.older: _Node | None = None
-
-
-class _SieveCache:
-    """A bounded map with SIEVE eviction: O(1) hits (a flag), amortised O(1) inserts."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._map: dict[str, _Node] = {}
-        self._newest: _Node | None = None
-        self._oldest: _Node | None = None
-        self._hand: _Node | None = None
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-        self.evictions = 0
-
-    def __len__(self) -> int:
-        return len(self._map)
-
-    def get(self, key: str) -> _Entry | _Failure | None:
-        node = self._map.get(key)
-        if node is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        node.visited = True
-        return node.value
-
-    def put(self, key: str, value: _Entry | _Failure) -> None:
-        with self._lock:
-            node = self._map.get(key)
-            if node is not None:
-                node.value = value
-                return
-            if len(self._map) >= self.capacity:
-                self._evict()
-            node = _Node(key, value)
-            node.older = self._newest
-            if self._newest is not None:
-                self._newest.newer = node
-            self._newest = node
-            if self._oldest is None:
-                self._oldest = node
-            self._map[key] = node
-
-    def discard(self, key: str) -> None:
-        with self._lock:
-            node = self._map.get(key)
-            if node is not None:
-                self._unlink(node)
-
-    def _evict(self) -> None:
-        node = self._hand or self._oldest
-        assert node is not None
-        while node.visited:
-            node.visited = False
-            node = node.newer or self._oldest
-            assert node is not None
-        self._hand = node.newer  # the hand resumes from the victim's newer neighbour
-        self._unlink(node)
-        self.evictions += 1
-
-    def _unlink(self, node: _Node) -> None:
-        if self._hand is node:
-            self._hand = node.newer
-        if node.newer is not None:
-            node.newer.older = node.older
-        else:
-            self._newest = node.older
-        if node.older is not None:
-            node.older.newer = node.newer
-        else:
-            self._oldest = node.newer
-        node.newer = node.older = None
-        del self._map[node.key]
-
-
 # ---------------------------------------------------------------------------------------
 # the authenticator
 # ---------------------------------------------------------------------------------------
@@ -431,7 +345,11 @@ class JwtAuthenticator:
             self._anonymous = self._result({}, self._anon_role)
         self._keys = load_keys(settings)
         entries = settings.jwt_cache_max_entries
-        self._cache = _SieveCache(entries) if entries > 0 and self._keys is not None else None
+        self._cache = (
+            BoundedCache[str, _Entry | _Failure](entries)
+            if entries > 0 and self._keys is not None
+            else None
+        )
 
     @property
     def role_claim_path(self) -> RoleClaimPath:
