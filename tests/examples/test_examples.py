@@ -30,6 +30,7 @@ def test_every_example_is_covered() -> None:
         "custom_operator",
         "django_asgi",
         "fastapi_mount",
+        "response_cache",
         "soft_delete_pass",
         "tenant_isolation",
     ]
