@@ -49,7 +49,7 @@ from .plan.planner import SqlglotPlanner
 from .plan.tx import TransactionPlanner
 from .request.checks import applicable
 from .request.grammar import PostgrestGrammar
-from .response.build import Response, build, cors_headers, preflight, with_vary
+from .response.build import Response, build, error_response, finish, preflight
 from .response.options import options_response
 from .router import DefaultRouter, route_path
 from .schema.model import SchemaCache
@@ -95,7 +95,7 @@ class PgRestApp:
         hooks_used = (self.router, self.grammar, self.planner, self.executor, self.authenticator)
         for hook in (*hooks_used, loader):
             if isinstance(hook, SettingsAware):
-                hook.bind(settings)
+                hook.bind(settings, self.observer)
         self.schema = SchemaState(loader, self.executor, self.observer)
         self.lifecycle = Lifecycle(settings, self.executor, self.schema, self.observer)
         self.transactions = TransactionPlanner(settings)
@@ -161,7 +161,7 @@ class PgRestApp:
         try:
             response = await self.handle(scope, receive, headers, clock, send)
         except PgRestError as exc:
-            response = self.error_response(exc)
+            response = error_response(exc, settings)
         except ClientGone:
             self.observer(
                 Event(
@@ -180,28 +180,10 @@ class PgRestApp:
                     fields={"path": scope.get("path")},
                 )
             )
-            response = self.error_response(PgRestError.internal())
-        if response is None:  # a host ASGI app answered
-            return
-        if not any(name == b"access-control-allow-origin" for name, _ in response.headers):
-            response.headers += cors_headers(
-                headers.get("origin"), settings.server_cors_allowed_origins
-            )
-        if settings.server_timing_enabled:
-            response.headers.append((b"server-timing", clock.header()))
-        trace = settings.server_trace_header
-        if trace:
-            response.headers.append(
-                (trace.lower().encode("latin-1"), headers.get(trace.lower(), "").encode("latin-1"))
-            )
-        await send_response(send, response)
-
-    def error_response(self, exc: PgRestError) -> Response:
-        body = exc.body(verbose=self.settings.client_error_verbosity == "verbose")
-        headers = exc.response_headers(len(body))
-        if exc.status == 503 and not any(k == b"retry-after" for k, _ in headers):
-            headers.append((b"retry-after", b"1"))
-        return Response(exc.status, with_vary(headers), body, reason=exc.reason)
+            response = error_response(PgRestError.internal(), settings)
+        if response is not None:  # else a host ASGI app answered
+            timing = clock.header() if settings.server_timing_enabled else None
+            await send_response(send, finish(response, headers, settings, timing))
 
     # -- the pipeline ----------------------------------------------------------------------
     async def handle(
@@ -264,6 +246,7 @@ class PgRestApp:
             answer = await self.watching(lambda: target.handler(endpoint), receive)
             if not isinstance(answer, Response):
                 raise TypeError(f"endpoint {target.handler!r} returned {answer!r}, not a Response")
+            answer.head = answer.head or method == "HEAD"
             return answer
         request = self.grammar.parse(context, query_params(query), body)
         clock.lap("parse")

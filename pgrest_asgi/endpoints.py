@@ -26,6 +26,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
+from .asgi import query_params
 from .context import RequestContext
 from .plan.tx import TransactionPlanner
 from .response.build import Response
@@ -60,19 +63,51 @@ class EndpointRequest:
         self._transactions = transactions
         self._schema = schema
 
+    @property
+    def params(self) -> list[tuple[str, str]]:
+        """The query string as decoded ``(name, value)`` pairs, in order (400 when it is not
+        UTF-8)."""
+        return query_params(self.context.query_string)
+
     async def query(
         self, sql: str, params: Sequence[Any] = (), *, read_only: bool | None = None
     ) -> bytes:
         """Run ``sql`` (``$1``… placeholders for ``params``) in a transaction of its own, as
         the caller; returns its rows as JSON array bytes. ``read_only`` defaults to the
-        method: GET and HEAD read only, the others read-write."""
+        method: GET and HEAD read only, the others read-write.
+
+        Parameters are sent as text for PostgreSQL to type: ``None`` is NULL, ``bool`` is
+        ``true``/``false``, a ``dict`` is JSON, a ``list``/``tuple`` a PostgreSQL array of
+        its elements' text (pass ``json.dumps(x)`` for a JSON array), anything else ``str()``.
+        """
         tx = self._transactions.plan(self.context, self._schema)
         if read_only is not None and read_only != tx.read_only:
-            import msgspec
-
             tx = msgspec.structs.replace(tx, read_only=read_only)
-        result = await self._executor.execute(host_statement(sql, params), tx, self.context)
+        values = tuple(_text(value) for value in params)
+        result = await self._executor.execute(host_statement(sql, values), tx, self.context)
         return result.body
+
+
+def _text(value: Any) -> str | bytes | None:
+    if value is None or isinstance(value, (str, bytes)):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return _json(value).decode()
+    if isinstance(value, (list, tuple)):
+        items = [_text(item) for item in value]
+        if any(isinstance(item, bytes) for item in items):
+            raise TypeError("EndpointRequest.query: bytes inside a list parameter")
+        return "{" + ",".join("NULL" if i is None else _array_item(str(i)) for i in items) + "}"
+    return str(value)
+
+
+def _array_item(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_json = msgspec.json.Encoder().encode
 
 
 #: ``async def handler(request: EndpointRequest) -> Response``.

@@ -162,9 +162,10 @@ class SchemaLoader(Protocol):
 @runtime_checkable
 class SettingsAware(Protocol):
     """A hook built without settings takes the app's: the app calls ``bind`` once, when it
-    is constructed, on every hook that has it. A hook given settings of its own keeps them."""
+    is constructed, on every hook that has it, with its settings and its observer (for the
+    hook's events). A hook given settings of its own keeps them."""
 
-    def bind(self, settings: Settings) -> None: ...
+    def bind(self, settings: Settings, observer: Observer) -> None: ...
 
 
 class Hooks(msgspec.Struct, kw_only=True):
@@ -197,13 +198,13 @@ class ExecutorWrapper:
             raise RuntimeError("ExecutorWrapper has no executor: give one, or let the app bind")
         return self._inner
 
-    def bind(self, settings: Settings) -> None:
+    def bind(self, settings: Settings, observer: Observer) -> None:
         if self._inner is None:
             from .db.executor import PsycopgExecutor
 
-            self._inner = PsycopgExecutor(settings)
+            self._inner = PsycopgExecutor(settings, observer=observer)
         elif isinstance(self._inner, SettingsAware):
-            self._inner.bind(settings)
+            self._inner.bind(settings, observer)
 
     async def open(self, *, wait: bool = False) -> None:
         await self.inner.open(wait=wait)

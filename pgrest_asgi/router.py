@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import unquote_to_bytes
 
 from .errors import ApiRequestError
+from .observe import Observer
 from .request.model import Target
 from .settings import Settings
 
@@ -50,7 +51,7 @@ class DefaultRouter:
         self._bound = schemas is not None
         self.schemas = tuple(schemas) if schemas is not None else ("public",)
 
-    def bind(self, settings: Settings) -> None:
+    def bind(self, settings: Settings, observer: Observer | None = None) -> None:
         """Take the app's exposed schemas, unless built with its own."""
         if not self._bound:
             self.schemas = settings.db_schemas

@@ -39,6 +39,7 @@ from joserfc.jwk import JWKRegistry, Key, OctKey
 
 from ..cache import BoundedCache
 from ..errors import JwtError
+from ..observe import Observer
 from ..settings import ConfigError, Settings
 from .claims import (
     EXPIRED,
@@ -329,7 +330,7 @@ class JwtAuthenticator:
         self._bound = settings is not None
         self._configure(settings or Settings())
 
-    def bind(self, settings: Settings) -> None:
+    def bind(self, settings: Settings, observer: Observer | None = None) -> None:
         """Take the app's settings, unless built with its own."""
         if not self._bound:
             self._configure(settings)

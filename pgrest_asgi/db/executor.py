@@ -143,8 +143,11 @@ class PsycopgExecutor:
         #: ``application_name`` from the DSN when it names one, else ours.
         self._application_name = _application_name(self.settings.db_uri)
 
-    def bind(self, settings: Settings) -> None:
-        """Take the app's settings, unless built with its own (before ``open``)."""
+    def bind(self, settings: Settings, observer: Observer | None = None) -> None:
+        """Take the app's settings (and observer), unless built with its own (before
+        ``open``)."""
+        if observer is not None and self.observer is log_observer:
+            self.observer = observer
         if not self._bound:
             self.settings = settings
             self._application_name = _application_name(settings.db_uri)

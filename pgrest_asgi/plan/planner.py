@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..context import RequestContext
+from ..observe import Observer
 from ..request.model import ApiRequest
 from ..request.operators import OPERATORS, Operator
 from ..schema.model import QualifiedName, SchemaCache
@@ -61,7 +62,7 @@ class SqlglotPlanner:
         self.call_passes = tuple(call_passes)
         self.operators = operators
 
-    def bind(self, settings: Settings) -> None:
+    def bind(self, settings: Settings, observer: Observer | None = None) -> None:
         """Take the app's settings, unless the planner was built with its own."""
         if not self._bound:
             self.settings = settings

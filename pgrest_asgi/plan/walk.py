@@ -57,7 +57,7 @@ from .model import (
 __all__ = ["RowsNode", "assign", "eq", "restrict", "rows_nodes", "transform"]
 
 RowsNode = ReadPlan | EmbedPlan | MutatePlan
-N = TypeVar("N", ReadPlan, EmbedPlan, MutatePlan)
+N = TypeVar("N", bound=RowsNode)
 
 
 def transform(plan: ReadPlan, visit: Callable[[RowsNode], RowsNode]) -> ReadPlan:

@@ -6,7 +6,7 @@ planner. All structs are frozen and hashable so that plans built from them can k
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
 import msgspec
@@ -47,13 +47,15 @@ class Target(msgspec.Struct, frozen=True):
     handler: Any = None
 
     @classmethod
-    def endpoint(cls, handler: Any, schema: str = "", name: str = "") -> Target:
+    def endpoint(
+        cls, handler: Callable[[Any], Awaitable[Any]], schema: str = "", name: str = ""
+    ) -> Target:
         """A host endpoint: ``async def handler(request: EndpointRequest) -> Response``,
         called after authentication; it may run SQL as the caller (``request.query``)."""
         return cls("endpoint", schema, name, handler=handler)
 
     @classmethod
-    def asgi(cls, app: Any, name: str = "") -> Target:
+    def asgi(cls, app: Callable[[Any, Any, Any], Awaitable[None]], name: str = "") -> Target:
         """A plain ASGI app, given the request as it arrived (no authentication: the app
         does its own)."""
         return cls("asgi", "", name, handler=app)

@@ -1,9 +1,16 @@
-"""The filter operator table. Plain data: a host may copy it, add an entry and pass it to
-``PostgrestGrammar(operators=...)`` and ``SqlglotPlanner(operators=...)``.
+"""The filter operator table. Plain data: a host adds an operator in one place, the table it
+gives the grammar, and it works end to end::
+
+    grammar = PostgrestGrammar(operators={**OPERATORS, "startswith": Operator("^@")})
+
+The grammar attaches the operator's entry to each filter it parses, and the planner uses that
+entry. (``SqlglotPlanner(operators=...)`` is only consulted for filters built by a grammar of
+a host's own that attaches no entry; an operator no table defines is 400 ``PGRST100``.)
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import msgspec
@@ -11,13 +18,28 @@ import msgspec
 __all__ = ["FTS_FUNCTIONS", "OPERATORS", "Operator"]
 
 
+#: What ``Operator.sql`` may be: PostgreSQL operator characters, or upper-case keywords.
+_SQL_OPERATOR = re.compile(r"[-+*/<>=~!@#%^&|`?]{1,63}|[A-Z]+(?: [A-Z]+)*")
+
+
 class Operator(msgspec.Struct, frozen=True):
-    #: The SQL operator placed between the column and the value.
+    """One filter operator: ``<column> <sql> <value parameter>``."""
+
+    #: The SQL operator placed between the column and the value: operator characters
+    #: (``^@``, ``&&``) or keywords (``ILIKE``, ``IS DISTINCT FROM``); checked, since it is
+    #: written into the SQL as it is.
     sql: str
     #: Whether ``(any)``/``(all)`` may follow the name (``eq(any).{1,2}``).
     quantifiable: bool = False
     #: ``like``/``ilike``: ``*`` in the value means ``%``.
     wildcard: bool = False
+
+    def __post_init__(self) -> None:
+        if not _SQL_OPERATOR.fullmatch(self.sql):
+            raise ValueError(
+                f"Operator(sql={self.sql!r}): an operator is PostgreSQL operator characters "
+                "(e.g. '^@') or upper-case keywords (e.g. 'ILIKE'), nothing else"
+            )
 
 
 OPERATORS: Mapping[str, Operator] = {

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import msgspec
 
 from .._version import __version__
-from ..errors import ApiRequestError
+from ..errors import ApiRequestError, PgRestError
 from ..plan.model import MEDIA_NAMES, MediaKind, MutatePlan, ReadPlan
 from ..plan.read import paging
 from ..request.model import ApiRequest, Preferences
@@ -33,6 +33,8 @@ __all__ = [
     "bodiless",
     "build",
     "cors_headers",
+    "error_response",
+    "finish",
     "preflight",
     "read_response",
     "write_response",
@@ -392,6 +394,37 @@ def with_vary(headers: Headers) -> Headers:
     if not any(name == b"vary" for name, _ in headers):
         headers.append(_VARY)
     return headers
+
+
+# -- errors and what every response carries ---------------------------------------------------
+def error_response(exc: PgRestError, settings: Settings) -> Response:
+    """An error as PostgREST answers it; a 503 always says when to retry."""
+    body = exc.body(verbose=settings.client_error_verbosity == "verbose")
+    headers = exc.response_headers(len(body))
+    if exc.status == 503 and not any(k == b"retry-after" for k, _ in headers):
+        headers.append((b"retry-after", b"1"))
+    return Response(exc.status, with_vary(headers), body, reason=exc.reason)
+
+
+def finish(
+    response: Response,
+    headers: Mapping[str, str],
+    settings: Settings,
+    timing: bytes | None = None,
+) -> Response:
+    """The headers every response gets: CORS for a request with ``Origin`` (unless the
+    response set its own), ``Server-Timing`` and the trace header when configured."""
+    if not any(name == b"access-control-allow-origin" for name, _ in response.headers):
+        response.headers += cors_headers(
+            headers.get("origin"), settings.server_cors_allowed_origins
+        )
+    if timing is not None:
+        response.headers.append((b"server-timing", timing))
+    trace = settings.server_trace_header
+    if trace:
+        name = trace.lower()
+        response.headers.append((name.encode("latin-1"), headers.get(name, "").encode("latin-1")))
+    return response
 
 
 # -- CORS and OPTIONS ------------------------------------------------------------------------
