@@ -15,7 +15,7 @@ import msgspec
 
 from ..errors import ApiRequestError, SchemaCacheError
 from ..request.model import ApiRequest
-from ..request.payload import CSV, FORM, JSON, Payload, media_type, parse_payload
+from ..request.payload import FORM, JSON, RAW_BODY_TYPES, Payload, media_type
 from ..schema.model import QualifiedName, Routine, SchemaCache, Table
 from .context import PlanContext, PlanPass
 from .fuzzy import closest
@@ -46,12 +46,6 @@ __all__ = [
     "resolve_routine",
 ]
 
-#: Content types passed whole to a function's single unnamed parameter of this type.
-_RAW_BODY_TYPES = {
-    "text/plain": "text",
-    "text/xml": "xml",
-    "application/octet-stream": "bytea",
-}
 #: Minimum scores of PostgREST's fuzzy hints: function names, parameter lists.
 _SIMILARITY = 0.75
 _PARAMS_SIMILARITY = 0.33
@@ -78,19 +72,14 @@ def resolve_routine(request: ApiRequest, schema: SchemaCache) -> Resolved:
     overloads = schema.routines.get(name, ())
     reads_body = request.method == "POST"
     media = media_type(request.content_type) if reads_body else JSON
-    raw_type = _RAW_BODY_TYPES.get(media) if reads_body else None
-    payload = None
+    raw_type = RAW_BODY_TYPES.get(media) if reads_body else None
+    payload = request.payload if reads_body else None
     given: tuple[str, ...]
     if raw_type is not None:
         given = ()
     elif reads_body:
-        if media not in (JSON, CSV, FORM) and not media.endswith("+json"):
-            raise ApiRequestError.unacceptable_content_type(media)
-        body = request.body or b""
-        if body.strip():
-            payload = parse_payload(request.content_type, body, request.columns)
-        else:  # an empty body calls with no arguments, whatever its type
-            payload = Payload(b"{}", (), False, {})
+        if payload is None:  # a grammar of a host's own that parses no body
+            raise ApiRequestError.invalid_json()
         given = payload.keys
     else:
         given = tuple(dict.fromkeys(key for key, _ in request.rpc_args))

@@ -38,6 +38,7 @@ from .model import (
     SelectItem,
 )
 from .operators import FTS_FUNCTIONS, IS_VALUES, OPERATORS, Operator
+from .payload import request_payload
 
 if TYPE_CHECKING:
     from ..context import RequestContext
@@ -385,6 +386,9 @@ class PostgrestGrammar:
             on_conflict=on_conflict,
             content_type=headers.get("content-type"),
             body=body,
+            payload=request_payload(
+                method, target.kind, headers.get("content-type"), body, columns
+            ),
             canonical_query=canonical_query(params),
         )
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import msgspec
 
 from .operators import Operator
+from .payload import Payload
 
 __all__ = [
     "GENERIC_TYPE_MODIFIERS",
@@ -265,5 +266,8 @@ class ApiRequest(msgspec.Struct, frozen=True, kw_only=True):
     content_type: str | None = None
     #: The raw request body, passed through to PostgreSQL unchanged.
     body: bytes | None = None
+    #: The body of a write or call, parsed (its keys, object or array); ``None`` when the
+    #: request has none or a function takes it raw.
+    payload: Payload | None = None
     #: The canonical query string (params sorted), for ``Content-Location``.
     canonical_query: str = ""

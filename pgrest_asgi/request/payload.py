@@ -26,7 +26,7 @@ import msgspec
 
 from ..errors import ApiRequestError
 
-__all__ = ["Payload", "media_type", "parse_payload"]
+__all__ = ["RAW_BODY_TYPES", "Payload", "media_type", "parse_payload", "request_payload"]
 
 # Floats stay text: only the keys are read here, and ``1e400`` must reach ``numeric`` intact.
 _decode = msgspec.json.Decoder(float_hook=str)
@@ -47,6 +47,39 @@ class Payload(msgspec.Struct, frozen=True):
     array: bool
     #: The decoded object, for bodies small enough that callers look inside (RPC, PUT).
     first: dict[str, Any] | None = None
+
+
+#: Content types a function with one unnamed parameter of this type takes whole.
+RAW_BODY_TYPES = {
+    "text/plain": "text",
+    "text/xml": "xml",
+    "application/octet-stream": "bytea",
+}
+_EMPTY = Payload(b"{}", (), False, {})
+
+
+def request_payload(
+    method: str,
+    target_kind: str,
+    content_type: str | None,
+    body: bytes | None,
+    columns: Sequence[str] | None = None,
+) -> Payload | None:
+    """The body of a write (POST, PATCH, PUT on a table or view) or of a call (POST to a
+    function), parsed as the grammar hands it to planning; ``None`` for requests without
+    one, and for a raw body (text, XML, binary) that a function takes whole."""
+    if target_kind == "relation" and method in ("POST", "PATCH", "PUT"):
+        return parse_payload(content_type, body or b"", columns)
+    if target_kind != "rpc" or method != "POST":
+        return None
+    media = media_type(content_type)
+    if media in RAW_BODY_TYPES:
+        return None
+    if media not in (JSON, CSV, FORM) and not media.endswith("+json"):
+        raise ApiRequestError.unacceptable_content_type(media)
+    if not (body or b"").strip():  # an empty body calls with no arguments, whatever its type
+        return _EMPTY
+    return parse_payload(content_type, body or b"", columns)
 
 
 def media_type(content_type: str | None) -> str:
