@@ -61,6 +61,7 @@ class SqlglotPlanner:
         self.write_passes = tuple(write_passes)
         self.call_passes = tuple(call_passes)
         self.operators = operators
+        self._start: dict[tuple[str, str, bool], ReadPlan] = {}
 
     def bind(self, settings: Settings, observer: Observer | None = None) -> None:
         """Take the app's settings, unless the planner was built with its own."""
@@ -76,12 +77,14 @@ class SqlglotPlanner:
         the values of its parameters."""
         ctx = PlanContext(request, schema, self.settings, context, operators=self.operators)
         target = request.target
-        plan = ReadPlan(
-            table=QualifiedName(target.schema, target.name),
-            relation=QualifiedName(target.schema, target.name),
-            select=(),
-            head=request.method == "HEAD",
-        )
+        head = request.method == "HEAD"
+        # The starting plan depends on the target alone: plans are immutable, so one serves.
+        plan = self._start.get((target.schema, target.name, head))
+        if plan is None:
+            name = QualifiedName(target.schema, target.name)
+            plan = ReadPlan(table=name, relation=name, select=(), head=head)
+            if len(self._start) < 4096:
+                self._start[(target.schema, target.name, head)] = plan
         for step in self.passes_for(request):
             plan = step(plan, ctx)
         for step in self.passes:
