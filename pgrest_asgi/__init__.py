@@ -9,6 +9,7 @@ from .app import PgRestApp
 from .auth import AuthResult, JwtAuthenticator
 from .context import RequestContext
 from .db.executor import PsycopgExecutor
+from .db.wrapper import ExecutorWrapper
 from .endpoints import Endpoint, EndpointRequest
 from .errors import (
     ApiRequestError,
@@ -21,7 +22,6 @@ from .errors import (
 from .hooks import (
     Authenticator,
     Executor,
-    ExecutorWrapper,
     Grammar,
     Hooks,
     Planner,

@@ -5,7 +5,7 @@ to the grammar, to every planner pass, to the executor and to host endpoints. A 
 needs a contextvar to learn who is calling::
 
     def tenant_rule(plan, ctx):            # a planner pass
-        tenant = ctx.request_context.auth.claims.get("tenant")
+        tenant = ctx.auth.claims.get("tenant")        # ctx.context is this object
         ...
 """
 

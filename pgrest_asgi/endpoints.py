@@ -31,9 +31,9 @@ import msgspec
 from .asgi import query_params
 from .context import RequestContext
 from .plan.tx import TransactionPlanner
-from .response.build import Response
+from .response.build import Response, apply_response_gucs
 from .schema.model import SchemaCache
-from .sql.build import host_statement
+from .sql.build import DbResult, host_statement
 
 if TYPE_CHECKING:
     from .hooks import Executor
@@ -80,12 +80,28 @@ class EndpointRequest:
         ``true``/``false``, a ``dict`` is JSON, a ``list``/``tuple`` a PostgreSQL array of
         its elements' text (pass ``json.dumps(x)`` for a JSON array), anything else ``str()``.
         """
+        return (await self.run(sql, params, read_only=read_only)).body
+
+    async def respond(
+        self, sql: str, params: Sequence[Any] = (), *, read_only: bool | None = None
+    ) -> Response:
+        """``query``, answered as the API answers: the rows as a JSON response, with the
+        status and headers a function may have set (``response.status``,
+        ``response.headers``)."""
+        result = await self.run(sql, params, read_only=read_only)
+        response = Response.json(result.body)
+        return apply_response_gucs(response, result.response_headers, result.response_status)
+
+    async def run(
+        self, sql: str, params: Sequence[Any] = (), *, read_only: bool | None = None
+    ) -> DbResult:
+        """``query``'s whole result: the body, the row count (``page_total``) and the
+        response settings."""
         tx = self._transactions.plan(self.context, self._schema)
         if read_only is not None and read_only != tx.read_only:
             tx = msgspec.structs.replace(tx, read_only=read_only)
         values = tuple(_text(value) for value in params)
-        result = await self._executor.execute(host_statement(sql, values), tx, self.context)
-        return result.body
+        return await self._executor.execute(host_statement(sql, values), tx, self.context)
 
 
 def _text(value: Any) -> str | bytes | None:

@@ -1,7 +1,7 @@
 """One event type for logs and metrics: every notable thing the library does emits an ``Event``.
 
-A host passes ``observer=`` to ``PgRestApp`` to route events to its metrics or audit system;
-the default writes them to the ``pgrest_asgi`` logger.
+A host passes ``hooks=Hooks(observer=...)`` to ``PgRestApp`` to route events to its metrics
+or audit system; the default writes them to the ``pgrest_asgi`` logger.
 """
 
 from __future__ import annotations

@@ -549,7 +549,7 @@ class PsycopgExecutor:
             await self._discard(conn, "a prepared statement of this connection vanished")
             if retry:
                 return _Retryable("prepared statement missing", check_pool=False)
-        return self.translate(failure, anonymous=tx.role == self.settings.db_anon_role)
+        return self.translate(failure, anonymous=tx.anonymous)
 
     def _session_check(self, conn: AsyncConnection[Any], tx: TxSpec) -> Message:
         sql = SESSION_CHECK_READ_ONLY if tx.read_only else SESSION_CHECK_READ_WRITE
@@ -622,7 +622,7 @@ class PsycopgExecutor:
         if retry and not answered and (tx.read_only or killed_first):
             return _Retryable("the connection was broken", check_pool=True)
         if errors and errors[0].error_field(pq.DiagnosticField.SQLSTATE):
-            return self.translate(errors[0], anonymous=tx.role == self.settings.db_anon_role)
+            return self.translate(errors[0], anonymous=tx.anonymous)
         return DbConnectionError.unreachable(_first_line(exc))
 
     def _message(self, conn: AsyncConnection[Any], sql: str, params: Sequence[Any]) -> Message:

@@ -1,5 +1,5 @@
 """Planning function calls (``/rpc/<name>``): pick the overload, bind the arguments, and
-read the result like a table when it has rows. Pure. Reference §2.J and §4.2 (c).
+read the result like a table when it has rows. Pure.
 
 Overloads are told apart by the *set of argument names* given: every required parameter
 must be present and every given name must be a parameter. A function with one unnamed

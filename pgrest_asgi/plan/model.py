@@ -328,6 +328,8 @@ class TxSpec(msgspec.Struct, frozen=True, kw_only=True):
     pre_request: QualifiedName | None = None
     #: ``jit = off`` for this transaction (before the role's settings).
     jit_off: bool = False
+    #: The caller is anonymous (``AuthResult.anonymous``): a permission error is 401, not 403.
+    anonymous: bool = False
 
 
 def pg_array_literal(values: Sequence[str]) -> str:

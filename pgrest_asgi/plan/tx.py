@@ -88,6 +88,7 @@ class TransactionPlanner:
             settings=extra,
             pre_request=self.pre_request,
             jit_off=not settings.db_jit,
+            anonymous=auth.anonymous,
         )
 
 

@@ -2,7 +2,7 @@
 
 A write is a ``MutatePlan`` (the statement) under a ``ReadPlan`` that selects the response's
 rows — with the request's ``select``, embeds and order — from the statement's ``RETURNING``
-rows. Reference §2.H, §2.I and §4.2 (b). ``WRITE_PASSES`` plan it, reusing the read passes
+rows. ``WRITE_PASSES`` plan it, reusing the read passes
 for the rows the response shows.
 """
 

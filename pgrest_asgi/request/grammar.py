@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["Limits", "PostgrestGrammar", "parse_accept", "parse_prefer"]
 
 _RESERVED = frozenset({"select", "columns", "on_conflict"})
+#: Operator names the grammar parses itself (an entry of the table cannot replace them).
+_BUILT_IN_OPERATORS = frozenset({"in", "is", "not", "and", "or", *FTS_FUNCTIONS})
 _TAIL_RESERVED = ("order", "limit", "offset", "and", "or")
 _OPERATOR_HINT = "operator (eq, gt, ...)"
 
@@ -274,15 +276,23 @@ def _skip_spaces(p: _Parser) -> bool:
 
 
 class PostgrestGrammar:
-    """The default grammar hook: ``parse(method, target, query, headers, body) → ApiRequest``.
+    """The default grammar hook: ``parse(context, query pairs, body) → ApiRequest``.
 
     Subclass and override one ``parse_*`` method to change a piece of the grammar, or pass a
-    different ``operators`` table to add filter operators.
+    different ``operators`` table to add filter operators. Operator names are letters only
+    (the grammar reads ``name.value``) and may not take the place of ``in``, ``is``, ``not``
+    or the full-text operators, which the grammar parses itself.
     """
 
     def __init__(
         self, *, operators: Mapping[str, Operator] = OPERATORS, limits: Limits | None = None
     ) -> None:
+        for name in operators:
+            if not (name.isascii() and name.isalpha()) or name in _BUILT_IN_OPERATORS:
+                raise ValueError(
+                    f"operator name {name!r}: names are ASCII letters only and cannot be "
+                    f"one of {', '.join(sorted(_BUILT_IN_OPERATORS))}"
+                )
         self.operators = operators
         self.limits = limits or Limits()
         alternatives = " or ".join(

@@ -259,7 +259,7 @@ def write_response(
     tx_applied: str | None = None,
     mount_path: str = "",
 ) -> Response:
-    """The response to POST/PATCH/PUT/DELETE (reference §2.H, §2.I). ``mount_path`` (ASGI
+    """The response to POST/PATCH/PUT/DELETE. ``mount_path`` (ASGI
     ``root_path``) prefixes ``Location``, so it points at the resource wherever the app is
     mounted."""
     method = request.method

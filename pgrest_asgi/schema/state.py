@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..observe import Event, Observer
+from ..settings import Settings
 from .model import SchemaCache
 
 if TYPE_CHECKING:
@@ -27,11 +28,22 @@ _RETRY_CAP = 32.0
 
 class CatalogLoader:
     """The default loader: PostgREST's catalog queries, on the executor's maintenance
-    connection (``Executor.maintenance_connection``), in one read-only transaction."""
+    connection (``Executor.maintenance_connection``), in one read-only transaction. Built
+    without schemas, it takes the app's (``db-schemas``, ``db-extra-search-path``)."""
 
-    def __init__(self, schemas: Sequence[str], extra_search_path: Sequence[str] = ()) -> None:
-        self.schemas = tuple(schemas)
+    def __init__(
+        self, schemas: Sequence[str] | None = None, extra_search_path: Sequence[str] = ()
+    ) -> None:
+        self._bound = schemas is not None
+        self.schemas = tuple(schemas) if schemas is not None else ("public",)
         self.extra_search_path = tuple(extra_search_path)
+
+    def bind(self, settings: Settings, observer: Observer | None = None) -> None:
+        """Take the app's schemas, unless built with its own."""
+        if not self._bound:
+            self.schemas = settings.db_schemas
+            self.extra_search_path = settings.db_extra_search_path
+            self._bound = True
 
     async def load(self, executor: Executor) -> SchemaCache:
         from .loader import load_schema_cache

@@ -645,9 +645,9 @@ _HOST_SQL_CACHE: SqlCache[str] = BoundedCache(256)
 
 def host_statement(sql: str, params: Sequence[Any] = ()) -> Statement:
     """A host endpoint's query as the executor's main statement: its rows become a JSON
-    array built by PostgreSQL (``[]`` for none), with the response settings a function may
-    have set. ``sql`` is the host's own text (never request text) with ``$n`` placeholders
-    for ``params``."""
+    array built by PostgreSQL (``[]`` for none), next to the response settings a function
+    may have set (``EndpointRequest.respond`` applies them). ``sql`` is the host's own text
+    (never request text) with ``$n`` placeholders for ``params``."""
     text = _HOST_SQL_CACHE.get(sql)
     if text is None:
         body = exp.Coalesce(

@@ -1,6 +1,6 @@
 """The per-request preamble: one ``SELECT set_config(...)`` statement, fully parameterised.
 
-Order (PostgREST's, see reference §4.1): search_path, the impersonated role's own settings,
+Order (PostgREST's): search_path, the impersonated role's own settings,
 role, request.jwt.claims, request.method, request.path, request.headers, request.cookies,
 [timezone], then hoisted function settings and ``app.settings.*``. Every call passes
 ``is_local = true``, so nothing outlives the transaction.

@@ -1,7 +1,7 @@
 """Where a response's rows come from, when not straight from a table: a write's ``RETURNING``
 rows, or a function's result. Pure.
 
-Writes (reference §4.2 b): the body is one ``json`` parameter, read as typed columns::
+Writes: the body is one ``json`` parameter, read as typed columns::
 
     INSERT INTO "s"."t"("a", "b")
     SELECT "pgrst_body"."a", "pgrst_body"."b"
@@ -14,7 +14,7 @@ Writes (reference §4.2 b): the body is one ``json`` parameter, read as typed co
 It runs as the CTE ``pgrst_mutation``; the response's read then selects (and embeds) from it
 exactly as from a table, under the table's name.
 
-Calls (§4.2 c): ``"s"."f"("a" => $1::integer)`` in FROM, aliased as the result's table type so
+Calls: ``"s"."f"("a" => $1::integer)`` in FROM, aliased as the result's table type so
 filters and embeds apply; POST bodies are read with ``json_to_record`` like writes.
 """
 

@@ -1,4 +1,4 @@
-"""Every JWT failure of reference §2.M, answered over HTTP with PostgREST's exact body and
+"""Every JWT failure PostgREST answers, answered over HTTP with PostgREST's exact body and
 WWW-Authenticate header, and without touching the database."""
 
 from __future__ import annotations

@@ -335,7 +335,7 @@ async def test_head(client: httpx.AsyncClient) -> None:
 
 
 async def test_embeds_on_function_results(client: httpx.AsyncClient) -> None:
-    # Reference §2.F row 46: the result is read like the table of its type, relationships too.
+    # As in PostgREST: the result is read like the table of its type, relationships too.
     resp = await client.get(
         "/rpc/films_since?since=1960&select=title,directors!director_id(name)&order=id"
     )

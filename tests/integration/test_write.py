@@ -64,7 +64,7 @@ async def test_bulk_insert_with_representation_and_count(client: httpx.AsyncClie
 
 
 async def test_insert_representation_embeds_related_rows(client: httpx.AsyncClient) -> None:
-    # Reference §2.F row 46: embeds on the rows a write returns.
+    # As in PostgREST: embeds on the rows a write returns.
     resp = await client.post(
         "/w_books?select=id,title,author:w_authors(name,country)",
         json={"id": 120, "title": "The Dispossessed", "author_id": 1},

@@ -21,6 +21,9 @@ PURE = [
     "observe.py",
     "db/errors.py",
     "auth/claims.py",
+    "context.py",
+    "hooks.py",
+    "cache.py",
 ]
 FORBIDDEN = (
     "psycopg",

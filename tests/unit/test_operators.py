@@ -77,3 +77,9 @@ def test_an_operator_no_table_defines_is_400() -> None:
 )
 def test_endpoint_parameters_as_text(value: object, text: object) -> None:
     assert _text(value) == text
+
+
+@pytest.mark.parametrize("name", ["in", "is", "fts", "not", "sim2", "trgm_sim", "ünï", ""])
+def test_operator_names_the_grammar_cannot_read_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="names are ASCII letters only"):
+        PostgrestGrammar(operators={**OPERATORS, name: Operator("%")})

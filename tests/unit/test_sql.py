@@ -134,7 +134,7 @@ def _films_schema() -> SchemaCache:
 
 FILMS = _films_schema()
 EMBED_CASES = {
-    # Reference §4.2 (a): a to-one and a to-many embed, a filter, order and limit.
+    # A to-one and a to-many embed, a filter, order and limit.
     "embed_to_one_and_to_many": (
         "select=title,director:directors(last_name),roles(character)&year=gt.2000"
         "&order=title&limit=10"
@@ -207,7 +207,7 @@ def _films_with_routines() -> SchemaCache:
 
 
 WRITE_CASES = {
-    # Reference §4.2 (b), with an embed on the inserted rows (row 46).
+    # An insert, with an embed on the inserted rows.
     "write_insert_representation_embed": (
         "POST",
         "films",
@@ -238,7 +238,7 @@ WRITE_CASES = {
         {"prefer": "return=representation"},
         None,
     ),
-    # Reference §4.2 (c).
+    # A function call.
     "rpc_scalar_get": ("GET", "rpc/add_them", "a=1&b=2", {}, None),
     "rpc_scalar_post": ("POST", "rpc/add_them", "", {}, b'{"a": 1, "b": 2}'),
     "rpc_table_embed": (

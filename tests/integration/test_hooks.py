@@ -1,0 +1,80 @@
+"""Hook contracts over HTTP: what a custom authenticator's answer means, host endpoints'
+responses, late-bound defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pgrest_asgi import (
+    AuthResult,
+    CatalogLoader,
+    DefaultRouter,
+    EndpointRequest,
+    Hooks,
+    JwtAuthenticator,
+    PgRestApp,
+    Response,
+    Target,
+)
+from pgrest_asgi.testing import PostgresCluster
+from tests.conftest import app_settings, client_for
+
+
+class SignedOut(JwtAuthenticator):
+    """Everyone runs as other_user; a request without a key counts as anonymous."""
+
+    async def authenticate(
+        self, scope: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> AuthResult:
+        anonymous = "x-key" not in headers
+        claims = {"role": "other_user"}
+        return AuthResult(
+            role="other_user",
+            claims_json='{"role":"other_user"}',
+            anonymous=anonymous,
+            claims=claims,
+        )
+
+
+async def test_an_anonymous_caller_is_401_whatever_its_role(api_db: PostgresCluster) -> None:
+    cfg = app_settings(api_db)
+    app = PgRestApp(cfg.pop("db_uri"), hooks=Hooks(authenticator=SignedOut()), **cfg)
+    async with app.lifespan(), client_for(app) as http:
+        anonymous = await http.get("/secrets")
+        signed_in = await http.get("/secrets", headers={"X-Key": "k"})
+    assert (anonymous.status_code, anonymous.json()["code"]) == (401, "42501")
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert (signed_in.status_code, signed_in.json()["code"]) == (403, "42501")
+
+
+async def stats(request: EndpointRequest) -> Response:
+    return await request.respond(
+        "SELECT pg_catalog.set_config('response.status', '202', true) AS status, "
+        "pg_catalog.set_config('response.headers', '[{\"X-Made-By\": \"sql\"}]', true) AS h, "
+        "$1::int AS n",
+        [dict(request.params).get("n", "0")],
+    )
+
+
+class Router(DefaultRouter):
+    def match(self, method: str, path: bytes, headers: Mapping[str, str]) -> Target:
+        if path == b"/stats":
+            return Target.endpoint(stats)
+        return super().match(method, path, headers)
+
+
+async def test_an_endpoint_answers_as_the_api_does(api_db: PostgresCluster) -> None:
+    cfg = app_settings(api_db)
+    hooks = Hooks(router=Router(), schema_loader=CatalogLoader())
+    app = PgRestApp(cfg.pop("db_uri"), hooks=hooks, **cfg)
+    async with app.lifespan(), client_for(app) as http:
+        resp = await http.get("/stats?n=7")
+        head = await http.head("/stats?n=7")
+        # The late-bound loader took the app's schemas: the API is served as usual.
+        items = await http.get("/items?id=eq.1&select=id")
+    assert (resp.status_code, resp.headers["x-made-by"]) == (202, "sql")
+    assert resp.headers["content-type"] == "application/json; charset=utf-8"
+    assert resp.json() == [{"status": "202", "h": '[{"X-Made-By": "sql"}]', "n": 7}]
+    assert (head.status_code, head.content, "content-length" in head.headers) == (202, b"", False)
+    assert items.json() == [{"id": 1}]
