@@ -20,9 +20,10 @@ Request headers and cookies are left out, so callers share entries whatever thei
 ``request.headers``/``request.cookies``. A hit runs no SQL at all, so no ``db-pre-request``
 function either: do not cache where that function turns callers away.
 
-Writes invalidate. A read-write transaction on a table drops the entries whose SQL names that
-table: its reads, and the reads that embed it. A function call that may write (``VOLATILE``,
-called by POST) or a host endpoint's read-write SQL may change any table: it drops everything.
+Writes invalidate. A write to a table (``statement.writes``) drops the entries whose rows
+came from that table (``statement.relations``): its reads, and the reads that embed it. A
+function call that may write (``VOLATILE``, called by POST) or a host endpoint's read-write
+SQL may change any table: it drops everything.
 Rows changed elsewhere (by triggers, under a view, behind a function's result) are seen once
 their entries expire. A read that overlapped a write is answered but not kept.
 """
@@ -39,9 +40,9 @@ from pgrest_asgi import (
     ExecutorWrapper,
     Hooks,
     PgRestApp,
+    QualifiedName,
     RequestContext,
     Statement,
-    Target,
     TxSpec,
 )
 
@@ -71,7 +72,7 @@ class ResponseCache(ExecutorWrapper):
                 return await self.inner.execute(statement, tx, context)
             finally:
                 self.writes += 1
-                self.drop(context.target if context is not None else None)
+                self.drop(statement.writes)
         key = (tx.role, tx.claims_json, tx.timezone, statement)
         now, writes = self.clock(), self.writes
         try:
@@ -87,13 +88,12 @@ class ResponseCache(ExecutorWrapper):
             self.entries[key] = (now + self.ttl, result)
         return result
 
-    def drop(self, target: Target | None) -> None:
-        """Forget what a write to ``target`` may have changed."""
-        if target is None or target.kind != "relation":
+    def drop(self, table: QualifiedName | None) -> None:
+        """Forget what a write to ``table`` may have changed (``None``: anything)."""
+        if table is None:
             self.entries.clear()
-            return
-        name = '"{}"."{}"'.format(*(n.replace('"', '""') for n in (target.schema, target.name)))
-        self.entries = {k: v for k, v in self.entries.items() if name not in k[3].sql}
+        else:
+            self.entries = {k: v for k, v in self.entries.items() if table not in k[3].relations}
 
 
 def create_app(

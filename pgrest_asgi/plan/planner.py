@@ -23,10 +23,10 @@ from ..request.model import ApiRequest
 from ..request.operators import OPERATORS, Operator
 from ..schema.model import QualifiedName, SchemaCache
 from ..settings import Settings
-from ..sql.build import Statement, build_planned_count, build_read, without_unused
+from ..sql.build import Statement, build_entry, build_planned_count, without_unused
 from .calls import CALL_PASSES
 from .context import PlanContext, PlanPass
-from .model import Plan, ReadPlan
+from .model import MutatePlan, Plan, ReadPlan
 from .read import READ_PASSES
 from .writes import WRITE_PASSES
 
@@ -106,8 +106,18 @@ class SqlglotPlanner:
         if plan.count in ("planned", "estimated"):
             count_sql, used = build_planned_count(plan)
             count_params = tuple(params[i - 1] for i in used)
+        sql, relations = build_entry(plan)
+        writes = plan.source.table if isinstance(plan.source, MutatePlan) else None
         if plan.explain is not None:
-            return Statement(build_read(plan), tuple(params), explain=plan.explain.format)
+            return Statement(
+                sql, tuple(params), explain=plan.explain.format, relations=relations, writes=writes
+            )
         return Statement(
-            build_read(plan), tuple(params), count_sql, count_params, checks=plan.checks
+            sql,
+            tuple(params),
+            count_sql,
+            count_params,
+            checks=plan.checks,
+            relations=relations,
+            writes=writes,
         )

@@ -35,6 +35,7 @@ from ..plan.model import (
     RowCheck,
     SelectColumn,
 )
+from ..plan.walk import rows_nodes
 from ..schema.model import QualifiedName
 from .nodes import (
     call,
@@ -57,6 +58,7 @@ __all__ = [
     "DbResult",
     "SqlCache",
     "Statement",
+    "build_entry",
     "build_read",
     "host_statement",
     "read_sql_cache",
@@ -84,6 +86,12 @@ class Statement(msgspec.Struct, frozen=True):
     explain: str | None = None
     #: Checked on the main statement's row count before COMMIT (writes).
     checks: tuple[RowCheck, ...] = ()
+    #: The tables and views whose rows it reads or writes (the read, its embeds, the table
+    #: a function's rows are, the table a write changes), for caches and tracing; functions
+    #: may touch more than this says.
+    relations: tuple[QualifiedName, ...] = ()
+    #: The table a write changes (``None`` for reads and function calls).
+    writes: QualifiedName | None = None
 
 
 class DbResult(msgspec.Struct, kw_only=True):
@@ -106,20 +114,34 @@ class DbResult(msgspec.Struct, kw_only=True):
 SqlCache: TypeAlias = BoundedCache[Any, V]
 
 
-read_sql_cache: SqlCache[str] = BoundedCache()
+read_sql_cache: SqlCache[tuple[str, tuple[QualifiedName, ...]]] = BoundedCache()
 
 
-def build_read(plan: ReadPlan, cache: SqlCache[str] = read_sql_cache) -> str:
-    sql = cache.get(plan)
-    if sql is None:
+Built = tuple[str, tuple[QualifiedName, ...]]
+
+
+def build_read(plan: ReadPlan, cache: SqlCache[Built] = read_sql_cache) -> str:
+    """The plan's SQL text (cached by the plan's shape)."""
+    return build_entry(plan, cache)[0]
+
+
+def build_entry(plan: ReadPlan, cache: SqlCache[Built] = read_sql_cache) -> Built:
+    """The plan's SQL text and the relations its rows come from, cached together: a hit
+    costs one lookup."""
+    entry = cache.get(plan)
+    if entry is None:
         sql = render(read_expression(plan))
         if plan.explain is not None:
             # Format and options come from fixed whitelists (planner.negotiate).
             words = [f"FORMAT {plan.explain.format.upper()}"]
             words += [option.upper() for option in plan.explain.options]
             sql = f"EXPLAIN ({', '.join(words)}) {sql}"
-        cache.put(plan, sql)
-    return sql
+        # The rows answered first (the table read or written), then embeds, in walk order.
+        main = plan.source.table if isinstance(plan.source, MutatePlan) else plan.relation
+        relations = (main, *(node.relation for node in rows_nodes(plan)))
+        entry = (sql, tuple(dict.fromkeys(r for r in relations if r is not None)))
+        cache.put(plan, entry)
+    return entry
 
 
 count_sql_cache: SqlCache[tuple[str, tuple[int, ...]]] = BoundedCache()

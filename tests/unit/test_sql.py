@@ -545,3 +545,28 @@ def test_cast_types_in_a_read() -> None:
         f'CAST({column} AS NUMERIC(10,2)) AS "e" FROM'
     ) in sql
     assert params == []
+
+
+@pytest.mark.parametrize(
+    ("name", "relations", "writes"),
+    [
+        ("write_insert_representation_embed", ("films", "directors"), "films"),
+        ("write_delete_representation", ("films", "roles"), "films"),
+        ("rpc_scalar_get", (), None),
+        ("rpc_table_embed", ("films", "directors"), None),
+    ],
+)
+def test_a_statement_names_the_relations_of_its_rows(
+    name: str, relations: tuple[str, ...], writes: str | None
+) -> None:
+    """``Statement.relations``/``writes``: what a cache or a tracer keys on."""
+    method, path, query, headers, body = WRITE_CASES[name]
+    kind, _, fn = path.rpartition("/")
+    context = RequestContext(
+        method=method, target=Target("rpc" if kind else "relation", "api", fn), headers=headers
+    )
+    request = PostgrestGrammar().parse(context, parse_qsl(query, keep_blank_values=True), body)
+    planner = SqlglotPlanner(Settings())
+    statement = planner.build(*planner.plan(request, _films_with_routines(), context))
+    assert statement.relations == tuple(QualifiedName("api", r) for r in relations)
+    assert statement.writes == (QualifiedName("api", writes) if writes else None)
