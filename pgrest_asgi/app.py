@@ -12,8 +12,8 @@ Start-up and shutdown (pool, schema cache, NOTIFY listener) are ``lifecycle.py``
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
-from typing import Any, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar, cast
 
 from .asgi import (
     NO_STOPWATCH,
@@ -58,6 +58,7 @@ from .settings import Settings
 
 __all__ = ["PgRestApp"]
 
+T = TypeVar("T")
 _BODY_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
@@ -163,23 +164,9 @@ class PgRestApp:
         except PgRestError as exc:
             response = error_response(exc, settings)
         except ClientGone:
-            self.observer(
-                Event(
-                    name="request.cancelled",
-                    message="the client disconnected; its transaction was cancelled",
-                    fields={"path": scope.get("path")},
-                )
-            )
-            return
+            return self.observer(Event.request_cancelled(scope.get("path")))
         except Exception as exc:
-            self.observer(
-                Event(
-                    name="app.unhandled",
-                    message=repr(exc),
-                    level="error",
-                    fields={"path": scope.get("path")},
-                )
-            )
+            self.observer(Event.unhandled(exc, scope.get("path")))
             response = error_response(PgRestError.internal(), settings)
         if response is not None:  # else a host ASGI app answered
             timing = clock.header() if settings.server_timing_enabled else None
@@ -240,14 +227,8 @@ class PgRestApp:
             scope=scope,
         )
         if target.kind == "endpoint":
-            endpoint = EndpointRequest(
-                context, body, executor=self.executor, transactions=self.transactions, schema=schema
-            )
-            answer = await self.watching(lambda: target.handler(endpoint), receive)
-            if not isinstance(answer, Response):
-                raise TypeError(f"endpoint {target.handler!r} returned {answer!r}, not a Response")
-            answer.head = answer.head or method == "HEAD"
-            return answer
+            endpoint = EndpointRequest(context, body, self.executor, self.transactions, schema)
+            return await self.watching(endpoint.answer, receive)
         request = self.grammar.parse(context, query_params(query), body)
         clock.lap("parse")
         if method == "OPTIONS":
@@ -264,7 +245,7 @@ class PgRestApp:
         clock.lap("response")
         return response
 
-    async def watching(self, run: Any, receive: ASGIReceiveCallable) -> Any:
+    async def watching(self, run: Callable[[], Awaitable[T]], receive: ASGIReceiveCallable) -> T:
         """Await ``run()``, cancelling it when the client disconnects (if so configured)."""
         if not self.settings.server_cancel_on_disconnect:
             return await run()

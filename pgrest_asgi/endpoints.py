@@ -50,7 +50,6 @@ class EndpointRequest:
         self,
         context: RequestContext,
         body: bytes | None,
-        *,
         executor: Executor,
         transactions: TransactionPlanner,
         schema: SchemaCache,
@@ -62,6 +61,15 @@ class EndpointRequest:
         self._executor = executor
         self._transactions = transactions
         self._schema = schema
+
+    async def answer(self) -> Response:
+        """Call the target's handler with this request; a HEAD is answered without a body."""
+        handler = self.context.target.handler
+        response = await handler(self)
+        if not isinstance(response, Response):
+            raise TypeError(f"endpoint {handler!r} returned {response!r}, not a Response")
+        response.head = response.head or self.context.method == "HEAD"
+        return response
 
     @property
     def params(self) -> list[tuple[str, str]]:

@@ -24,6 +24,17 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     level: Level = "info"
     fields: dict[str, Any] = msgspec.field(default_factory=dict)
 
+    @classmethod
+    def request_cancelled(cls, path: object) -> Event:
+        """The client left before its answer; its transaction was cancelled."""
+        message = "the client disconnected; its transaction was cancelled"
+        return cls(name="request.cancelled", message=message, fields={"path": path})
+
+    @classmethod
+    def unhandled(cls, exc: BaseException, path: object) -> Event:
+        """An exception no stage turned into an error response (answered 500)."""
+        return cls(name="app.unhandled", message=repr(exc), level="error", fields={"path": path})
+
 
 Observer = Callable[[Event], None]
 

@@ -3,7 +3,7 @@ responses, late-bound defaults."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pgrest_asgi import (
@@ -11,14 +11,20 @@ from pgrest_asgi import (
     CatalogLoader,
     DefaultRouter,
     EndpointRequest,
+    Event,
+    ExecutorWrapper,
     Hooks,
     JwtAuthenticator,
     PgRestApp,
+    PsycopgExecutor,
+    RequestContext,
     Response,
+    Statement,
     Target,
+    TxSpec,
 )
 from pgrest_asgi.testing import PostgresCluster
-from tests.conftest import app_settings, client_for
+from tests.conftest import app_settings, client_for, make_token
 
 
 class SignedOut(JwtAuthenticator):
@@ -78,3 +84,34 @@ async def test_an_endpoint_answers_as_the_api_does(api_db: PostgresCluster) -> N
     assert resp.json() == [{"status": "202", "h": '[{"X-Made-By": "sql"}]', "n": 7}]
     assert (head.status_code, head.content, "content-length" in head.headers) == (202, b"", False)
     assert items.json() == [{"id": 1}]
+
+
+class TaggingExecutor(PsycopgExecutor):
+    """One extra statement in every transaction, from the caller's claims."""
+
+    def before_main(
+        self, statement: Statement, tx: TxSpec, context: RequestContext | None
+    ) -> Sequence[tuple[str, Sequence[Any]]]:
+        tag = context.headers.get("x-tag", "none") if context is not None else "none"
+        return [("SELECT pg_catalog.set_config('app.settings.greeting', $1, true)", [tag])]
+
+
+async def test_before_main_adds_a_statement_to_every_transaction(
+    api_db: PostgresCluster,
+) -> None:
+    cfg = app_settings(api_db)
+    events: list[Event] = []
+    hooks = Hooks(executor=ExecutorWrapper(TaggingExecutor()), observer=events.append)
+    app = PgRestApp(cfg.pop("db_uri"), hooks=hooks, **cfg)
+    async with app.lifespan(), client_for(app) as http:
+        # After the request settings (app.settings.greeting = 'hello'), before the main query.
+        resp = await http.get("/rpc/request_context?select=greeting", headers={"X-Tag": "t1"})
+        plain = await http.get("/rpc/request_context?select=greeting")
+        # The wrapped executor took the app's observer: its events reach the host (a function
+        # that leaves a LISTEN behind gets its connection discarded, with an event).
+        user = {"Authorization": "Bearer " + make_token({"role": "web_user"})}
+        listened = await http.post("/rpc/ss_listen", json={}, headers=user)
+    assert (resp.status_code, resp.json()) == (200, [{"greeting": "t1"}])
+    assert plain.json() == [{"greeting": "none"}]
+    assert listened.status_code == 200
+    assert "db.session_discarded" in {event.name for event in events}
