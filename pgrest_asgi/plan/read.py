@@ -64,6 +64,8 @@ __all__ = [
 ]
 
 _JSON_TYPES = frozenset({"json", "jsonb"})
+#: ``select=*`` (or no ``select``) on a table without domain representations.
+_STAR = (SelectColumn(ColumnExpr("*")),)
 _SIMILARITY = 0.75
 _MAX_TABLES_FOR_HINT = 500
 
@@ -145,6 +147,8 @@ def negotiate_media(plan: ReadPlan, ctx: PlanContext) -> ReadPlan:
     negotiated = negotiate(
         request.accept, plan_enabled=ctx.settings.db_plan_enabled, geojson=geojson is not None
     )
+    if negotiated == _DEFAULT_MEDIA:  # JSON, as the plan starts (``Accept: */*``)
+        return plan
     return msgspec.structs.replace(
         plan,
         media=negotiated.media,
@@ -279,7 +283,9 @@ def plan_select(
                 item.aggregate_cast,
             ),
         )
-    if table.has_representations and field.name == "*":
+    if field.name == "*" and item.alias is None and item.cast is None and not field.json_path:
+        if not table.has_representations:
+            return _STAR
         # Domain representations apply per column, so * is spelled out.
         return tuple(
             SelectColumn(ColumnExpr(c.name), None, None, c.json_cast) for c in table.columns
