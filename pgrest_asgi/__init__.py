@@ -55,7 +55,7 @@ from .plan.planner import (
     SqlglotPlanner,
 )
 from .plan.tx import TransactionPlanner
-from .plan.walk import RowsNode, assign, eq, restrict, rows_nodes, transform
+from .plan.walk import RowsNode, assign, check, eq, restrict, rows_nodes, transform
 from .request.grammar import Limits, PostgrestGrammar
 from .request.model import (
     ApiRequest,
@@ -156,6 +156,7 @@ __all__ = [
     "TxSpec",
     "__version__",
     "assign",
+    "check",
     "eq",
     "restrict",
     "rows_nodes",

@@ -488,7 +488,8 @@ class PsycopgExecutor:
             await self._settle(conn, session)
         if statement.checks:
             rows = int(row.get_value(0, 1) or 0)
-            failed = next((c for c in statement.checks if c.failed(rows)), None)
+            rule_ok = fields <= 7 or row.get_value(0, 7) != b"f"
+            failed = next((c for c in statement.checks if c.failed(rows, rule_ok)), None)
             ending = [Message(b"ROLLBACK")] if failed is not None else _end(tx)
             if deferred_end and clean:
                 ending.append(self._session_check(conn, tx))
@@ -498,7 +499,7 @@ class PsycopgExecutor:
                 if clean and (failure is None or failed is not None):
                     await self._settle(conn, ended[-1])
             if failed is not None:
-                raise row_check_error(failed, rows)
+                raise row_check_error(failed, rows, anonymous=tx.anonymous)
             if deferred_end and failure is not None:
                 raise await self._failed(conn, failure, tx, None, retry=False)
         if statement.explain is not None:
@@ -678,7 +679,11 @@ def _int_or_none(value: bytes | None) -> int | None:
     return None if value is None else int(value)
 
 
-def row_check_error(check: RowCheck, rows: int) -> PgRestError:
+def row_check_error(check: RowCheck, rows: int, *, anonymous: bool = False) -> PgRestError:
+    if check.error == "rule":
+        # As PostgreSQL answers a row that fails a row-level security WITH CHECK.
+        message = f'new row violates a write rule for table "{check.table}"'
+        return database_error("42501", message, None, None, anonymous=anonymous)
     if check.error == "put":
         return ApiRequestError.put_key_mismatch()
     if check.error == "max_affected":

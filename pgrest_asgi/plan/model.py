@@ -203,6 +203,9 @@ class MutatePlan(msgspec.Struct, frozen=True, kw_only=True, tag="mutate"):
     #: Columns written from a parameter whatever the body says (a host's write rule, e.g.
     #: ``tenant_id``): inserted and updated rows get this value; the body's key is ignored.
     assign: tuple[tuple[TypedColumn, Param], ...] = ()
+    #: Conditions every row the statement writes must meet, on its new values (a host's
+    #: write rule); one row that does not fails the request and rolls the write back.
+    check: tuple[Condition, ...] = ()
 
     @property
     def relation(self) -> QualifiedName:
@@ -255,10 +258,14 @@ class RowCheck(msgspec.Struct, frozen=True, kw_only=True):
 
     exactly: int | None = None
     at_most: int | None = None
-    #: Which error: ``singular`` (PGRST116), ``put`` (PGRST115), ``max_affected`` (PGRST124).
-    error: Literal["singular", "put", "max_affected"] = "singular"
+    #: Which error: ``singular`` (PGRST116), ``put`` (PGRST115), ``max_affected`` (PGRST124),
+    #: ``rule`` (42501: a written row fails a write rule's ``check``; ``table`` names it).
+    error: Literal["singular", "put", "max_affected", "rule"] = "singular"
+    table: str = ""
 
-    def failed(self, rows: int) -> bool:
+    def failed(self, rows: int, rule_ok: bool = True) -> bool:
+        if self.error == "rule":
+            return not rule_ok
         if self.exactly is not None and rows != self.exactly:
             return True
         return self.at_most is not None and rows > self.at_most

@@ -26,7 +26,7 @@ from ..settings import Settings
 from ..sql.build import Statement, build_entry, build_planned_count, without_unused
 from .calls import CALL_PASSES
 from .context import PlanContext, PlanPass
-from .model import MutatePlan, Plan, ReadPlan
+from .model import MutatePlan, Plan, ReadPlan, RowCheck
 from .read import READ_PASSES
 from .writes import WRITE_PASSES
 
@@ -107,7 +107,12 @@ class SqlglotPlanner:
             count_sql, used = build_planned_count(plan)
             count_params = tuple(params[i - 1] for i in used)
         sql, relations = build_entry(plan)
-        writes = plan.source.table if isinstance(plan.source, MutatePlan) else None
+        writes = None
+        checks = plan.checks
+        if isinstance(plan.source, MutatePlan):
+            writes = plan.source.table
+            if plan.source.check:
+                checks = (*checks, RowCheck(error="rule", table=writes.name))
         if plan.explain is not None:
             return Statement(
                 sql, tuple(params), explain=plan.explain.format, relations=relations, writes=writes
@@ -117,7 +122,7 @@ class SqlglotPlanner:
             tuple(params),
             count_sql,
             count_params,
-            checks=plan.checks,
+            checks=checks,
             relations=relations,
             writes=writes,
         )

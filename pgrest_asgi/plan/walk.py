@@ -12,8 +12,8 @@ each *rows node* — the object that decides which rows of one relation are used
   changed, so the read over them is not visited: restrict the statement instead).
 
 Each node has ``relation`` (a ``QualifiedName`` or ``None``) and ``where``. ``restrict``
-adds conditions to a node, ``assign`` makes a write set a column, ``eq`` builds the usual
-condition::
+adds conditions to a node, ``assign`` makes a write set a column, ``check`` makes a write
+refuse rows whose new values fail a condition, ``eq`` builds the usual condition::
 
     ORDERS = QualifiedName("api", "orders")
 
@@ -54,7 +54,7 @@ from .model import (
     TypedColumn,
 )
 
-__all__ = ["RowsNode", "assign", "eq", "restrict", "rows_nodes", "transform"]
+__all__ = ["RowsNode", "assign", "check", "eq", "restrict", "rows_nodes", "transform"]
 
 RowsNode = ReadPlan | EmbedPlan | MutatePlan
 N = TypeVar("N", bound=RowsNode)
@@ -122,6 +122,15 @@ def restrict(node: N, *conditions: Condition) -> N:
 def eq(column: str, value: Param) -> Cond:
     """``"column" = $n`` on the node's relation; ``value`` comes from ``ctx.param(...)``."""
     return Cond(ColumnExpr(column), "=", value)
+
+
+def check(node: N, *conditions: Condition) -> N:
+    """For a ``MutatePlan`` that inserts or updates rows: every row it writes must meet
+    ``conditions`` (on its new values), or the request fails with 403 ``42501`` (401 for an
+    anonymous caller) and nothing is written. Other nodes are returned unchanged."""
+    if not isinstance(node, MutatePlan) or node.kind == "delete" or not conditions:
+        return node
+    return msgspec.structs.replace(node, check=(*node.check, *conditions))
 
 
 def assign(node: N, ctx: PlanContext, column: str, value: Any) -> N:

@@ -641,6 +641,29 @@ def read_expression(plan: ReadPlan) -> exp.Select:
             exp.Alias(this=inserted, alias=exp.to_identifier("response_inserted")),
             exp.Alias(this=location, alias=exp.to_identifier("location")),
         ]
+        if write.check:
+            # Every written row meets the write rules' checks (read before COMMIT).
+            rows_as_table = QualifiedName("", write.table.name)
+            verdict = exp.Select(
+                expressions=[
+                    exp.Coalesce(
+                        this=pg("bool_and", conjunction(rows_as_table, write.check)),
+                        expressions=[exp.true()],
+                    )
+                ]
+            )
+            verdict.set(
+                "from_",
+                exp.From(
+                    this=exp.Table(
+                        this=ident(MUTATION_CTE),
+                        alias=exp.TableAlias(this=ident(write.table.name)),
+                    )
+                ),
+            )
+            columns.append(
+                exp.Alias(this=exp.Subquery(this=verdict), alias=exp.to_identifier("rule_ok"))
+            )
     outer = exp.Select(expressions=columns)
     outer.set(
         "from_",

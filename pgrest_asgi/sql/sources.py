@@ -22,7 +22,17 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from ..plan.model import CallArg, CallPlan, MutatePlan, Param, TypedColumn
+from ..plan.model import (
+    CallArg,
+    CallPlan,
+    Cond,
+    Condition,
+    IsCond,
+    LogicCond,
+    MutatePlan,
+    Param,
+    TypedColumn,
+)
 from .gucs import quote_ident
 from .nodes import call, chain, conjunction, ident, param, pg, table_node
 
@@ -161,7 +171,11 @@ def inserted_count() -> exp.Expr:
 
 def _returning(m: MutatePlan) -> list[exp.Expr]:
     target = m.table
-    if not m.returning:
+    names = m.returning
+    if m.check and "*" not in names:
+        # A write rule's check reads these columns of the written rows.
+        names = (*names, *(n for n in dict.fromkeys(checked_columns(m.check)) if n not in names))
+    if not names:
         return [exp.Literal.number(1)]
     return [
         exp.Column(
@@ -169,8 +183,19 @@ def _returning(m: MutatePlan) -> list[exp.Expr]:
             table=ident(target.name),
             db=ident(target.schema),
         )
-        for name in m.returning
+        for name in names
     ]
+
+
+def checked_columns(conditions: tuple[Condition, ...]) -> list[str]:
+    """The column names a write rule's conditions read."""
+    out: list[str] = []
+    for cond in conditions:
+        if isinstance(cond, LogicCond):
+            out += checked_columns(cond.children)
+        elif isinstance(cond, (Cond, IsCond)):
+            out.append(cond.expr.name)
+    return out
 
 
 def uses_where(m: MutatePlan) -> bool:

@@ -6,9 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import psycopg
+
 from pgrest_asgi import (
     AuthResult,
     CatalogLoader,
+    ColumnExpr,
+    Cond,
     DefaultRouter,
     EndpointRequest,
     Event,
@@ -16,15 +20,22 @@ from pgrest_asgi import (
     Hooks,
     JwtAuthenticator,
     PgRestApp,
+    Plan,
+    PlanContext,
     PsycopgExecutor,
+    QualifiedName,
     RequestContext,
     Response,
+    RowsNode,
+    SqlglotPlanner,
     Statement,
     Target,
     TxSpec,
+    check,
+    transform,
 )
 from pgrest_asgi.testing import PostgresCluster
-from tests.conftest import app_settings, client_for, make_token
+from tests.conftest import API_DB, app_settings, client_for, make_token
 
 
 class SignedOut(JwtAuthenticator):
@@ -115,3 +126,67 @@ async def test_before_main_adds_a_statement_to_every_transaction(
     assert plain.json() == [{"greeting": "none"}]
     assert listened.status_code == 200
     assert "db.session_discarded" in {event.name for event in events}
+
+
+ITEMS = QualifiedName("api", "items")
+
+
+def cheap_items(plan: Plan, ctx: PlanContext) -> Plan:
+    """A write rule: no item may be written with a price of 1000 or more."""
+    limit = ctx.param("1000")
+
+    def visit(node: RowsNode) -> RowsNode:
+        if node.relation != ITEMS:
+            return node
+        return check(node, Cond(ColumnExpr("price"), "<", limit))
+
+    return transform(plan, visit)
+
+
+async def _price(cluster: PostgresCluster, item: int) -> Any:
+    async with await psycopg.AsyncConnection.connect(cluster.dsn(API_DB)) as conn:
+        row = await (
+            await conn.execute("SELECT price FROM api.items WHERE id = %s", [item])
+        ).fetchone()
+    return None if row is None else str(row[0])
+
+
+async def test_a_write_rule_check_refuses_rows_and_writes_nothing(api_db: PostgresCluster) -> None:
+    cfg = app_settings(api_db)
+    app = PgRestApp(
+        cfg.pop("db_uri"), hooks=Hooks(planner=SqlglotPlanner(passes=(cheap_items,))), **cfg
+    )
+    user = {"Authorization": "Bearer " + make_token({"role": "web_user"})}
+    refused = {
+        "code": "42501",
+        "details": None,
+        "hint": None,
+        "message": 'new row violates a write rule for table "items"',
+    }
+    async with app.lifespan(), client_for(app) as http:
+        # One row of two fails: nothing is inserted.
+        resp = await http.post(
+            "/items",
+            json=[{"id": 901, "name": "ok", "price": 5}, {"id": 902, "name": "no", "price": 5000}],
+            headers=user,
+        )
+        assert (resp.status_code, resp.json()) == (403, refused)
+        assert (await _price(api_db, 901), await _price(api_db, 902)) == (None, None)
+        resp = await http.post("/items", json={"id": 903, "name": "ok", "price": 5}, headers=user)
+        assert resp.status_code == 201
+        # An update whose new value fails is refused; the row keeps its value.
+        resp = await http.patch("/items?id=eq.3", json={"price": 1000}, headers=user)
+        assert (resp.status_code, resp.json()) == (403, refused)
+        assert await _price(api_db, 3) == "4.50"
+        resp = await http.patch(
+            "/items?id=eq.3", json={"price": 999}, headers={**user, "Prefer": "return=minimal"}
+        )
+        assert resp.status_code == 204
+        # An upsert that would update a row to a refused value, with a representation.
+        resp = await http.post(
+            "/items?select=id",
+            json={"id": 903, "name": "ok", "price": 7000},
+            headers={**user, "Prefer": "resolution=merge-duplicates,return=representation"},
+        )
+        assert (resp.status_code, resp.json()) == (403, refused)
+        assert await _price(api_db, 903) == "5.00"
