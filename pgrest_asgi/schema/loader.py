@@ -142,7 +142,7 @@ async def _run_queries(
             await cur.execute(query, params, prepare=False)
             return await cur.fetchall()
 
-        meta = (await fetch(queries.META))[0]
+        meta = (await fetch(queries.META, {"schemas": schemas}))[0]
         pg_version = int(meta["pg_version"])
         if pg_version >= 150000:
             roles = await fetch(queries.ROLE_SETTINGS_PG15)
@@ -157,6 +157,7 @@ async def _run_queries(
             "views": await fetch(queries.VIEW_DEFINITIONS, {"view_schemas": view_schemas}),
             "routines": await fetch(queries.ROUTINES, {"schemas": schemas}),
             "role_settings": roles,
+            "schema_descriptions": meta["schema_descriptions"] or {},
         }
 
 
@@ -216,6 +217,7 @@ def build_schema_cache(
     routines: list[Row],
     role_settings: list[Row],
     geojson_schema: str | None = None,
+    schema_descriptions: Mapping[str, str] | None = None,
 ) -> SchemaCache:
     """Assemble a ``SchemaCache`` from the rows of the catalog queries."""
     names: dict[int, QualifiedName] = {}
@@ -345,6 +347,7 @@ def build_schema_cache(
         role_isolation=role_isolation,
         pg_version=pg_version,
         geojson_function=QualifiedName(geojson_schema, "st_asgeojson") if geojson_schema else None,
+        schema_descriptions=dict(schema_descriptions or {}),
     )
 
 

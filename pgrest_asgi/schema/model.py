@@ -191,6 +191,8 @@ class SchemaCache(msgspec.Struct, frozen=True, kw_only=True):
     pg_version: int = 0
     #: PostGIS's ``ST_AsGeoJSON(record)`` when installed: enables ``application/geo+json``.
     geojson_function: QualifiedName | None = None
+    #: ``COMMENT ON SCHEMA`` of the exposed schemas that have one (the OpenAPI ``info``).
+    schema_descriptions: Mapping[str, str] = msgspec.field(default_factory=dict)
 
     def table(self, schema: str, name: str) -> Table | None:
         return self.tables.get(QualifiedName(schema, name))

@@ -38,7 +38,13 @@ SELECT
   (SELECT n.nspname::text FROM pg_catalog.pg_proc p
    JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
    WHERE p.proname = 'st_asgeojson' AND p.proargtypes[0] = 'pg_catalog.record'::regtype
-   ORDER BY p.oid LIMIT 1) AS geojson_schema
+   ORDER BY p.oid LIMIT 1) AS geojson_schema,
+  -- COMMENT ON SCHEMA of the exposed schemas that have one (the OpenAPI info).
+  (SELECT pg_catalog.json_object_agg(n.nspname, d.description)
+   FROM pg_catalog.pg_namespace n
+   JOIN pg_catalog.pg_description d
+     ON d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::regclass
+   WHERE n.nspname = ANY(%(schemas)s)) AS schema_descriptions
 """
 
 #: Table-like relations in the exposed schemas (in their configured order); no partitions.

@@ -560,6 +560,22 @@ async def test_quoted_names(fresh_db: str) -> None:
     assert fks == {("child", "ta(b)le", ("pa\\rent",)), ("child", "v(1)", ("pa\\rent",))}
 
 
+async def test_schema_comments(fresh_db: str) -> None:
+    await _setup(
+        fresh_db,
+        """
+        CREATE SCHEMA shop;
+        COMMENT ON SCHEMA shop IS 'Shop API
+Orders and customers.';
+        CREATE SCHEMA plain;
+        CREATE SCHEMA hidden;
+        COMMENT ON SCHEMA hidden IS 'not exposed';
+        """,
+    )
+    cache = await _load(fresh_db, ("shop", "plain"))
+    assert cache.schema_descriptions == {"shop": "Shop API\nOrders and customers."}
+
+
 def test_parse_view_columns_ignores_nested_queries() -> None:
     # shape of pg_rewrite.ev_action: only the outer target list counts
     tle = (
