@@ -164,3 +164,36 @@ async def test_role_claim_key(app_factory: Any) -> None:
         missing = make_token({"sub": "someone"})
         resp = await http.get("/whoami?select=role", headers={"Authorization": f"Bearer {missing}"})
         assert resp.json() == [{"role": "web_anon"}]
+
+
+async def test_algorithm_confusion_is_refused(app_factory: Any) -> None:
+    """SEC-08: with an RSA key configured, an HS256 token whose HMAC key is that RSA public
+    key (its PEM, or its JWK text: what an attacker can download) is refused."""
+    import hashlib
+    import hmac
+
+    from joserfc.jwk import RSAKey
+
+    rsa = RSAKey.generate_key(2048)
+    public_jwk = json.dumps(rsa.as_dict(private=False))
+    jwks = json.dumps({"keys": [rsa.as_dict(private=False)]})
+    public_pem = rsa.as_pem(private=False)
+    head = _b64({"alg": "HS256", "typ": "JWT"})
+    body = _b64({"role": "web_user"})
+    signing_input = f"{head}.{body}".encode()
+    async with app_factory(jwt_secret=jwks) as (_, http):
+        for secret in (public_pem, public_jwk.encode(), jwks.encode()):
+            mac = hmac.new(secret, signing_input, hashlib.sha256).digest()
+            signature = base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+            token = f"{head}.{body}.{signature}"
+            resp = await http.get("/secrets", headers={"Authorization": f"Bearer {token}"})
+            assert resp.status_code == 401
+            assert resp.json() == {
+                "code": "PGRST301",
+                "details": "No suitable key was found to decode the JWT",
+                "hint": None,
+                "message": "No suitable key or wrong key type",
+            }
+            assert resp.headers["www-authenticate"] == challenge(
+                "No suitable key or wrong key type"
+            )

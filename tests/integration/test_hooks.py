@@ -16,6 +16,7 @@ from pgrest_asgi import (
     DefaultRouter,
     EndpointRequest,
     Event,
+    Executor,
     ExecutorWrapper,
     Hooks,
     JwtAuthenticator,
@@ -27,6 +28,7 @@ from pgrest_asgi import (
     RequestContext,
     Response,
     RowsNode,
+    SchemaCache,
     SqlglotPlanner,
     Statement,
     Target,
@@ -190,3 +192,37 @@ async def test_a_write_rule_check_refuses_rows_and_writes_nothing(api_db: Postgr
         )
         assert (resp.status_code, resp.json()) == (403, refused)
         assert await _price(api_db, 903) == "5.00"
+
+
+class TimingOutLoader(CatalogLoader):
+    """The catalog queries, after a statement that hits its statement_timeout: from the second
+    load on, a reload fails in PostgreSQL as a slow catalog would (REL-33)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads = 0
+
+    async def load(self, executor: Executor) -> SchemaCache:
+        self.loads += 1
+        if self.loads > 1:
+            async with executor.maintenance_connection() as conn:
+                await conn.execute("SET statement_timeout = '50ms'")
+                await conn.execute("SELECT pg_catalog.pg_sleep(5)")
+        return await super().load(executor)
+
+
+async def test_a_reload_that_times_out_keeps_the_old_cache(api_db: PostgresCluster) -> None:
+    """REL-33: the old cache keeps serving, and the failure is an event the host sees."""
+    cfg = app_settings(api_db)
+    events: list[Event] = []
+    hooks = Hooks(schema_loader=TimingOutLoader(), observer=events.append)
+    app = PgRestApp(cfg.pop("db_uri"), hooks=hooks, **cfg)
+    async with app.lifespan(), client_for(app) as http:
+        before = app.schema_cache
+        assert await app.reload_schema() is False
+        assert app.schema_cache is before
+        assert (await http.get("/items?select=id&id=eq.1")).json() == [{"id": 1}]
+    failed = [event for event in events if event.name == "schema_cache.failed"]
+    assert len(failed) == 1
+    assert failed[0].level == "error"
+    assert "canceling statement due to statement timeout" in failed[0].message
