@@ -201,3 +201,28 @@ async def test_load_shedding_past_max_waiting(app_factory: Any) -> None:
             assert refused.headers["retry-after"] == "1"
             assert refused.json()["code"] == "PGRST003"
         assert (await waiting).json() == [{"id": 1}]
+
+
+async def test_many_slow_requests_on_a_small_pool(app_factory: Any) -> None:
+    """REL-04: more slow requests than connections: each is answered 200 or 504 PGRST003,
+    never anything else, and the pool serves again afterwards."""
+    import asyncio
+
+    async with app_factory(db_pool=2, db_pool_acquisition_timeout=1.0) as (_, http):
+        warm = await asyncio.gather(*(http.get("/items?id=eq.1") for _ in range(2)))
+        assert [r.status_code for r in warm] == [200, 200]
+        answers = await asyncio.gather(
+            *(http.post("/rpc/sleep_for", json={"seconds": 3}) for _ in range(8))
+        )
+        statuses = sorted(r.status_code for r in answers)
+        assert set(statuses) == {200, 504}, statuses
+        assert statuses.count(200) == 2
+        for resp in answers:
+            if resp.status_code == 504:
+                assert resp.json() == {
+                    "code": "PGRST003",
+                    "details": None,
+                    "hint": None,
+                    "message": "Timed out acquiring connection from connection pool.",
+                }
+        assert (await http.get("/items?id=eq.1&select=id")).json() == [{"id": 1}]
