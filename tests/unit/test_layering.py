@@ -24,6 +24,7 @@ PURE = [
     "context.py",
     "hooks.py",
     "cache.py",
+    "openapi",
 ]
 FORBIDDEN = (
     "psycopg",
