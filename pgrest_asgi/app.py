@@ -51,6 +51,7 @@ from .request.checks import applicable
 from .request.grammar import PostgrestGrammar
 from .response.build import Response, build, error_response, finish, preflight
 from .response.options import options_response
+from .root import RootDocument
 from .router import DefaultRouter, route_path
 from .schema.model import SchemaCache
 from .schema.state import CatalogLoader, SchemaState
@@ -100,6 +101,7 @@ class PgRestApp:
         self.schema = SchemaState(loader, self.executor, self.observer)
         self.lifecycle = Lifecycle(settings, self.executor, self.schema, self.observer)
         self.transactions = TransactionPlanner(settings)
+        self.root = RootDocument(settings, self.executor, self.transactions)
 
     @property
     def schema_cache(self) -> SchemaCache | None:
@@ -233,6 +235,8 @@ class PgRestApp:
         clock.lap("parse")
         if method == "OPTIONS":
             return options_response(request, schema)
+        if target.kind == "root":
+            return await self.watching(lambda: self.root.respond(request, context, schema), receive)
         request = applicable(request, settings)
 
         plan, params = self.planner.plan(request, schema, context)

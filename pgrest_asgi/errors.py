@@ -425,6 +425,11 @@ class ApiRequestError(PgRestError):
         return cls("Invalid path specified in request URL", code="PGRST125", status=404)
 
     @classmethod
+    def openapi_disabled(cls) -> ApiRequestError:
+        """PGRST126 (404): ``GET /`` while ``openapi-mode`` is ``disabled``."""
+        return cls("Root endpoint metadata is disabled", code="PGRST126", status=404)
+
+    @classmethod
     def not_implemented(cls, details: str) -> ApiRequestError:
         """PGRST127 (400): a feature PostgREST (or this version of pgrest_asgi) lacks."""
         return cls("Feature not implemented", code="PGRST127", status=400, details=details)

@@ -67,6 +67,8 @@ class DefaultRouter:
         # be named with a NUL), so it is answered PGRST205/PGRST202 like any unknown name.
         names = [unquote_to_bytes(s).decode("utf-8", "replace") for s in segments]
         if not names:
+            if method not in _READ_METHODS:  # the root only describes the API
+                raise ApiRequestError.unsupported_method(method)
             return Target("root", schema, "", given)
         if len(names) == 1:
             return Target("relation", schema, names[0], given)

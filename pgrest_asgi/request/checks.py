@@ -8,23 +8,13 @@ from ..errors import ApiRequestError
 from ..settings import Settings
 from .model import ApiRequest
 
-__all__ = ["applicable", "check_supported"]
-
-
-def check_supported(request: ApiRequest) -> None:
-    """What this version serves: tables, views and functions (not yet the OpenAPI root)."""
-    if request.target.kind != "root":
-        return
-    raise ApiRequestError.not_implemented(
-        "The OpenAPI root endpoint is not available in this version of pgrest_asgi"
-    )
+__all__ = ["applicable"]
 
 
 def applicable(request: ApiRequest, settings: Settings) -> ApiRequest:
     """The request with the preferences this app will not apply taken out: with
     ``db-exact-count`` off, ``count=exact`` is an invalid preference (ignored, or 400
     ``PGRST122`` under ``handling=strict``)."""
-    check_supported(request)
     prefs = request.preferences
     if prefs.count == "exact" and not settings.db_exact_count:
         prefs = msgspec.structs.replace(prefs, count=None, invalid=(*prefs.invalid, "count=exact"))

@@ -182,11 +182,13 @@ async def test_django_combine(api_db: PostgresCluster) -> None:
         ours = await http.get("/api/items?select=id&id=eq.1")
         assert (ours.status_code, ours.content) == (200, b'[{"id":1}]')
         assert ours.headers["content-location"] == "/items?id=eq.1&select=id"
-        # /api itself is our root: PostgREST's OpenAPI endpoint, which this version lacks.
+        # /api itself is our root: PostgREST's OpenAPI document.
         for root in ("/api", "/api/"):
             resp = await http.get(root)
-            assert (resp.status_code, resp.content) == (ROOT_STATUS, ROOT_BODY), root
-            assert resp.headers["proxy-status"] == "PostgREST; error=PGRST127"
+            assert resp.status_code == 200, root
+            assert resp.headers["content-type"] == "application/openapi+json; charset=utf-8"
+            assert resp.json()["swagger"] == "2.0"
+            assert "/items" in resp.json()["paths"]
         resp = await http.options("/api")
         assert (resp.status_code, resp.content) == (200, b"")
         assert resp.headers["allow"] == "OPTIONS,GET,HEAD"
@@ -219,14 +221,6 @@ async def test_django_combine(api_db: PostgresCluster) -> None:
     ]
     # The lifespan closed our pool and listener.
     await until(lambda: _connections(api_db, name) == 0, "the app's connections to close")
-
-
-#: ``GET /`` under the mount: PostgREST's OpenAPI root, which this version does not serve.
-ROOT_STATUS = 400
-ROOT_BODY = (
-    b'{"code":"PGRST127","details":"The OpenAPI root endpoint is not available in this '
-    b'version of pgrest_asgi","hint":null,"message":"Feature not implemented"}'
-)
 
 
 def _hello(request: object) -> object:

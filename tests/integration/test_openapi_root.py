@@ -1,0 +1,90 @@
+"""``GET /``: the Swagger 2.0 document over HTTP (negotiation, modes, privileges, profiles)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+from tests.conftest import make_token
+
+ANON: dict[str, str] = {}
+USER = {"Authorization": "Bearer " + make_token({"role": "web_user"})}
+
+
+@pytest.mark.parametrize("accept", [None, "application/openapi+json", "application/json", "*/*"])
+async def test_the_root_is_the_swagger_document(client: Any, accept: str | None) -> None:
+    headers = {"Accept": accept} if accept else {}
+    resp = await client.get("/", headers=headers)
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/openapi+json; charset=utf-8"
+    assert resp.headers["content-profile"] == "api"  # two schemas are exposed
+    document = resp.json()
+    assert document["swagger"] == "2.0"
+    assert document["paths"]["/items"]["get"]["tags"] == ["items"]
+
+
+async def test_head_and_unacceptable_types(client: Any) -> None:
+    head = await client.head("/")
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-type"] == "application/openapi+json; charset=utf-8"
+    resp = await client.get("/", headers={"Accept": "text/csv"})
+    assert (resp.status_code, resp.json()) == (
+        406,
+        {
+            "code": "PGRST107",
+            "details": None,
+            "hint": None,
+            "message": "None of these media types are available: text/csv",
+        },
+    )
+    # The OpenAPI media type means nothing on a table.
+    resp = await client.get("/items", headers={"Accept": "application/openapi+json"})
+    assert (resp.status_code, resp.json()["code"]) == (406, "PGRST107")
+    resp = await client.post("/", json={})
+    assert (resp.status_code, resp.json()["code"]) == (405, "PGRST117")
+
+
+async def test_follow_privileges(client: Any) -> None:
+    """What the caller may use: ``api.secrets`` is web_user's alone."""
+    anon = (await client.get("/", headers=ANON)).json()
+    user = (await client.get("/", headers=USER)).json()
+    assert "/secrets" not in anon["paths"] and "secrets" not in anon["definitions"]
+    assert "/secrets" in user["paths"] and "secrets" in user["definitions"]
+    assert "/items" in anon["paths"]
+
+
+async def test_ignore_privileges_and_disabled(app_factory: Any) -> None:
+    async with app_factory(openapi_mode="ignore-privileges") as (_, http):
+        document = (await http.get("/")).json()
+        assert "/secrets" in document["paths"]
+    async with app_factory(openapi_mode="disabled") as (_, http):
+        resp = await http.get("/")
+        assert (resp.status_code, resp.json()) == (
+            404,
+            {
+                "code": "PGRST126",
+                "details": None,
+                "hint": None,
+                "message": "Root endpoint metadata is disabled",
+            },
+        )
+
+
+async def test_accept_profile_chooses_the_schema(client: Any) -> None:
+    resp = await client.get("/", headers={"Accept-Profile": "v2"})
+    assert resp.headers["content-profile"] == "v2"
+    document = resp.json()
+    assert set(document["paths"]) >= {"/", "/items", "/reviews", "/rpc/schema_name"}
+    assert "/films" not in document["paths"]  # an api table
+    assert set(document["definitions"]["items"]["properties"]) == {"id", "label"}
+
+
+async def test_the_fixture_document_is_valid_swagger(client: Any) -> None:
+    document = (await client.get("/", headers=USER)).json()
+    try:
+        validate(document)
+    except OpenAPIValidationError as exc:  # pragma: no cover - the message is the point
+        pytest.fail(f"invalid Swagger 2.0: {exc}")
