@@ -88,3 +88,40 @@ async def test_the_fixture_document_is_valid_swagger(client: Any) -> None:
         validate(document)
     except OpenAPIValidationError as exc:  # pragma: no cover - the message is the point
         pytest.fail(f"invalid Swagger 2.0: {exc}")
+
+
+async def test_the_demo_document_is_valid_swagger() -> None:
+    """The demo's schema (its own cluster: the demo creates roles the fixture has too)."""
+    from importlib import resources
+
+    from joserfc import jwt
+    from joserfc.jwk import OctKey
+
+    from pgrest_asgi import PgRestApp
+    from pgrest_asgi.cli import DEMO_JWT_SECRET
+    from pgrest_asgi.testing import PostgresCluster
+    from tests.conftest import client_for
+
+    cluster = PostgresCluster()
+    cluster.start()
+    try:
+        cluster.create_database("demo")
+        cluster.run_sql(resources.files("pgrest_asgi").joinpath("demo.sql").read_text(), "demo")
+        app = PgRestApp(
+            cluster.dsn("demo", user="authenticator"),
+            schemas=["api"],
+            db_anon_role="web_anon",
+            jwt_secret=DEMO_JWT_SECRET,
+        )
+        token = jwt.encode(
+            {"alg": "HS256"}, {"role": "todo_user"}, OctKey.import_key(DEMO_JWT_SECRET)
+        )
+        async with app.lifespan(), client_for(app) as http:
+            anon = (await http.get("/")).json()
+            user = (await http.get("/", headers={"Authorization": f"Bearer {token}"})).json()
+    finally:
+        cluster.stop()
+    for document in (anon, user):
+        validate(document)
+        assert {"/films", "/directors", "/todos"} <= set(document["paths"])
+    assert anon["info"]["title"] != ""
