@@ -51,6 +51,7 @@ __all__ = [
     "Privileges",
     "Resource",
     "build_api_model",
+    "builtin_type",
     "column_type",
     "json_type",
     "parse_default",
@@ -111,6 +112,13 @@ class Field(msgspec.Struct, frozen=True, kw_only=True):
     nullable: bool = True
     primary_key: bool = False
     foreign_key: ForeignRef | None = None
+    #: The default expression as PostgreSQL writes it (``default`` is its value when it
+    #: reads as JSON the way PostgREST reads it), or ``None``.
+    default_expression: str | None = None
+    #: ``GENERATED ALWAYS AS (…) STORED``: computed, never written.
+    generated: bool = False
+    #: ``GENERATED … AS IDENTITY``: the sequence fills it.
+    identity: bool = False
 
 
 class Resource(msgspec.Struct, frozen=True, kw_only=True):
@@ -131,6 +139,16 @@ class Resource(msgspec.Struct, frozen=True, kw_only=True):
     def required(self) -> tuple[str, ...]:
         """The NOT NULL columns."""
         return tuple(f.name for f in self.fields if not f.nullable)
+
+    @property
+    def insert_required(self) -> tuple[str, ...]:
+        """The columns an insert must give: NOT NULL, without a default, neither generated
+        nor an identity."""
+        return tuple(
+            f.name
+            for f in self.fields
+            if not (f.nullable or f.default_expression is not None or f.generated or f.identity)
+        )
 
 
 class Argument(msgspec.Struct, frozen=True, kw_only=True):
@@ -160,6 +178,8 @@ class Function(msgspec.Struct, frozen=True, kw_only=True):
     #: The return type's name (with ``return_type_schema`` for a composite type).
     return_type: str = ""
     return_type_schema: str | None = None
+    #: The names of the OUT, INOUT and TABLE parameters (the result's columns), in order.
+    out_params: tuple[str, ...] = ()
 
 
 class ApiModel(msgspec.Struct, frozen=True, kw_only=True):
@@ -279,6 +299,9 @@ def _field(col: Column, *, primary_key: bool, foreign_key: ForeignRef | None) ->
         nullable=col.nullable,
         primary_key=primary_key,
         foreign_key=foreign_key,
+        default_expression=col.default,
+        generated=col.is_generated,
+        identity=col.is_identity,
     )
 
 
@@ -348,6 +371,7 @@ def _function(routine: Routine, *, volatile_get: bool) -> Function:
         return_kind=routine.return_kind,
         return_type=routine.return_type,
         return_type_schema=routine.return_type_schema,
+        out_params=routine.out_params,
     )
 
 
@@ -445,6 +469,13 @@ def _without_modifiers(type_name: str) -> str | None:
     bare = _INTERVAL.sub("interval", bare)
     element = bare.removesuffix("[]") if bare.endswith("[]") else bare
     return bare if element in _CATALOG_TYPES else None
+
+
+def builtin_type(pg_type: str) -> bool:
+    """Whether a type named by ``column_type`` (or a parameter's type) is one of PostgreSQL's
+    own, or an array of one: its JSON form is known. Others (composite types, extension types
+    such as PostGIS's, domains over them) may read as any JSON value."""
+    return pg_type.removesuffix("[]") in _CATALOG_TYPES
 
 
 def column_type(col: Column) -> str:
