@@ -90,7 +90,11 @@ async def test_fastapi_mount(api_db: PostgresCluster) -> None:
     schema cache and listener ready before the first request, no lazy start) and is closed
     by it: its PostgreSQL sessions end, no task of its own is left running, and the event
     loop reports no destroyed pending task or unretrieved exception."""
+    from fastapi import FastAPI
+    from openapi_spec_validator import validate
+
     from examples.fastapi_mount import create_app
+    from pgrest_asgi.contrib.fastapi import include_in_openapi
 
     name = f"rel40_{uuid.uuid4().hex[:8]}"
     events: list[Event] = []
@@ -119,6 +123,35 @@ async def test_fastapi_mount(api_db: PostgresCluster) -> None:
                 headers={"Prefer": "return=headers-only"},
             )
             assert (resp.status_code, resp.headers["location"]) == (201, "/api/w_authors?id=eq.970")
+            # FastAPI's own document (its /docs) describes the host's routes and, under the
+            # mount path, the database's as the anonymous role may use them.
+            doc = app.openapi()
+            validate(doc)
+            paths, schemas = doc["paths"], doc["components"]["schemas"]
+            assert {"/health", "/api/items", "/api/w_authors", "/api/rpc/brew"} <= set(paths)
+            assert {"api.items", "api.w_authors"} <= set(schemas)
+            refs: list[str] = []
+
+            def collect(node: Any) -> None:
+                if isinstance(node, dict):
+                    refs.extend(v for k, v in node.items() if k == "$ref" and isinstance(v, str))
+                    node = list(node.values())
+                for child in node if isinstance(node, list) else ():
+                    collect(child)
+
+            collect(doc)
+            assert "#/components/schemas/api.items" in refs
+            for ref in refs:  # every one resolves, in the merged document
+                node: Any = doc
+                for part in ref.removeprefix("#/").split("/"):
+                    node = node[part.replace("~1", "/").replace("~0", "~")]
+            assert "/api/secrets" not in paths and "api.secrets" not in schemas  # web_user's
+            assert app.openapi() is doc and (await http.get("/openapi.json")).json() == doc
+            # The role a host passes sees its own view.
+            host = FastAPI()
+            docs = include_in_openapi(host, rest, "/api", role="web_user")
+            await docs.refresh()
+            assert "/api/secrets" in host.openapi()["paths"]
         # Shut down with the parent.
         assert rest.executor.pool is None and rest.lifecycle.listener is None
         assert asyncio.all_tasks() - tasks_before == set()
