@@ -33,7 +33,7 @@ percent-encoded where a name is not URL-safe.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import msgspec
@@ -64,6 +64,8 @@ from .swagger import (
 )
 
 __all__ = ["openapi31_document", "openapi31_object"]
+
+_K = TypeVar("_K")
 
 OPENAPI_VERSION = "3.1.0"
 
@@ -185,8 +187,17 @@ class _Names:
         return name
 
 
-def _identifier(name: str) -> str:
-    return _IDENTIFIER.sub("_", name)
+def _unique(wanted: list[tuple[_K, str]], invalid: re.Pattern[str], *taken: str) -> dict[_K, str]:
+    """A unique name per key: the wanted one with each ``invalid`` character replaced by
+    ``_``; names that needed no replacement are served first, so they never get a suffix."""
+    names = _Names(*taken)
+    out: dict[_K, str] = {}
+    for exact in (True, False):
+        for key, name in wanted:
+            valid = invalid.sub("_", name)
+            if (valid == name) == exact:
+                out[key] = names.take(valid)
+    return out
 
 
 def _path(*segments: str) -> str:
@@ -231,6 +242,10 @@ def _typed(schema: dict[str, Any], pg_type: str) -> dict[str, Any]:
 
 
 _STRING_LITERAL = re.compile(r"'((?:[^']|'')*)'::(.+)", re.DOTALL)
+_FORMAT_CHECKS = {
+    "date": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+    "uuid": re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
+}
 _NUMBER_LITERAL = re.compile(r"'?(-?[0-9]+(?:\.[0-9]+)?)'?(?:::[a-z ]+)?")
 
 
@@ -261,6 +276,9 @@ def _default(field: Field, schema: dict[str, Any]) -> Any:
         # A type whose JSON form is not known, or whose literal's text is not its JSON
         # (RFC 3339) form.
         return msgspec.UNSET
+    check = _FORMAT_CHECKS.get(schema.get("format", ""))
+    if check is not None and check.fullmatch(text) is None:
+        return msgspec.UNSET  # 'infinity'::date and the like
     return text
 
 
@@ -292,7 +310,11 @@ def _row_schema(resource: Resource, *, partial: bool = False) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object"}
     if resource.description is not None:
         schema["description"] = resource.description
-    schema["properties"] = {f.name: _property(f) for f in resource.fields}
+    properties = {f.name: _property(f) for f in resource.fields}
+    if partial:  # an update: a missing key keeps its value, whatever the default
+        for prop in properties.values():
+            prop.pop("default", None)
+    schema["properties"] = properties
     required = list(resource.insert_required)
     if required and not partial:
         schema["required"] = required
@@ -493,12 +515,18 @@ class _Renderer:
     def __init__(self, model: ApiModel, settings: Settings) -> None:
         self.model = model
         self.settings = settings
-        self.operation_ids = _Names("openapi")
-        schema_names = _Names(_ERROR)
+        wanted: list[tuple[tuple[str, str], str]] = []
+        for r in model.resources:
+            wanted += [((r.name, m), f"{m}_{r.name}") for m in r.methods]
+        for f in model.functions:
+            if "post" in f.methods:
+                wanted.append((("/rpc/" + f.name, "post"), "call_" + f.name))
+            if "get" in f.methods:
+                wanted.append((("/rpc/" + f.name, "get"), f"call_{f.name}_get"))
+        #: The operationId of each (relation name or ``/rpc/<name>``, method).
+        self.operation_ids = _unique(wanted, _IDENTIFIER, "openapi")
         #: The component schema of each relation's row, by relation name.
-        self.rows = {
-            r.name: schema_names.take(_COMPONENT_NAME.sub("_", r.name)) for r in model.resources
-        }
+        self.rows = _unique([(r.name, r.name) for r in model.resources], _COMPONENT_NAME, _ERROR)
         self.grammar = _filter_grammar()
         self.params = {k: _ref("parameters", k) for k in _parameters(settings)}
 
@@ -559,7 +587,7 @@ class _Renderer:
 
     def _operation(
         self,
-        operation_id: str,
+        key: tuple[str, str],
         tag: str,
         comment: str | None,
         parameters: list[dict[str, Any]],
@@ -567,7 +595,7 @@ class _Renderer:
         request_body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """An operation: the comment's first line is its summary, the rest its description."""
-        op: dict[str, Any] = {"operationId": self.operation_ids.take(operation_id), "tags": [tag]}
+        op: dict[str, Any] = {"operationId": self.operation_ids[key], "tags": [tag]}
         if comment is not None:
             summary, rest = split_comment(comment)
             op["summary"] = summary
@@ -611,7 +639,6 @@ class _Renderer:
         name = resource.name
         tag = name
         tags.setdefault(tag, _tag(tag, resource.description))
-        ident = _identifier(name)
         row = _ref("schemas", self.rows[name])
         rows = {"type": "array", "items": row}
         filters = self._row_filters(resource)
@@ -626,7 +653,7 @@ class _Renderer:
                     "content": {**representation, _CSV: {"schema": {"type": "string"}}},
                 }
                 item["get"] = self._operation(
-                    "get_" + ident,
+                    (name, "get"),
                     tag,
                     resource.description,
                     [
@@ -648,7 +675,7 @@ class _Renderer:
                     },
                 }
                 item["post"] = self._operation(
-                    "post_" + ident,
+                    (name, "post"),
                     tag,
                     resource.description,
                     [params[k] for k in ("select", "columns", "on_conflict", "preferPost")],
@@ -670,7 +697,7 @@ class _Renderer:
                     "content": {_JSON: {"schema": _row_schema(resource, partial=True)}},
                 }
                 item["patch"] = self._operation(
-                    "patch_" + ident,
+                    (name, "patch"),
                     tag,
                     resource.description,
                     [
@@ -683,7 +710,7 @@ class _Renderer:
                 )
             else:
                 item["delete"] = self._operation(
-                    "delete_" + ident,
+                    (name, "delete"),
                     tag,
                     resource.description,
                     [
@@ -734,7 +761,6 @@ class _Renderer:
     def _function_path(self, function: Function, tags: dict[str, dict[str, Any]]) -> dict[str, Any]:
         tag = "(rpc) " + function.name
         tags.setdefault(tag, _tag(tag, function.description))
-        ident = _identifier(function.name)
         params = self.params
         result, row = self._result(function)
         responses: dict[str, Any]
@@ -755,10 +781,9 @@ class _Renderer:
             shared += [params[k] for k in ("limit", "offset", "range", "rangeUnit")]
         shared.append(params["preferCallSet" if function.returns_set else "preferCall"])
         item: dict[str, Any] = {}
-        # POST first: it gets call_<name> should the GET's call_<name>_get be taken.
         if "post" in function.methods:
             item["post"] = self._operation(
-                "call_" + ident,
+                ("/rpc/" + function.name, "post"),
                 tag,
                 function.description,
                 shared,
@@ -772,7 +797,11 @@ class _Renderer:
                 if a.name and a.name not in _RESERVED_KEYS and "." not in a.name
             ]
             item["get"] = self._operation(
-                f"call_{ident}_get", tag, function.description, arguments + shared, responses
+                ("/rpc/" + function.name, "get"),
+                tag,
+                function.description,
+                arguments + shared,
+                responses,
             )
         return {m: item[m] for m in ("get", "post") if m in item}
 
