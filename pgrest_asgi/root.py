@@ -1,4 +1,5 @@
-"""``GET /``: the OpenAPI (Swagger 2.0) description of the API, as PostgREST serves it. I/O.
+"""``GET /``: the OpenAPI description of the API: PostgREST's Swagger 2.0 document, or
+OpenAPI 3.1 when ``Accept`` asks for it (or ``openapi-version = 3.1``). I/O.
 
 The document is built from the schema cache by ``openapi/`` (pure). Under ``openapi-mode =
 follow-privileges`` (the default) it describes what the requesting role may use: that is the
@@ -16,7 +17,7 @@ import msgspec
 from .cache import BoundedCache
 from .context import RequestContext
 from .errors import ApiRequestError
-from .openapi import OpenApiDisabledError, Privileges, swagger_document
+from .openapi import OpenApiDisabledError, Privileges, openapi31_document, swagger_document
 from .plan.tx import TransactionPlanner
 from .request.model import ApiRequest
 from .response.build import Response, with_vary
@@ -29,9 +30,13 @@ if TYPE_CHECKING:
 
 __all__ = ["RootDocument"]
 
-#: What ``Accept`` may ask the root for.
-_ROOT_TYPES = frozenset({"application/openapi+json", "application/json", "*/*", "application/*"})
-_CONTENT_TYPE = b"application/openapi+json; charset=utf-8"
+#: What ``Accept`` may ask the root for: the configured default document, or OpenAPI 3.1.
+_DEFAULT_TYPES = frozenset({"application/openapi+json", "application/json", "*/*", "application/*"})
+_OAS31 = "application/vnd.oai.openapi+json"
+_CONTENT_TYPES = {
+    "2.0": b"application/openapi+json; charset=utf-8",
+    "3.1": b"application/vnd.oai.openapi+json;version=3.1; charset=utf-8",
+}
 
 #: What the caller may use, as PostgREST's OpenAPI asks it (its ``accessibleTables`` and
 #: ``accessibleFuncs``): relations it owns or holds any privilege on, with the privileges it
@@ -74,7 +79,7 @@ class RootDocument:
         self.settings = settings
         self.executor = executor
         self.transactions = transactions
-        self._documents: BoundedCache[tuple[str, bytes], bytes] = BoundedCache(256)
+        self._documents: BoundedCache[tuple[str, str, bytes], bytes] = BoundedCache(256)
         self._built_for: SchemaCache | None = None
 
     async def respond(
@@ -83,9 +88,7 @@ class RootDocument:
         settings = self.settings
         if settings.openapi_mode == "disabled":
             raise ApiRequestError.openapi_disabled()
-        accept = request.accept
-        if accept and not any(media.type in _ROOT_TYPES for media in accept):
-            raise ApiRequestError.not_acceptable([str(m) for m in accept])
+        version = self._version(request)
         if schema is not self._built_for:  # a reload: documents of the old cache are stale
             self._documents.clear()
             self._built_for = schema
@@ -94,17 +97,35 @@ class RootDocument:
         if settings.openapi_mode == "follow-privileges":
             key = await self._usable(context, schema, name)
             privileges = _privileges(key)
-        body = self._documents.get((name, key))
+        body = self._documents.get((version, name, key))
         if body is None:
+            render = openapi31_document if version == "3.1" else swagger_document
             try:
-                body = swagger_document(schema, settings, schema_name=name, privileges=privileges)
+                body = render(schema, settings, schema_name=name, privileges=privileges)
             except OpenApiDisabledError:
                 raise ApiRequestError.openapi_disabled() from None
-            self._documents.put((name, key), body)
-        headers = [(b"content-type", _CONTENT_TYPE)]
+            self._documents.put((version, name, key), body)
+        headers = [(b"content-type", _CONTENT_TYPES[version])]
         if len(settings.db_schemas) > 1:
             headers.append((b"content-profile", name.encode()))
         return Response(200, with_vary(headers), body, head=request.method == "HEAD")
+
+    def _version(self, request: ApiRequest) -> str:
+        """The first producible document type in ``Accept`` (ordered by q)."""
+        if not request.accept:
+            return self.settings.openapi_version
+        for media in request.accept:
+            if media.type == _OAS31 and dict(media.params).get("version", "3.1") == "3.1":
+                return "3.1"
+            if media.type in _DEFAULT_TYPES:
+                return self.settings.openapi_version
+        raise ApiRequestError.not_acceptable([str(m) for m in request.accept])
+
+    async def privileges(
+        self, context: RequestContext, schema: SchemaCache, name: str
+    ) -> Privileges:
+        """What the caller of ``context`` may use in schema ``name`` (a query run as it)."""
+        return _privileges(await self._usable(context, schema, name))
 
     async def _usable(self, context: RequestContext, schema: SchemaCache, name: str) -> bytes:
         """What the caller may use, as the JSON rows of ``PRIVILEGES_SQL`` (run as it)."""

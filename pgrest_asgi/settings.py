@@ -126,6 +126,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: Cancel a request's statement (and roll its transaction back) when the client
     #: disconnects before the response is ready.
     server_cancel_on_disconnect: bool = True
+    #: The document ``GET /`` answers when ``Accept`` does not choose: PostgREST's Swagger
+    #: ``2.0``, or OpenAPI ``3.1`` (always available with
+    #: ``Accept: application/vnd.oai.openapi+json;version=3.1``).
+    openapi_version: Literal["2.0", "3.1"] = "2.0"
 
     def __post_init__(self) -> None:
         for schema in self.db_schemas:

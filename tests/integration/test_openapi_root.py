@@ -125,3 +125,22 @@ async def test_the_demo_document_is_valid_swagger() -> None:
         validate(document)
         assert {"/films", "/directors", "/todos"} <= set(document["paths"])
     assert anon["info"]["title"] != ""
+
+
+async def test_openapi_31_by_accept_or_setting(client: Any, app_factory: Any) -> None:
+    resp = await client.get("/", headers={"Accept": "application/vnd.oai.openapi+json;version=3.1"})
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == (
+        "application/vnd.oai.openapi+json;version=3.1; charset=utf-8"
+    )
+    document = resp.json()
+    assert document["openapi"] == "3.1.0"
+    validate(document)
+    assert "/items" in document["paths"]
+    # A version we do not produce is not acceptable.
+    resp = await client.get("/", headers={"Accept": "application/vnd.oai.openapi+json;version=3.0"})
+    assert (resp.status_code, resp.json()["code"]) == (406, "PGRST107")
+    async with app_factory(openapi_version="3.1") as (_, http):
+        assert (await http.get("/")).json()["openapi"] == "3.1.0"
+        swagger = await http.get("/", headers={"Accept": "application/openapi+json"})
+        assert swagger.json()["openapi"] == "3.1.0"  # the configured default document
