@@ -9,8 +9,14 @@ router that hands the page's paths to ``DocsPage`` as a plain ASGI app (``Target
 from __future__ import annotations
 
 import html
+import os
 import re
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
@@ -25,6 +31,7 @@ from pgrest_asgi.docs_page import INSTALL_HINT, PACKAGE_ASSETS, SETTING, DocsPag
 from pgrest_asgi.settings import ConfigError
 from pgrest_asgi.testing import PostgresCluster
 from tests.conftest import app_settings, client_for
+from tests.integration.test_cli import PATIENCE, port_of, serve_env, serving
 
 ROOT = Path(__file__).parents[2]
 #: The ``Accept`` the browser test's page asks the document with (a type the root serves);
@@ -341,3 +348,131 @@ def test_swagger_ui_reads_openapi_31(docs: DocsPage) -> None:
     version = docs.swagger_ui_version
     assert version is not None
     assert int(version.split(".")[0]) >= 5, version
+
+
+# -- in a real browser --------------------------------------------------------------------------
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.fail(
+        "Chromium is needed for the docs page's browser test and is not installed: "
+        "apt-get install -y chromium (Debian; .ci/run installs it)",
+        pytrace=False,
+    )
+
+
+#: Swagger UI has rendered the document: one operation block per path and method (its class
+#: names the method), whose summary holds the path (``data-path``). The gap may not run into
+#: the next block.
+OPERATION = re.compile(
+    r'<div class="opblock opblock-([a-z]+)"[^>]*>'
+    r'(?:(?!<div class="opblock ).){0,1500}?<span class="opblock-summary-path" data-path="([^"]*)"',
+    re.S,
+)
+
+
+def operations(dom: str) -> set[tuple[str, str]]:
+    return {(method, path) for method, path in OPERATION.findall(dom)}
+
+
+def load_error(dom: str) -> str | None:
+    """What Swagger UI says when it could not load or read the document, if it does."""
+    start = max(dom.find('class="errors-wrapper"'), dom.find("Failed to load API definition"))
+    if start < 0:
+        return None
+    text = re.sub(r"<[^>]+>", " ", dom[dom.find(">", start) + 1 :][:3000])
+    return " ".join(html.unescape(text).split())[:400]
+
+
+def render(browser: str, url: str, tmp_path: Path) -> tuple[str, float]:
+    """The page's DOM after Chromium ran its scripts (and a screenshot, as an artefact), with
+    the seconds that took. Tried again only while the page shows neither the operations nor
+    Swagger UI's error (a loaded machine may not have finished in the run's time budget)."""
+    failures: list[str] = []
+    for attempt in range(1, BROWSER_ATTEMPTS + 1):
+        args = [
+            browser,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / f'profile-{attempt}'}",
+            "--window-size=1280,2400",
+            "--virtual-time-budget=15000",
+            f"--screenshot={tmp_path / 'docs-page.png'}",
+            "--dump-dom",
+            url,
+        ]
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        )
+        try:
+            out, err = proc.communicate(timeout=BROWSER_PATIENCE)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            failures.append(f"attempt {attempt}: no DOM after {BROWSER_PATIENCE:.0f} s")
+            continue
+        dom = out.decode(errors="replace")
+        if operations(dom):
+            return dom, time.monotonic() - started
+        error = load_error(dom)
+        if error is not None:
+            pytest.fail(f"Swagger UI could not show the document: {error}", pytrace=False)
+        noise = (
+            "dbus",
+            "Floss",
+            "ScreenSaver",
+            "vaapi",
+            "sandbox",
+            "UPower",
+            "unexpected operator",
+        )
+        log = [line for line in err.decode(errors="replace").splitlines()]
+        log = [line for line in log if not any(word in line for word in noise)]
+        failures.append(
+            f"attempt {attempt} (exit {proc.returncode}, {time.monotonic() - started:.1f} s): "
+            f"DOM ends {dom[-1500:]!r}; Chromium says: {' | '.join(log[-10:])}"
+        )
+    pytest.fail("Swagger UI rendered no operations:\n" + "\n".join(failures), pytrace=False)
+
+
+@pytest.mark.timeout(PATIENCE + BROWSER_ATTEMPTS * BROWSER_PATIENCE + 120)
+def test_browser_renders_the_operations(api_db: PostgresCluster, tmp_path: Path) -> None:
+    """A real uvicorn serves the API mounted at ``/api`` with the page at ``/api/docs/``;
+    headless Chromium loads the page, its assets and (through ``root_path``) the document,
+    asked for with the page's ``Accept``, and renders the fixture tables' operations."""
+    browser = chromium()
+    args = ["--factory", "tests.integration.test_docs_page:docs_app"]
+    args += ["--host", "127.0.0.1", "--port", "0"]
+    with serving(args, serve_env(api_db), module="uvicorn", ready="/api/items?limit=1") as base:
+        dom, seconds = render(browser, base + "/api/docs/", tmp_path)
+        found = operations(dom)
+        for method in ("get", "post", "patch", "delete"):
+            assert (method, "/items") in found
+        assert {("get", "/rpc/add_them"), ("post", "/rpc/add_them"), ("get", "/")} <= found
+        assert "swagger-ui" in dom and 'data-url="/api/"' in dom
+        assert "validator" not in dom.lower()
+        assert (tmp_path / "docs-page.png").stat().st_size > 10_000
+        print(f"Chromium rendered the docs page in {seconds:.1f} s")
+        # The server as well refuses what is not on the page's list, as sent on the wire.
+        for raw in (b"/api/docs/assets/../../pyproject.toml", b"/api/docs/assets/%2e%2e/app.py"):
+            with socket.create_connection(("127.0.0.1", port_of(base)), timeout=PATIENCE) as sock:
+                sock.sendall(b"GET " + raw + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                reply = b""
+                while chunk := sock.recv(65536):
+                    reply += chunk
+            assert reply.startswith(b"HTTP/1.1 404 "), reply[:200]
+            assert b"[project]" not in reply
