@@ -53,9 +53,7 @@ from ..context import RequestContext
 from ..observe import Event
 from ..openapi import Privileges
 from ..request.model import Target
-from ..root import PRIVILEGES_SQL
-from ..schema.model import QualifiedName, SchemaCache
-from ..sql.build import host_statement
+from ..schema.model import SchemaCache
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -168,10 +166,7 @@ class DatabaseDocs:
             path="/",
             mount_path=self.prefix,
         )
-        tx = self.rest_app.transactions.plan(context, cache)
-        statement = host_statement(PRIVILEGES_SQL, (self.schema,))
-        result = await self.rest_app.executor.execute(statement, tx, context)
-        return _decode_privileges(result.body)
+        return await self.rest_app.root.privileges(context, cache, self.schema)
 
     async def _refresh_quietly(self) -> None:
         try:
@@ -430,29 +425,3 @@ def _ref(ref: str, renames: Mapping[tuple[str, str], str]) -> str:
     name = unquote(segment).replace("~1", "/").replace("~0", "~")  # JSON pointer in a URI
     new = renames.get((kind, name))
     return ref if new is None else f"{_COMPONENTS}{kind}/{new}{slash}{tail}"
-
-
-# --------------------------------------------------------------------------------------------
-# Privileges (the rows of root.PRIVILEGES_SQL)
-
-
-class _Usable(msgspec.Struct, frozen=True):
-    kind: str
-    schema: str
-    name: str
-    privileges: list[str] | None = None
-
-
-_decode_usable = msgspec.json.Decoder(list[_Usable])
-
-
-def _decode_privileges(rows: bytes) -> Privileges:
-    usable = _decode_usable.decode(rows)
-    return Privileges(
-        tables={
-            QualifiedName(u.schema, u.name): frozenset(u.privileges or ())
-            for u in usable
-            if u.kind == "relation"
-        },
-        routines=frozenset(QualifiedName(u.schema, u.name) for u in usable if u.kind == "function"),
-    )

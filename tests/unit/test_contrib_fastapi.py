@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from starlette.routing import Mount
 
 import pgrest_asgi.openapi
-from pgrest_asgi import Event, PgRestApp
+from pgrest_asgi import Event, Hooks, PgRestApp
 from pgrest_asgi.contrib.fastapi import include_in_openapi, merge_openapi
 from pgrest_asgi.openapi import Privileges
 from pgrest_asgi.plan.model import TxSpec
@@ -415,9 +415,8 @@ def cache() -> SchemaCache:
 
 def rest_app(rows: list[dict[str, Any]] | Exception = ANON_ROWS, **options: Any) -> PgRestApp:
     options.setdefault("db_anon_role", "web_anon")
-    rest = PgRestApp("postgresql://nobody@/nowhere", ["api", "v2"], **options)
-    rest.executor = Executor(rows)  # type: ignore[assignment]
-    return rest
+    hooks = Hooks(executor=Executor(rows))  # type: ignore[arg-type]
+    return PgRestApp("postgresql://nobody@/nowhere", ["api", "v2"], hooks=hooks, **options)
 
 
 def mounted(rest: PgRestApp, path: str = "/api") -> FastAPI:
