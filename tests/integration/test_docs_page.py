@@ -34,21 +34,20 @@ from tests.conftest import app_settings, client_for
 from tests.integration.test_cli import PATIENCE, port_of, serve_env, serving
 
 ROOT = Path(__file__).parents[2]
-#: The ``Accept`` the browser test's page asks the document with (a type the root serves);
-#: the test router refuses the document to any other, so rendering proves the header is sent.
-DOC_ACCEPT = "application/openapi+json"
+#: The ``Accept`` the browser test's page asks the document with, per document version; the
+#: test router refuses the document to any other, so rendering proves the header is sent.
+DOC_ACCEPTS = {
+    "swagger-2.0": "application/openapi+json",
+    "openapi-3.1": "application/vnd.oai.openapi+json;version=3.1",
+}
+#: The environment variable that gives the served app (``docs_app``) its ``Accept``.
+ACCEPT_VARIABLE = "DOCS_TEST_ACCEPT"
 #: One Chromium run may take this long on a loaded 2-core machine before it is retried (it
 #: takes about 5 s on an idle one).
 BROWSER_PATIENCE = 90.0
 BROWSER_ATTEMPTS = 3
 #: Chromium's complaints about a machine without a desktop, left out of failure messages.
 CHROMIUM_NOISE = ("dbus", "Floss", "ScreenSaver", "vaapi", "sandbox", "UPower", "unexpected op")
-
-
-async def _refuse(scope: Any, receive: Any, send: Any) -> None:
-    body = f"ask with Accept: {DOC_ACCEPT}".encode()
-    await send({"type": "http.response.start", "status": 406, "headers": []})
-    await send({"type": "http.response.body", "body": body})
 
 
 class DocsRouter(DefaultRouter):
@@ -65,15 +64,21 @@ class DocsRouter(DefaultRouter):
         if target is not None:
             return target
         if self.doc_accept and path == b"/" and headers.get("accept") != self.doc_accept:
-            return Target.asgi(_refuse)
+            return Target.asgi(self.refuse)
         return super().match(method, path, headers)
+
+    async def refuse(self, scope: Any, receive: Any, send: Any) -> None:
+        body = f"ask with Accept: {self.doc_accept}".encode()
+        await send({"type": "http.response.start", "status": 406, "headers": []})
+        await send({"type": "http.response.body", "body": body})
 
 
 def docs_app() -> Starlette:
     """For ``uvicorn --factory``: the API (settings from ``PGRST_*``) mounted at ``/api`` in a
-    Starlette app, with the docs page at ``/api/docs/``."""
-    docs = DocsPage("/docs", accept=DOC_ACCEPT)
-    api = PgRestApp(settings=Settings.from_env(), hooks=Hooks(router=DocsRouter(docs, DOC_ACCEPT)))
+    Starlette app, with the docs page at ``/api/docs/`` asking with ``$DOCS_TEST_ACCEPT``."""
+    accept = os.environ[ACCEPT_VARIABLE]
+    docs = DocsPage("/docs", accept=accept)
+    api = PgRestApp(settings=Settings.from_env(), hooks=Hooks(router=DocsRouter(docs, accept)))
     parent = Starlette()
     api.mount_into(parent, "/api")
     return parent
@@ -450,23 +455,30 @@ def render(browser: str, url: str, tmp_path: Path) -> tuple[str, float]:
 
 
 @pytest.mark.timeout(PATIENCE + BROWSER_ATTEMPTS * BROWSER_PATIENCE + 120)
-def test_browser_renders_the_operations(api_db: PostgresCluster, tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", DOC_ACCEPTS)
+def test_browser_renders_the_operations(
+    api_db: PostgresCluster, tmp_path: Path, version: str
+) -> None:
     """A real uvicorn serves the API mounted at ``/api`` with the page at ``/api/docs/``;
     headless Chromium loads the page, its assets and (through ``root_path``) the document,
-    asked for with the page's ``Accept``, and renders the fixture tables' operations."""
+    asked for with the page's ``Accept`` (PostgREST's Swagger 2.0, or OpenAPI 3.1), and
+    renders the fixture tables' operations."""
     browser = chromium()
     args = ["--factory", "tests.integration.test_docs_page:docs_app"]
     args += ["--host", "127.0.0.1", "--port", "0"]
-    with serving(args, serve_env(api_db), module="uvicorn", ready="/api/items?limit=1") as base:
+    env = serve_env(api_db, **{ACCEPT_VARIABLE: DOC_ACCEPTS[version]})
+    with serving(args, env, module="uvicorn", ready="/api/items?limit=1") as base:
         dom, seconds = render(browser, base + "/api/docs/", tmp_path)
         found = operations(dom)
         for method in ("get", "post", "patch", "delete"):
             assert (method, "/items") in found
         assert {("get", "/rpc/add_them"), ("post", "/rpc/add_them"), ("get", "/")} <= found
         assert "swagger-ui" in dom and 'data-url="/api/"' in dom
+        badge = "OAS 2.0" if version == "swagger-2.0" else "OAS 3.1"
+        assert re.search(rf'<small class="version-stamp"><pre class="version">{badge}<', dom)
         assert "validator" not in dom.lower()
         assert (tmp_path / "docs-page.png").stat().st_size > 10_000
-        print(f"Chromium rendered the docs page in {seconds:.1f} s")
+        print(f"Chromium rendered the docs page ({version}) in {seconds:.1f} s")
         # The server as well refuses what is not on the page's list, as sent on the wire.
         for raw in (b"/api/docs/assets/../../pyproject.toml", b"/api/docs/assets/%2e%2e/app.py"):
             with socket.create_connection(("127.0.0.1", port_of(base)), timeout=PATIENCE) as sock:
