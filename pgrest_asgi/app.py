@@ -31,6 +31,7 @@ from .asgi import (
 from .auth import JwtAuthenticator
 from .context import RequestContext
 from .db.executor import PsycopgExecutor
+from .docs_page import DocsPage
 from .endpoints import EndpointRequest
 from .errors import ApiRequestError, DbConnectionError, PgRestError
 from .hooks import (
@@ -102,6 +103,8 @@ class PgRestApp:
         self.lifecycle = Lifecycle(settings, self.executor, self.schema, self.observer)
         self.transactions = TransactionPlanner(settings)
         self.root = RootDocument(settings, self.executor, self.transactions)
+        docs_path = settings.openapi_docs_path
+        self.docs = DocsPage(docs_path) if docs_path else None
 
     @property
     def schema_cache(self) -> SchemaCache | None:
@@ -197,7 +200,8 @@ class PgRestApp:
         ):
             return preflight(headers, settings.server_cors_allowed_origins)
 
-        target = self.router.match(method, path, headers)
+        docs = self.docs.route(path) if self.docs is not None else None
+        target = docs or self.router.match(method, path, headers)
         if target.kind == "asgi":
             assert send is not None, "a host ASGI app needs the send channel"
             await target.handler(scope, receive, send)

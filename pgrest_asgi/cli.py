@@ -97,6 +97,7 @@ def demo(port: int, host: str) -> None:
             db_anon_role="web_anon",
             jwt_secret=DEMO_JWT_SECRET,
             db_max_rows=100,
+            openapi_docs_path="/docs",
             server_host=host,
             server_port=port,
         )
@@ -121,6 +122,8 @@ pgrest_asgi {__version__} demo — PostgREST's API over a sample database.
        -H 'Prefer: return=representation' -H 'Content-Type: application/json' \
        -d '{{"task": "Write a review"}}'                # POST: 201 with the new row
   curl '{base}/nope'                                   # 404 PGRST205 with a hint
+  curl '{base}/'                                       # the OpenAPI (Swagger 2.0) document
+  open {base}/docs/                                    # API docs (Swagger UI)
 
 The bearer token above is for role todo_user (sub=alice), signed with the demo secret
 {DEMO_JWT_SECRET!r}. Press Ctrl+C to stop; the database is deleted on exit.

@@ -130,6 +130,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: ``2.0``, or OpenAPI ``3.1`` (always available with
     #: ``Accept: application/vnd.oai.openapi+json;version=3.1``).
     openapi_version: Literal["2.0", "3.1"] = "2.0"
+    #: Serve Swagger UI for the API at this path (``/docs``: the page is ``/docs/``), its
+    #: files from the ``docs-ui`` extra, never a CDN. ``None``: no page.
+    openapi_docs_path: str | None = None
 
     def __post_init__(self) -> None:
         for schema in self.db_schemas:

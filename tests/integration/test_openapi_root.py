@@ -144,3 +144,16 @@ async def test_openapi_31_by_accept_or_setting(client: Any, app_factory: Any) ->
         assert (await http.get("/")).json()["openapi"] == "3.1.0"
         swagger = await http.get("/", headers={"Accept": "application/openapi+json"})
         assert swagger.json()["openapi"] == "3.1.0"  # the configured default document
+
+
+async def test_the_docs_page_setting(app_factory: Any) -> None:
+    """``openapi-docs-path``: the app serves Swagger UI there (the page's own tests are in
+    test_docs_page.py); without it the path is an ordinary table name."""
+    async with app_factory(openapi_docs_path="/docs") as (_, http):
+        page = await http.get("/docs/")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert (await http.get("/items?id=eq.1&select=id")).json() == [{"id": 1}]
+    async with app_factory() as (_, http):
+        resp = await http.get("/docs/")
+        assert (resp.status_code, resp.json()["code"]) == (404, "PGRST205")
