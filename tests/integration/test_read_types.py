@@ -139,7 +139,11 @@ async def test_plan_media_type(app_factory: Any) -> None:
         assert text.headers["content-type"] == (
             'application/vnd.pgrst.plan+text; for="application/json"; charset=utf-8'
         )
-        assert "using items_pkey on items" in text.text
+        # The plan of the request's query (an index or a sequential scan: on a 20-row table
+        # PostgreSQL's choice follows the statistics of the moment).
+        assert text.text.startswith("Aggregate")
+        assert " on items " in text.text
+        assert "(id = 1)" in text.text
         plan = await http.get(
             "/items?select=id&id=gt.1",
             headers={
