@@ -90,7 +90,7 @@ async def test_the_fixture_document_is_valid_swagger(client: Any) -> None:
         pytest.fail(f"invalid Swagger 2.0: {exc}")
 
 
-async def test_the_demo_document_is_valid_swagger() -> None:
+async def test_the_demo_documents_are_valid() -> None:
     """The demo's schema (its own cluster: the demo creates roles the fixture has too)."""
     from importlib import resources
 
@@ -119,8 +119,12 @@ async def test_the_demo_document_is_valid_swagger() -> None:
         async with app.lifespan(), client_for(app) as http:
             anon = (await http.get("/")).json()
             user = (await http.get("/", headers={"Authorization": f"Bearer {token}"})).json()
+            oas31 = {"Accept": "application/vnd.oai.openapi+json;version=3.1"}
+            anon31 = (await http.get("/", headers=oas31)).json()
     finally:
         cluster.stop()
+    validate(anon31)
+    assert anon31["openapi"] == "3.1.0"
     for document in (anon, user):
         validate(document)
         assert {"/films", "/directors", "/todos"} <= set(document["paths"])
