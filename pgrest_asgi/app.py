@@ -52,7 +52,7 @@ from .request.checks import applicable
 from .request.grammar import PostgrestGrammar
 from .response.build import Response, build, error_response, finish, preflight
 from .response.options import options_response
-from .root import RootDocument
+from .root import RootDocument, root_spec_context
 from .router import DefaultRouter, route_path
 from .schema.model import SchemaCache
 from .schema.state import CatalogLoader, SchemaState
@@ -235,11 +235,15 @@ class PgRestApp:
         if target.kind == "endpoint":
             endpoint = EndpointRequest(context, body, self.executor, self.transactions, schema)
             return await self.watching(endpoint.answer, receive)
-        request = self.grammar.parse(context, query_params(query), body)
+        pairs = query_params(query)
+        if target.kind == "root" and settings.db_root_spec is not None:
+            # db-root-spec: a function answers the root, called as /rpc/<name> would be.
+            context = root_spec_context(context, settings.db_root_spec)
+        request = self.grammar.parse(context, pairs, body)
         clock.lap("parse")
         if method == "OPTIONS":
             return options_response(request, schema)
-        if target.kind == "root":
+        if context.target.kind == "root":
             return await self.watching(lambda: self.root.respond(request, context, schema), receive)
         request = applicable(request, settings)
 

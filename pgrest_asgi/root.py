@@ -19,7 +19,7 @@ from .context import RequestContext
 from .errors import ApiRequestError
 from .openapi import OpenApiDisabledError, Privileges, openapi31_document, swagger_document
 from .plan.tx import TransactionPlanner
-from .request.model import ApiRequest
+from .request.model import ApiRequest, Target
 from .response.build import Response, with_vary
 from .schema.model import QualifiedName, SchemaCache
 from .settings import Settings
@@ -28,7 +28,7 @@ from .sql.build import host_statement
 if TYPE_CHECKING:
     from .hooks import Executor
 
-__all__ = ["RootDocument"]
+__all__ = ["PRIVILEGES_SQL", "RootDocument", "root_spec_context"]
 
 #: What ``Accept`` may ask the root for: the configured default document, or OpenAPI 3.1.
 _DEFAULT_TYPES = frozenset({"application/openapi+json", "application/json", "*/*", "application/*"})
@@ -60,6 +60,18 @@ JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = $1 AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE')
 ORDER BY 1, 2, 3
 """
+
+
+def root_spec_context(context: RequestContext, function: str) -> RequestContext:
+    """``db-root-spec``: the root request as a call of ``function`` in the request's schema;
+    ``Accept: application/openapi+json`` asks it for JSON."""
+    accept = context.headers.get("accept")
+    headers = context.headers
+    if accept is not None and "application/openapi+json" in accept:
+        replaced = accept.replace("application/openapi+json", "application/json")
+        headers = {**context.headers, "accept": replaced}
+    target = Target("rpc", context.target.schema, function, context.target.profile_given)
+    return msgspec.structs.replace(context, target=target, headers=headers)
 
 
 class _Usable(msgspec.Struct, frozen=True):

@@ -81,6 +81,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     )
     openapi_security_active: bool = False
     openapi_server_proxy_uri: str | None = None
+    #: A function (in the request's schema) that answers ``GET /`` instead of the OpenAPI
+    #: document, called as ``GET /rpc/<name>`` would be.
+    db_root_spec: str | None = None
     url_use_legacy_target_names: bool = True
     log_level: Literal["crit", "error", "warn", "info", "debug"] = "error"
     app_settings: dict[str, str] = msgspec.field(default_factory=dict)

@@ -161,3 +161,14 @@ async def test_the_docs_page_setting(app_factory: Any) -> None:
     async with app_factory() as (_, http):
         resp = await http.get("/docs/")
         assert (resp.status_code, resp.json()["code"]) == (404, "PGRST205")
+
+
+async def test_db_root_spec_answers_the_root_with_a_function(app_factory: Any) -> None:
+    expected = {"swagger": "2.0", "info": {"title": "hand-written", "version": "1"}}
+    async with app_factory(db_root_spec="custom_root") as (_, http):
+        for accept in (None, "application/json", "application/openapi+json"):
+            resp = await http.get("/", headers={"Accept": accept} if accept else {})
+            assert (resp.status_code, resp.json()) == (200, expected), accept
+            assert resp.headers["content-type"] == "application/json; charset=utf-8"
+        resp = await http.get("/", headers={"Accept": "application/xml"})
+        assert (resp.status_code, resp.json()["code"]) == (406, "PGRST107")
