@@ -21,7 +21,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,19 @@ def fresh_db(pg_cluster: PostgresCluster) -> Iterator[str]:
         yield dsn
     finally:
         pg_cluster.drop_database(name)
+
+
+@contextmanager
+def loaded_database(cluster: PostgresCluster, prefix: str, sql: str) -> Iterator[str]:
+    """A new database named ``<prefix>_<random>`` with ``sql`` run in it (as the superuser),
+    dropped afterwards; yields its name. For tests and examples with a schema of their own."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    cluster.create_database(name)
+    try:
+        cluster.run_sql(sql, dbname=name)
+        yield name
+    finally:
+        cluster.drop_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,6 @@ from .model import (
     Function,
     Privileges,
     Resource,
-    build_api_model,
     builtin_type,
     json_type,
     split_comment,
@@ -57,9 +56,9 @@ from .model import (
 from .swagger import (
     _DEFAULT_DESCRIPTION,
     _DEFAULT_TITLE,
-    OpenApiDisabledError,
     ServerLocation,
     _column_description,
+    model_of,
     server_location,
 )
 
@@ -155,16 +154,7 @@ def openapi31_object(
     version: str = __version__,
 ) -> dict[str, Any]:
     """``openapi31_document`` before encoding: the document as plain dicts and lists."""
-    if settings.openapi_mode == "disabled":
-        raise OpenApiDisabledError("openapi-mode is disabled")
-    if isinstance(source, SchemaCache):
-        model = build_api_model(
-            source,
-            schema_name or settings.db_schemas[0],
-            privileges=privileges if settings.openapi_mode == "follow-privileges" else None,
-        )
-    else:
-        model = source
+    model = model_of(source, settings, schema_name, privileges)
     return _Renderer(model, settings).document(location or server_location(settings), version)
 
 

@@ -63,6 +63,32 @@ class OpenApiDisabledError(LookupError):
     """``openapi-mode = disabled``: the root endpoint answers 404 ``PGRST126`` instead."""
 
 
+def model_of(
+    source: ApiModel | SchemaCache,
+    settings: Settings,
+    schema_name: str | None,
+    privileges: Privileges | None,
+    *,
+    methods_follow_privileges: bool = False,
+    volatile_get: bool = False,
+) -> ApiModel:
+    """What every renderer describes: ``source`` itself when it is a model, else the model of
+    ``schema_name`` (default: the first of ``db-schemas``) in the cache, keeping to
+    ``privileges`` only under ``openapi-mode = follow-privileges``. Raises
+    ``OpenApiDisabledError`` under ``disabled``."""
+    if settings.openapi_mode == "disabled":
+        raise OpenApiDisabledError("openapi-mode is disabled")
+    if not isinstance(source, SchemaCache):
+        return source
+    return build_api_model(
+        source,
+        schema_name or settings.db_schemas[0],
+        privileges=privileges if settings.openapi_mode == "follow-privileges" else None,
+        methods_follow_privileges=methods_follow_privileges,
+        volatile_get=volatile_get,
+    )
+
+
 class ServerLocation(msgspec.Struct, frozen=True):
     """Where the document says the API is: ``scheme://host:port`` + ``base_path``."""
 
@@ -169,18 +195,14 @@ def swagger_object(
     methods_follow_privileges: bool = False,
 ) -> dict[str, Any]:
     """``swagger_document`` before encoding: the document as plain dicts and lists."""
-    if settings.openapi_mode == "disabled":
-        raise OpenApiDisabledError("openapi-mode is disabled")
-    if isinstance(source, SchemaCache):
-        model = build_api_model(
-            source,
-            schema_name or settings.db_schemas[0],
-            privileges=privileges if settings.openapi_mode == "follow-privileges" else None,
-            methods_follow_privileges=methods_follow_privileges,
-            volatile_get=target == "v12",
-        )
-    else:
-        model = source
+    model = model_of(
+        source,
+        settings,
+        schema_name,
+        privileges,
+        methods_follow_privileges=methods_follow_privileges,
+        volatile_get=target == "v12",
+    )
     where = location or server_location(settings)
     return _document(model, where, version, target, settings.openapi_security_active)
 

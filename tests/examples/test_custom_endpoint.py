@@ -5,7 +5,6 @@ Each test gets a database of its own loaded with the example's schema.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 
 from examples.custom_endpoint import SCHEMA_SQL, create_app
 from pgrest_asgi.testing import PostgresCluster
-from tests.conftest import JWT_SECRET, client_for, make_token
+from tests.conftest import JWT_SECRET, client_for, loaded_database, make_token
 
 JSON = "application/json; charset=utf-8"
 
@@ -30,13 +29,8 @@ CUSTOMER_2 = _bearer({"role": "stats_customer", "customer": 2})
 
 @pytest.fixture
 def stats_db(pg_cluster: PostgresCluster) -> Iterator[str]:
-    name = "stats_" + uuid.uuid4().hex[:10]
-    pg_cluster.create_database(name)
-    pg_cluster.run_sql(SCHEMA_SQL, dbname=name)
-    try:
+    with loaded_database(pg_cluster, "stats", SCHEMA_SQL) as name:
         yield name
-    finally:
-        pg_cluster.drop_database(name)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ with an app on the default operator table, which does not know the name.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -17,20 +16,15 @@ import pytest
 from examples.custom_operator import SCHEMA_SQL, create_app
 from pgrest_asgi import PgRestApp
 from pgrest_asgi.testing import PostgresCluster
-from tests.conftest import client_for
+from tests.conftest import client_for, loaded_database
 
 SETTINGS: dict[str, Any] = {"db_anon_role": "lib_anon", "db_pool": 2}
 
 
 @pytest.fixture(scope="module")
 def lib_db(pg_cluster: PostgresCluster) -> Iterator[str]:
-    name = "lib_" + uuid.uuid4().hex[:10]
-    pg_cluster.create_database(name)
-    pg_cluster.run_sql(SCHEMA_SQL, dbname=name)
-    try:
+    with loaded_database(pg_cluster, "lib", SCHEMA_SQL) as name:
         yield name
-    finally:
-        pg_cluster.drop_database(name)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ Each test gets a database of its own loaded with the example's schema.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ import pytest
 from examples.response_cache import SCHEMA_SQL, ResponseCache, create_app
 from pgrest_asgi import DbResult, ExecutorWrapper, RequestContext, Statement, TxSpec
 from pgrest_asgi.testing import PostgresCluster
-from tests.conftest import JWT_SECRET, client_for, make_token
+from tests.conftest import JWT_SECRET, client_for, loaded_database, make_token
 
 ANN = {"Authorization": f"Bearer {make_token({'role': 'rc_user', 'sub': 'ann'})}"}
 BO = {"Authorization": f"Bearer {make_token({'role': 'rc_user', 'sub': 'bo'})}"}
@@ -68,13 +67,8 @@ class Setup:
 
 @pytest.fixture
 def cache_db(pg_cluster: PostgresCluster) -> Iterator[str]:
-    name = "rcache_" + uuid.uuid4().hex[:10]
-    pg_cluster.create_database(name)
-    pg_cluster.run_sql(SCHEMA_SQL, dbname=name)
-    try:
+    with loaded_database(pg_cluster, "rcache", SCHEMA_SQL) as name:
         yield name
-    finally:
-        pg_cluster.drop_database(name)
 
 
 @pytest.fixture

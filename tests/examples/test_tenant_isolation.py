@@ -8,7 +8,6 @@ the pass leak every one of them, which shows that each case does test the rule.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 from examples.tenant_isolation import SCHEMA_SQL, create_app
 from pgrest_asgi import PgRestApp
 from pgrest_asgi.testing import PostgresCluster
-from tests.conftest import JWT_SECRET, client_for, make_token
+from tests.conftest import JWT_SECRET, client_for, loaded_database, make_token
 
 B_ORDERS = {2, 4, 5}
 Case = Callable[[httpx.AsyncClient, psycopg.Connection[Any]], Awaitable[bool]]
@@ -166,13 +165,8 @@ async def leaks(app: PgRestApp, dsn: str) -> set[str]:
 
 @pytest.fixture
 def shop_db(pg_cluster: PostgresCluster) -> Iterator[str]:
-    name = "shop_" + uuid.uuid4().hex[:10]
-    pg_cluster.create_database(name)
-    pg_cluster.run_sql(SCHEMA_SQL, dbname=name)
-    try:
+    with loaded_database(pg_cluster, "shop", SCHEMA_SQL) as name:
         yield name
-    finally:
-        pg_cluster.drop_database(name)
 
 
 def _settings(cluster: PostgresCluster, db: str) -> dict[str, Any]:
