@@ -91,7 +91,9 @@ class RootDocument:
         self.settings = settings
         self.executor = executor
         self.transactions = transactions
-        self._documents: BoundedCache[tuple[str, str, bytes], bytes] = BoundedCache(256)
+        # Few distinct privilege sets exist in practice; a document of a large schema is about
+        # 1 MB, so the cache stays small.
+        self._documents: BoundedCache[tuple[str, str, bytes], bytes] = BoundedCache(32)
         self._built_for: SchemaCache | None = None
 
     async def respond(
