@@ -17,7 +17,13 @@ import msgspec
 from .cache import BoundedCache
 from .context import RequestContext
 from .errors import ApiRequestError
-from .openapi import OpenApiDisabledError, Privileges, openapi31_document, swagger_document
+from .openapi import (
+    OpenApiDisabledError,
+    Privileges,
+    ServerLocation,
+    openapi31_document,
+    swagger_document,
+)
 from .plan.tx import TransactionPlanner
 from .request.model import ApiRequest, Target
 from .response.build import Response, with_vary
@@ -93,7 +99,7 @@ class RootDocument:
         self.transactions = transactions
         # Few distinct privilege sets exist in practice; a document of a large schema is about
         # 1 MB, so the cache stays small.
-        self._documents: BoundedCache[tuple[str, str, bytes], bytes] = BoundedCache(32)
+        self._documents: BoundedCache[tuple[str, str, bytes, str], bytes] = BoundedCache(32)
         self._built_for: SchemaCache | None = None
 
     async def respond(
@@ -111,18 +117,35 @@ class RootDocument:
         if settings.openapi_mode == "follow-privileges":
             key = await self._usable(context, schema, name)
             privileges = _privileges(key)
-        body = self._documents.get((version, name, key))
+        body = self._documents.get((version, name, key, context.mount_path))
         if body is None:
-            render = openapi31_document if version == "3.1" else swagger_document
             try:
-                body = render(schema, settings, schema_name=name, privileges=privileges)
+                if version == "3.1":
+                    body = openapi31_document(
+                        schema,
+                        settings,
+                        schema_name=name,
+                        privileges=privileges,
+                        location=self._relative(context),
+                    )
+                else:
+                    body = swagger_document(
+                        schema, settings, schema_name=name, privileges=privileges
+                    )
             except OpenApiDisabledError:
                 raise ApiRequestError.openapi_disabled() from None
-            self._documents.put((version, name, key), body)
+            self._documents.put((version, name, key, context.mount_path), body)
         headers = [(b"content-type", _CONTENT_TYPES[version])]
         if len(settings.db_schemas) > 1:
             headers.append((b"content-profile", name.encode()))
         return Response(200, with_vary(headers), body, head=request.method == "HEAD")
+
+    def _relative(self, context: RequestContext) -> ServerLocation | None:
+        """OpenAPI 3.1 without ``openapi-server-proxy-uri``: the server is where the app is
+        mounted, as a relative URL, so "Try it out" reaches the API behind any mount."""
+        if self.settings.openapi_server_proxy_uri:
+            return None
+        return ServerLocation("", "", 0, context.mount_path or "/")
 
     def _version(self, request: ApiRequest) -> str:
         """The first producible document type in ``Accept`` (ordered by q)."""

@@ -195,6 +195,8 @@ def _path(*segments: str) -> str:
 
 
 def _server_url(where: ServerLocation) -> str:
+    if not where.host:  # relative: the API is where the document was served from
+        return where.base_path.rstrip("/") or "/"
     host = where.host
     if ":" in host and not host.startswith("["):  # an IPv6 address
         host = f"[{host}]"

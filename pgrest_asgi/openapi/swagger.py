@@ -90,7 +90,8 @@ def model_of(
 
 
 class ServerLocation(msgspec.Struct, frozen=True):
-    """Where the document says the API is: ``scheme://host:port`` + ``base_path``."""
+    """Where the document says the API is: ``scheme://host:port`` + ``base_path``; with no
+    ``host`` (OpenAPI 3.1 only), the relative URL ``base_path``."""
 
     scheme: str
     host: str

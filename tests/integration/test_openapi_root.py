@@ -141,6 +141,8 @@ async def test_openapi_31_by_accept_or_setting(client: Any, app_factory: Any) ->
     assert document["openapi"] == "3.1.0"
     validate(document)
     assert "/items" in document["paths"]
+    # Relative to where the app is mounted (here: not mounted), so "Try it out" works anywhere.
+    assert document["servers"] == [{"url": "/"}]
     # A version we do not produce is not acceptable.
     resp = await client.get("/", headers={"Accept": "application/vnd.oai.openapi+json;version=3.0"})
     assert (resp.status_code, resp.json()["code"]) == (406, "PGRST107")
@@ -172,3 +174,33 @@ async def test_db_root_spec_answers_the_root_with_a_function(app_factory: Any) -
             assert resp.headers["content-type"] == "application/json; charset=utf-8"
         resp = await http.get("/", headers={"Accept": "application/xml"})
         assert (resp.status_code, resp.json()["code"]) == (406, "PGRST107")
+
+
+async def test_the_31_server_is_the_mount(api_db: Any) -> None:
+    """Mounted under /api, the 3.1 document's server is /api (2.0 keeps PostgREST's
+    server-host/port); openapi-server-proxy-uri wins over both."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from pgrest_asgi import PgRestApp
+    from tests.conftest import app_settings
+
+    oas31 = {"Accept": "application/vnd.oai.openapi+json;version=3.1"}
+    for proxy, expected in ((None, "/api"), ("https://api.example.com:8443/v1", None)):
+        cfg = app_settings(api_db, openapi_server_proxy_uri=proxy)
+        rest = PgRestApp(cfg.pop("db_uri"), **cfg)
+        host = Starlette(routes=[Mount("/api", app=rest)])
+        async with (
+            rest.lifespan(),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=host), base_url="http://test"
+            ) as http,
+        ):
+            servers = (await http.get("/api/", headers=oas31)).json()["servers"]
+            swagger = (await http.get("/api/")).json()
+        if expected is not None:
+            assert servers == [{"url": expected}]
+            assert swagger["basePath"] == "/"
+        else:
+            assert servers == [{"url": "https://api.example.com:8443/v1"}]
