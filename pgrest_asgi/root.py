@@ -113,12 +113,12 @@ class RootDocument:
             self._documents.clear()
             self._built_for = schema
         name = request.target.schema
-        privileges, key = None, b""
+        key = b""
         if settings.openapi_mode == "follow-privileges":
             key = await self._usable(context, schema, name)
-            privileges = _privileges(key)
         body = self._documents.get((version, name, key, context.mount_path))
         if body is None:
+            privileges = _privileges(key) if key else None
             try:
                 if version == "3.1":
                     body = openapi31_document(
