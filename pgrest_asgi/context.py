@@ -4,8 +4,8 @@ The app builds one per request, after routing and authentication, and hands the 
 to the grammar, to every planner pass, to the executor and to host endpoints. A hook never
 needs a contextvar to learn who is calling::
 
-    def tenant_rule(plan, ctx):            # a planner pass
-        tenant = ctx.auth.claims.get("tenant")        # ctx.context is this object
+    def tenant_rule(plan, ctx):            # a planner pass; ctx.context is this object
+        tenant = ctx.auth.claims.get("tenant")
         ...
 """
 
