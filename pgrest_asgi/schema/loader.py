@@ -92,7 +92,7 @@ async def load_schema_cache(
         # abort the caller's transaction. Its isolation level decides snapshot consistency.
         await conn.execute("SAVEPOINT pgrest_schema_cache")
         try:
-            rows = await _run_queries(conn, exposed, view_schemas)
+            rows = await _run_queries(conn, exposed, view_schemas, restore=True)
         except BaseException:
             if not conn.closed:
                 with contextlib.suppress(psycopg.Error):
@@ -111,7 +111,7 @@ async def load_schema_cache(
     try:
         await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
-            rows = await _run_queries(conn, exposed, view_schemas)
+            rows = await _run_queries(conn, exposed, view_schemas, restore=False)
         except BaseException:
             if not conn.closed:
                 with contextlib.suppress(psycopg.Error):
@@ -129,7 +129,11 @@ _STANDARD_LOADERS = (("text", TextLoader), ("json", JsonLoader), ("jsonb", Jsonb
 
 
 async def _run_queries(
-    conn: psycopg.AsyncConnection[Any], schemas: list[str], view_schemas: list[str]
+    conn: psycopg.AsyncConnection[Any],
+    schemas: list[str],
+    view_schemas: list[str],
+    *,
+    restore: bool,
 ) -> dict[str, Any]:
     # A plain cursor with psycopg's standard loaders: the pool's connections may use a raw
     # cursor factory and bytes loaders for json/text (the request hot path), not wanted here.
@@ -148,7 +152,7 @@ async def _run_queries(
             roles = await fetch(queries.ROLE_SETTINGS_PG15)
         else:
             roles = await fetch(queries.ROLE_SETTINGS_PG14, {"is_superuser": meta["is_superuser"]})
-        return {
+        rows = {
             "pg_version": pg_version,
             "geojson_schema": meta["geojson_schema"],
             "relations": await fetch(queries.RELATIONS, {"schemas": schemas}),
@@ -159,6 +163,10 @@ async def _run_queries(
             "role_settings": roles,
             "schema_descriptions": meta["schema_descriptions"] or {},
         }
+        if restore:
+            # META emptied the search path; the caller's transaction goes on with its own.
+            await fetch(queries.RESTORE_SEARCH_PATH, {"previous": meta["previous"]})
+        return rows
 
 
 # --------------------------------------------------------------------------------------------

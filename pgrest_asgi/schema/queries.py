@@ -23,13 +23,26 @@ __all__ = [
     "RELATIONS",
     "ROLE_SETTINGS_PG14",
     "ROLE_SETTINGS_PG15",
+    "RESTORE_SEARCH_PATH",
     "ROUTINES",
     "VIEW_DEFINITIONS",
 ]
 
-#: Server version, and who is loading (role settings depend on the loader's privileges).
+#: Puts back the search path ``META`` cleared (``previous``), when the caller's transaction goes
+#: on after the load.
+RESTORE_SEARCH_PATH = """
+SELECT pg_catalog.set_config('search_path', %(previous)s, true) AS restored
+"""
+
+#: Server version, and who is loading (role settings depend on the loader's privileges). Also
+#: empties the search path for the rest of the transaction (PostgREST does the same), returning
+#: the value it had as ``previous``: ``format_type``, ``regclass`` and ``pg_get_expr`` then
+#: qualify every object outside ``pg_catalog`` with its schema, so a type name or a default
+#: read here means the same object whatever the search path of the request that uses it.
 META = """
 SELECT
+  before.previous,
+  pg_catalog.set_config('search_path', '', true) AS cleared,
   current_setting('server_version_num')::int AS pg_version,
   current_user::text AS current_user,
   coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false)
@@ -45,6 +58,7 @@ SELECT
    JOIN pg_catalog.pg_description d
      ON d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::regclass
    WHERE n.nspname = ANY(%(schemas)s)) AS schema_descriptions
+FROM (SELECT pg_catalog.current_setting('search_path') AS previous OFFSET 0) AS before
 """
 
 #: Table-like relations in the exposed schemas (in their configured order); no partitions.

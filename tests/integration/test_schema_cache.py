@@ -502,6 +502,46 @@ async def test_version_and_connection_state(fresh_db: str) -> None:
         await conn.rollback()
 
 
+async def test_names_are_schema_qualified_whatever_the_search_path(fresh_db: str) -> None:
+    """The catalogs are read with an empty search path, as PostgREST reads them: a type outside
+    pg_catalog and the objects a default names carry their schema even when the loading
+    connection's search path would find them unqualified. A caller's transaction keeps its own
+    search path."""
+    await _setup(
+        fresh_db,
+        """
+        CREATE SCHEMA api;
+        CREATE TYPE public.mood AS ENUM ('sad', 'happy');
+        CREATE SEQUENCE public.counter;
+        CREATE TABLE api.days (
+          n int DEFAULT nextval('public.counter'),
+          mood public.mood DEFAULT 'happy',
+          note varchar(5)
+        );
+        CREATE FUNCTION api.today() RETURNS public.mood LANGUAGE sql AS $$ SELECT 'sad'::mood $$;
+        """,
+    )
+    async with await psycopg.AsyncConnection.connect(fresh_db) as conn:
+        await conn.execute("SET search_path TO public")
+        await conn.execute("SELECT 1")  # a transaction is open: the savepoint path
+        cache = await load_schema_cache(conn, ["api"])
+        cur = await conn.execute("SELECT current_setting('search_path')")
+        assert await cur.fetchone() == ("public",)
+        await conn.rollback()
+        idle = await load_schema_cache(conn, ["api"])
+        assert idle == cache
+    table = cache.table("api", "days")
+    assert table is not None
+    columns = {c.name: (c.data_type, c.default) for c in table.columns}
+    assert columns == {
+        "n": ("integer", "nextval('public.counter'::regclass)"),
+        "mood": ("public.mood", "'happy'::public.mood"),
+        "note": ("character varying(5)", None),
+    }
+    (today,) = cache.routines[QualifiedName("api", "today")]
+    assert today.return_type == "public.mood"
+
+
 async def test_load_runs_read_only(fresh_db: str) -> None:
     """The catalog queries run in one read-only REPEATABLE READ transaction."""
     seen: list[tuple[Any, ...]] = []
