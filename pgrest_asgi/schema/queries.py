@@ -21,9 +21,9 @@ __all__ = [
     "KEYS",
     "META",
     "RELATIONS",
+    "RESTORE_SEARCH_PATH",
     "ROLE_SETTINGS_PG14",
     "ROLE_SETTINGS_PG15",
-    "RESTORE_SEARCH_PATH",
     "ROUTINES",
     "VIEW_DEFINITIONS",
 ]
