@@ -143,6 +143,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 raise ConfigError(f"db-schemas: the schema {schema!r} cannot be exposed")
         if not self.db_schemas:
             raise ConfigError("db-schemas: at least one schema is required")
+        uri = self.openapi_server_proxy_uri
+        if uri and proxy_uri_parts(uri) is None:
+            raise ConfigError(
+                f"openapi-server-proxy-uri: malformed proxy URI {uri!r}; write an absolute http(s)"
+                " URI without user info or query, such as https://example.com:8443/basePath"
+            )
         if self.jwt_secret is not None and not self.jwt_secret_is_base64:
             secret = self.jwt_secret.strip()
             if not secret.startswith("{") and len(secret) < 32:
@@ -332,3 +338,39 @@ def _config_value(raw: str, lineno: int) -> Any:
         return float(value)
     except ValueError:
         raise ConfigError(f"config file line {lineno}: cannot read value {value!r}") from None
+
+
+# scheme "://" [userinfo "@"] host [":" port] path ["?" query]: an absolute URI has no fragment
+_URI = re.compile(
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://"
+    r"(?:(?P<userinfo>[^@/?#]*)@)?"
+    r"(?P<host>\[[^\]/?#]*\]|[^:/?#]*)"
+    r"(?::(?P<port>[^/?#]*))?"
+    r"(?P<path>[^?#]*)"
+    r"(?:\?(?P<query>[^#]*))?$"
+)
+
+
+def proxy_uri_parts(uri: str) -> tuple[str, str, int, str] | None:
+    """PostgREST's reading of ``openapi-server-proxy-uri`` as (scheme, host, port, base path),
+    or ``None`` when it is malformed (a start-up error, as in PostgREST): an absolute http(s)
+    URI with a host, no user info, no query and a port (if any) in 1-65535. No port means 80
+    for http, 443 for https; no path means ``/``."""
+    match = _URI.match(uri)
+    if match is None:
+        return None
+    scheme = match["scheme"].lower()
+    if scheme not in ("http", "https") or match["userinfo"] is not None:
+        return None
+    if match["query"] is not None or not match["host"]:
+        return None
+    port_text = match["port"]
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            return None
+        port = int(port_text)
+    elif port_text == "":  # "host:" with an empty port
+        return None
+    else:
+        port = 80 if scheme == "http" else 443
+    return scheme, match["host"], port, match["path"] or "/"

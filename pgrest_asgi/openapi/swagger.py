@@ -15,14 +15,13 @@ built with ``volatile_get=True`` for ``"v12"``.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 import msgspec
 
 from .._version import __version__
 from ..schema.model import SchemaCache
-from ..settings import Settings
+from ..settings import Settings, proxy_uri_parts
 from .model import (
     ApiModel,
     Argument,
@@ -115,40 +114,9 @@ def server_location(settings: Settings) -> ServerLocation:
     )
 
 
-# scheme "://" [userinfo "@"] host [":" port] path ["?" query]: an absolute URI has no fragment
-_URI = re.compile(
-    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://"
-    r"(?:(?P<userinfo>[^@/?#]*)@)?"
-    r"(?P<host>\[[^\]/?#]*\]|[^:/?#]*)"
-    r"(?::(?P<port>[^/?#]*))?"
-    r"(?P<path>[^?#]*)"
-    r"(?:\?(?P<query>[^#]*))?$"
-)
-
-
 def _parse_proxy_uri(uri: str) -> ServerLocation | None:
-    """PostgREST's reading of ``openapi-server-proxy-uri``, or ``None`` when it is malformed
-    (PostgREST refuses to start then): an absolute http(s) URI with a host, no user info, no
-    query and a port (if any) in 1-65535. No port means 80 for http, 443 for https; no path
-    means ``/``."""
-    match = _URI.match(uri)
-    if match is None:
-        return None
-    scheme = match["scheme"].lower()
-    if scheme not in ("http", "https") or match["userinfo"] is not None:
-        return None
-    if match["query"] is not None or not match["host"]:
-        return None
-    port_text = match["port"]
-    if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            return None
-        port = int(port_text)
-    elif port_text == "":  # "host:" with an empty port
-        return None
-    else:
-        port = 80 if scheme == "http" else 443
-    return ServerLocation(scheme, match["host"], port, match["path"] or "/")
+    parts = proxy_uri_parts(uri)
+    return None if parts is None else ServerLocation(*parts)
 
 
 def swagger_document(

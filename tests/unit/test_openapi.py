@@ -34,7 +34,7 @@ from pgrest_asgi.schema.model import (
     Table,
 )
 from pgrest_asgi.schema.relationships import relationships_by_source
-from pgrest_asgi.settings import Settings
+from pgrest_asgi.settings import ConfigError, Settings
 
 Q = QualifiedName
 
@@ -1103,21 +1103,34 @@ def test_the_proxy_uri_gives_host_base_path_and_scheme() -> None:
         ("https://example.com", ServerLocation("https", "example.com", 443, "/")),
         ("HTTPS://Example.com/a/b/", ServerLocation("https", "Example.com", 443, "/a/b/")),
         ("http://[::1]:8080/", ServerLocation("http", "[::1]", 8080, "/")),
-        # Malformed (PostgREST refuses to start): the server's own host and port instead.
-        ("ftp://example.com", None),
-        ("https://user@example.com", None),
-        ("https://example.com/?a=1", None),
-        ("https://example.com/#top", None),
-        ("https://example.com:0/", None),
-        ("https://example.com:65536/", None),
-        ("https://example.com:/", None),
-        ("https:///path", None),
-        ("example.com/path", None),
     ],
 )
-def test_proxy_uris(uri: str, expected: ServerLocation | None) -> None:
-    fallback = ServerLocation("http", "0.0.0.0", 3000, "/")
-    assert server_location(Settings(openapi_server_proxy_uri=uri)) == (expected or fallback)
+def test_proxy_uris(uri: str, expected: ServerLocation) -> None:
+    assert server_location(Settings(openapi_server_proxy_uri=uri)) == expected
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "ftp://example.com",
+        "https://user@example.com",
+        "https://example.com/?a=1",
+        "https://example.com/#top",
+        "https://example.com:0/",
+        "https://example.com:65536/",
+        "https://example.com:/",
+        "https:///path",
+        "example.com/path",
+    ],
+)
+def test_a_malformed_proxy_uri_is_a_configuration_error(uri: str) -> None:
+    """PostgREST refuses to start; so do the settings, naming the key and a correct form."""
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_mapping({"openapi-server-proxy-uri": uri})
+    assert str(caught.value) == (
+        f"openapi-server-proxy-uri: malformed proxy URI {uri!r}; write an absolute http(s) URI"
+        " without user info or query, such as https://example.com:8443/basePath"
+    )
 
 
 @pytest.mark.parametrize(
