@@ -180,6 +180,8 @@ class Function(msgspec.Struct, frozen=True, kw_only=True):
     return_type_schema: str | None = None
     #: The names of the OUT, INOUT and TABLE parameters (the result's columns), in order.
     out_params: tuple[str, ...] = ()
+    #: Their types, in the same order (empty when unknown).
+    out_types: tuple[str, ...] = ()
 
 
 class ApiModel(msgspec.Struct, frozen=True, kw_only=True):
@@ -372,6 +374,7 @@ def _function(routine: Routine, *, volatile_get: bool) -> Function:
         return_type=routine.return_type,
         return_type_schema=routine.return_type_schema,
         out_params=routine.out_params,
+        out_types=routine.out_types,
     )
 
 

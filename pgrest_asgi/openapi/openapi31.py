@@ -727,13 +727,17 @@ class _Renderer:
             qualified = f"{function.return_type_schema}.{function.return_type}"
             return {"type": "object", "x-pgrst-type": qualified}
         if function.out_params:
-            if function.return_kind == "scalar" and len(function.out_params) == 1:
-                column = _typed(_or_null(_value_schema(function.return_type)), function.return_type)
-            else:
-                column = {}  # the schema cache does not know the OUT parameters' types
+            types = function.out_types
+            if len(types) != len(function.out_params):  # a model built without the types
+                types = (function.return_type if len(function.out_params) == 1 else "",) * len(
+                    function.out_params
+                )
             return {
                 "type": "object",
-                "properties": {name: dict(column) for name in function.out_params},
+                "properties": {
+                    name: _typed(_or_null(_value_schema(pg_type)), pg_type) if pg_type else {}
+                    for name, pg_type in zip(function.out_params, types, strict=True)
+                },
             }
         return None
 

@@ -441,6 +441,7 @@ def _routines(rows: Iterable[Row]) -> dict[QualifiedName, tuple[Routine, ...]]:
             rows=float(row["prorows"] or 0.0),
             row_argument=_function(row["row_arg_schema"], row["row_arg_name"]),
             out_params=tuple(row["out_names"] or ()),
+            out_types=tuple(row["out_types"] or ()),
         )
         grouped[QualifiedName(row["schema"], row["name"])].append(routine)
     return {name: tuple(overloads) for name, overloads in grouped.items()}

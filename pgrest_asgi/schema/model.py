@@ -169,6 +169,8 @@ class Routine(msgspec.Struct, frozen=True, kw_only=True):
     #: Names of the OUT, INOUT and TABLE parameters: the result's columns, even when
     #: there is just one (PostgREST answers objects for these).
     out_params: tuple[str, ...] = ()
+    #: The types of ``out_params`` (``format_type`` names), in the same order.
+    out_types: tuple[str, ...] = ()
 
 
 class SchemaCache(msgspec.Struct, frozen=True, kw_only=True):

@@ -277,9 +277,8 @@ SELECT
   p.proconfig::text[] AS config,
   p.prorows::float8 AS prorows,
   -- OUT, INOUT and TABLE parameters: the result is rows with these columns.
-  (SELECT array_agg(coalesce(o.name, '') ORDER BY o.ord)
-   FROM unnest(p.proargmodes::text[], p.proargnames) WITH ORDINALITY AS o(mode, name, ord)
-   WHERE o.mode IN ('o', 'b', 't')) AS out_names,
+  outs.names AS out_names,
+  outs.types AS out_types,
   -- A first argument of a table's row type (computed fields and relationships).
   at.typname::text AS row_arg_name,
   atn.nspname::text AS row_arg_schema
@@ -310,6 +309,14 @@ LEFT JOIN LATERAL (
   ) WITH ORDINALITY AS a(type, mode, name, ord)
   WHERE coalesce(a.mode, 'i') IN ('i', 'b', 'v')
 ) args ON true
+LEFT JOIN LATERAL (
+  SELECT
+    array_agg(coalesce(o.name, '') ORDER BY o.ord) AS names,
+    array_agg(pg_catalog.format_type(o.type, NULL) ORDER BY o.ord) AS types
+  FROM unnest(p.proallargtypes, p.proargmodes::text[], p.proargnames)
+    WITH ORDINALITY AS o(type, mode, name, ord)
+  WHERE o.mode IN ('o', 'b', 't')
+) outs ON true
 WHERE p.prokind = 'f'
   AND n.nspname = ANY(%(schemas)s::text[])
   AND p.prorettype NOT IN (

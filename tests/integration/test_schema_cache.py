@@ -396,8 +396,11 @@ async def test_routines(cache: SchemaCache) -> None:
     (pair,) = routines[QualifiedName("api", "pair")]
     assert pair.return_kind == "record" and not pair.returns_set
     assert [p.name for p in pair.params] == ["x_in"]  # OUT parameters are not inputs
+    assert (pair.out_params, pair.out_types) == (("x", "y"), ("integer", "integer"))
     (pairs,) = routines[QualifiedName("api", "pairs")]
     assert pairs.return_kind == "record" and pairs.returns_set and pairs.params == ()
+    assert (pairs.out_params, pairs.out_types) == (("x", "y"), ("integer", "text"))
+    assert (add[0].out_params, add[0].out_types) == ((), ())
 
     (make_pair,) = routines[QualifiedName("api", "make_pair")]
     assert (make_pair.return_kind, make_pair.return_type) == ("composite", "pair_type")

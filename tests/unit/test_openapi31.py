@@ -131,6 +131,15 @@ SHOP_ROUTINES = [
         return_type="record",
         returns_set=True,
         out_params=("item_id", "total"),
+        out_types=("integer", "numeric"),
+    ),
+    # A model built without the OUT types (an older schema cache): any value.
+    shop_routine(
+        "legacy_totals",
+        return_kind="record",
+        return_type="record",
+        returns_set=True,
+        out_params=("a", "b"),
     ),
     # RETURNS TABLE(n bigint): the return type is bigint, the result still has a column.
     shop_routine("item_count", return_type="bigint", returns_set=True, out_params=("n",)),
@@ -765,11 +774,20 @@ def test_a_single_table_row() -> None:
 
 
 def test_table_and_out_columns() -> None:
-    """RETURNS TABLE(…)/OUT parameters: objects of those columns (their types are not in the
-    schema cache: any value), or of the one column, typed by the return type."""
-    totals = {"type": "object", "properties": {"item_id": {}, "total": {}}}
+    """RETURNS TABLE(…)/OUT parameters: objects of those columns, each typed as declared."""
+    totals = {
+        "type": "object",
+        "properties": {
+            "item_id": {"type": ["integer", "null"], "format": "int32", "x-pgrst-type": "integer"},
+            "total": {"type": ["number", "null"], "format": "decimal", "x-pgrst-type": "numeric"},
+        },
+    }
     assert rpc("item_totals")["get"]["responses"] == ok(
         {"type": "array", "items": totals}, totals, partial=True
+    )
+    untyped = {"type": "object", "properties": {"a": {}, "b": {}}}
+    assert rpc("legacy_totals")["get"]["responses"] == ok(
+        {"type": "array", "items": untyped}, untyped, partial=True
     )
     count = {
         "type": "object",
