@@ -136,6 +136,12 @@ The bearer token above is for role todo_user (sub=alice), signed with the demo s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    # PostgREST's forms: `pgrest-asgi [FILE]` serves as `pgrest-asgi serve [FILE]` does, and
+    # `pgrest-asgi --dump-config FILE` reads FILE.
+    positional = [i for i, arg in enumerate(args) if not arg.startswith("-")]
+    if positional and not _COMMANDS.intersection(args):
+        args.insert(positional[0], "serve")
     parser = argparse.ArgumentParser(
         prog="pgrest-asgi",
         description=__doc__,
@@ -144,34 +150,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"pgrest-asgi {__version__}")
     parser.add_argument("--example", action="store_true", help="print an example config file")
     parser.add_argument(
-        "--dump-config", action="store_true", help="print the effective configuration and exit"
+        "--dump-config",
+        action="store_true",
+        help="print the effective configuration (config file syntax) and exit",
     )
     sub = parser.add_subparsers(dest="command")
     p_serve = sub.add_parser("serve", help="serve a database (PostgREST-compatible settings)")
     p_serve.add_argument("config", nargs="?", help="a PostgREST config file")
+    p_serve.add_argument(
+        "--dump-config", action="store_true", dest="dump_config_after", help=argparse.SUPPRESS
+    )
     p_demo = sub.add_parser("demo", help="serve a sample database from a throwaway PostgreSQL")
     p_demo.add_argument("--port", type=int, default=3000)
     p_demo.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("config_file", nargs="?", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    parsed = parser.parse_args(args)
 
-    if args.example:
+    if parsed.example:
         print(EXAMPLE_CONFIG, end="")
         return 0
+    config_file = getattr(parsed, "config", None)
     try:
-        if args.dump_config:
-            settings = load_settings(args.config_file)
-            for name in settings.__struct_fields__:
-                value = getattr(settings, name)
-                if name == "jwt_secret" and value:
-                    value = "<hidden>"
-                print(f"{name.replace('_', '-')} = {value!r}")
+        if parsed.dump_config or getattr(parsed, "dump_config_after", False):
+            print(load_settings(config_file).dump(), end="")
             return 0
-        if args.command == "demo":
-            demo(args.port, args.host)
+        if parsed.command == "demo":
+            demo(parsed.port, parsed.host)
             return 0
-        if args.command == "serve" or args.config_file:
-            serve(load_settings(getattr(args, "config", None) or args.config_file))
+        if parsed.command == "serve":
+            serve(load_settings(config_file))
             return 0
     except ConfigError as exc:
         print(f"pgrest-asgi: configuration error: {exc}", file=sys.stderr)
@@ -180,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     parser.print_help()
     return 1
+
+
+_COMMANDS = frozenset({"serve", "demo"})
 
 
 if __name__ == "__main__":

@@ -14,13 +14,17 @@ A few settings are ours (marked *extension* below); PostgREST has no equivalent.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
+
+from .config import BY_DB_NAME, BY_NAME, KEYS, Key, dump_value, read_config_file, suggest
 
 __all__ = ["ConfigError", "Settings"]
 
@@ -96,6 +100,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     db_root_spec: str | None = None
     url_use_legacy_target_names: bool = True
     log_level: Literal["crit", "error", "warn", "info", "debug"] = "error"
+    log_query: bool = False
+    # -- in-database configuration -------------------------------------------------------
+    db_config: bool = True
+    db_pre_config: str | None = None
+    # -- the server and the admin server (``pgrest-asgi serve``) ------------------------
+    server_reuseport: bool = False
+    server_unix_socket_mode: str = "660"
+    #: ``None``: the same as ``server-host``.
+    admin_server_host: str | None = None
+    admin_server_port: NonNegative | None = None
+    admin_server_unix_socket: str | None = None
+    admin_server_unix_socket_mode: str = "660"
     app_settings: dict[str, str] = msgspec.field(default_factory=dict)
     # -- extensions (not in PostgREST) --------------------------------------------------
     #: Minimum connections kept open by the pool.
@@ -159,6 +175,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 f"openapi-server-proxy-uri: malformed proxy URI {uri!r}; write an absolute http(s)"
                 " URI without user info or query, such as https://example.com:8443/basePath"
             )
+        for key, mode in (
+            ("server-unix-socket-mode", self.server_unix_socket_mode),
+            ("admin-server-unix-socket-mode", self.admin_server_unix_socket_mode),
+        ):
+            if re.fullmatch(r"[0-7]{3,4}", mode) is None:
+                raise ConfigError(f"{key}: {mode!r} is not an octal file mode such as 660")
+            if not 0o600 <= int(mode, 8) <= 0o777:
+                raise ConfigError(f"{key}: {mode!r} must be between 600 and 777")
+        if self.admin_server_port is not None and self.admin_server_port == self.server_port:
+            raise ConfigError(
+                f"admin-server-port: {self.admin_server_port} is also server-port; "
+                "give the admin server a port of its own"
+            )
+        if self.jwt_aud is not None and ":" in self.jwt_aud and _URI.match(self.jwt_aud) is None:
+            raise ConfigError(f"jwt-aud: {self.jwt_aud!r} should be a string or a valid URI")
         if self.jwt_secret is not None and not self.jwt_secret_is_base64:
             secret = self.jwt_secret.strip()
             if not secret.startswith(("{", "https://", "http://")) and len(secret) < 32:
@@ -179,58 +210,86 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         if dsn is not None:
             values["db_uri"] = dsn
         if schemas is not None:
-            if isinstance(schemas, str):
-                raise TypeError(
-                    f"PgRestApp(schemas=...) takes a list of schema names, not the string "
-                    f"{schemas!r}: write schemas=[{schemas!r}]"
-                )
-            values["db_schemas"] = tuple(schemas)
+            # A string is read as PostgREST reads db-schemas: comma separated.
+            values["db_schemas"] = (
+                tuple(p.strip() for p in schemas.split(",") if p.strip())
+                if isinstance(schemas, str)
+                else tuple(schemas)
+            )
         if settings is None:
             return cls.from_mapping(values)
         return msgspec.structs.replace(settings, **values) if values else settings
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
-        """Build from ``{key: value}`` with PostgREST or Python key names; strings are coerced."""
-        data: dict[str, Any] = {}
-        app_settings: dict[str, str] = {}
-        for raw_key, value in values.items():
-            key = raw_key.strip()
-            if key.startswith("app.settings."):
-                app_settings[key[len("app.settings.") :]] = str(value)
-                continue
-            name = key.replace("-", "_")
-            name = _ALIASES.get(name, name)
-            data[name] = _coerce(name, value)
-        if app_settings:
-            data["app_settings"] = {**data.get("app_settings", {}), **app_settings}
-        for name in ("db_uri", "jwt_secret"):
-            value = data.get(name)
-            if isinstance(value, str) and value.startswith("@"):
-                data[name] = Path(value[1:]).read_text().strip()
-        try:
-            return msgspec.convert(data, cls, strict=False)
-        except msgspec.ValidationError as exc:
-            raise ConfigError(str(exc).replace("$.", "")) from exc
+    def from_mapping(cls, values: Mapping[str, Any], *, origin: str = "") -> Settings:
+        """Build from ``{key: value}`` with PostgREST or Python key names; text is read as
+        PostgREST reads it. ``origin`` prefixes error messages (e.g. the file's name)."""
+        layers = _Layers()
+        layers.add(values, lambda key: origin, strict=True)
+        return layers.settings(cls)
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, prefix: str = "PGRST_", **overrides: Any
     ) -> Settings:
-        """Read ``PGRST_*`` variables (``PGRST_DB_URI``, ``PGRST_APP_SETTINGS_X`` …)."""
-        values = env_values(os.environ if environ is None else environ, prefix)
-        values.update(overrides)
-        return cls.from_mapping(values)
+        """Read ``PGRST_*`` variables (``PGRST_DB_URI``, ``PGRST_APP_SETTINGS_X`` …); a
+        variable that names no setting is logged as a warning. ``overrides`` win."""
+        return cls.load(
+            environ=os.environ if environ is None else environ, prefix=prefix, overrides=overrides
+        )
 
     @classmethod
     def from_file(
         cls, path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
     ) -> Settings:
         """Read a PostgREST config file; ``PGRST_*`` variables in ``environ`` win over it."""
-        values: dict[str, Any] = parse_config_text(Path(path).read_text())
+        return cls.load(path, environ=environ)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        in_database: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        prefix: str = "PGRST_",
+    ) -> Settings:
+        """PostgREST's layering: the config file, then ``PGRST_*`` variables, then the
+        in-database settings (``{"db_max_rows": "5"}``, as read from ``pgrst.*`` role
+        settings), each overriding the one before; ``overrides`` last. Errors name the file
+        and line, the variable or the role setting."""
+        layers = _Layers()
+        if path is not None:
+            try:
+                parsed = read_config_file(path)
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                raise ConfigError(
+                    f"cannot read the config file {os.fspath(path)}: {reason}"
+                ) from None
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            layers.add(parsed.values, parsed.where, strict=True)
         if environ is not None:
-            values.update(env_values(environ, "PGRST_"))
-        return cls.from_mapping(values)
+            layers.add_env(environ, prefix)
+        if in_database:
+            layers.add_db(in_database)
+        if overrides:
+            layers.add(overrides, lambda key: "", strict=True)
+        return layers.settings(cls)
+
+    def dump(self) -> str:
+        """Every setting in PostgREST's config-file syntax, one ``key = value`` line each, in
+        key order; ``Settings.from_file`` reads it back as these settings."""
+        lines = []
+        for name in sorted(self.__struct_fields__):
+            if name == "app_settings":
+                continue
+            lines.append(f"{name.replace('_', '-')} = {dump_value(getattr(self, name))}")
+        for key, value in sorted(self.app_settings.items()):
+            lines.append(f"app.settings.{key} = {dump_value(value)}")
+        return "\n".join(lines) + "\n"
 
     @property
     def tx_allow_override(self) -> bool:
@@ -241,113 +300,245 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return self.db_tx_end.startswith("rollback")
 
 
-_ALIASES = {
-    "db_schema": "db_schemas",
-    "max_rows": "db_max_rows",
-    "pre_request": "db_pre_request",
-    "role_claim_key": "jwt_role_claim_key",
-    "db_pool_timeout": "db_pool_max_idletime",
-    "secret_is_base64": "jwt_secret_is_base64",
+_logger = logging.getLogger("pgrest_asgi.config")
+_FIELDS: frozenset[str] = frozenset(Settings.__struct_fields__)
+_DEFAULTS = Settings()
+_FIELD_TYPES: dict[str, Any] = {f: type(getattr(_DEFAULTS, f)) for f in _FIELDS}
+_OPTIONAL = {f for f in _FIELDS if getattr(_DEFAULTS, f) is None}
+_INT_FIELDS = {f for f, t in _FIELD_TYPES.items() if t is int} | {
+    "db_max_rows",
+    "admin_server_port",
 }
-_KNOWN = set(Settings.__struct_fields__) | set(_ALIASES)
+_FLOAT_FIELDS = {f for f, t in _FIELD_TYPES.items() if t is float}
 _LIST_FIELDS = {
     "db_schemas",
     "db_extra_search_path",
     "db_hoisted_tx_settings",
     "server_cors_allowed_origins",
 }
+#: Fields set by PostgREST keys → the key's entry; the other fields are our extensions.
+_KEY_OF_FIELD: dict[str, Key] = {k.field: k for k in KEYS if k.field is not None}
+#: Every name a setting may be given by → its field (``None``: a retired PostgREST key):
+#: PostgREST's keys and aliases, with dashes or underscores, and each field's own name.
+_NAMES: dict[str, str | None] = {}
+for _name, _key in BY_NAME.items():
+    _NAMES[_name] = _NAMES[_name.replace("-", "_")] = _key.field
+for _field in sorted(_FIELDS - {"app_settings"}):
+    _NAMES.setdefault(_field, _field)
+    _NAMES.setdefault(_field.replace("_", "-"), _field)
+_APP_SETTINGS = "app.settings."
 
 
-def _coerce(name: str, value: Any) -> Any:
-    """Turn the text forms PostgREST accepts into the field's type."""
-    if name in _LIST_FIELDS and isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        field_type = _FIELD_TYPES.get(name)
-        if field_type is bool:
-            if lowered in ("true", "yes", "on", "1"):
-                return True
-            if lowered in ("false", "no", "off", "0"):
-                return False
-        if lowered == "" and name in _OPTIONAL:
-            return None
+def key_name(field: str) -> str:
+    """The name a person writes for a field: PostgREST's key, or ours with dashes."""
+    key = _KEY_OF_FIELD.get(field)
+    return key.name if key is not None else field.replace("_", "-")
+
+
+class _Layers:
+    """Raw values by field, later sources overriding earlier ones, each with where it came
+    from (for error messages)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.origins: dict[str, str] = {}
+        self.app_settings: dict[str, str] = {}
+
+    def add(
+        self,
+        values: Mapping[str, Any],
+        where: Callable[[str], str],
+        *,
+        strict: bool,
+        label: Callable[[str], str] | None = None,
+    ) -> None:
+        """One source's values. ``where(key)`` locates a key (``"app.conf line 3: "``) for
+        messages; ``label(key)`` is what error messages about its value start with (default:
+        the location and the key). Unknown keys are errors when ``strict``, else skipped."""
+        # Within one source a key's own name wins over its alias (PostgREST's optWithAlias).
+        chosen: dict[str, str] = {}
+        for raw_key, value in values.items():
+            key = raw_key.strip()
+            if key.startswith(_APP_SETTINGS):
+                self.app_settings[key[len(_APP_SETTINGS) :]] = str(value)
+                continue
+            if key == "app_settings" and isinstance(value, Mapping):
+                self.app_settings.update({str(k): str(v) for k, v in value.items()})
+                continue
+            if key not in _NAMES:
+                if strict:
+                    raise ConfigError(
+                        f"{where(raw_key)}unknown key {key!r}{suggest(key, _KNOWN_KEYS)}"
+                    )
+                continue
+            field = _NAMES[key]
+            if field is None:
+                _retired(key, where(raw_key))
+                continue
+            if field not in chosen or key in (key_name(field), field):
+                chosen[field] = raw_key
+        for field, raw_key in chosen.items():
+            self.values[field] = values[raw_key]
+            self.origins[field] = (
+                label(raw_key) if label is not None else f"{where(raw_key)}{raw_key.strip()}: "
+            )
+
+    def add_env(self, environ: Mapping[str, str], prefix: str) -> None:
+        """``PGRST_*`` variables; one that names no setting is a warning, not an error."""
+        values: dict[str, str] = {}
+        variables: dict[str, str] = {}
+        for variable, value in sorted(environ.items()):
+            if not variable.startswith(prefix):
+                continue
+            name = variable[len(prefix) :].lower()
+            if name.startswith("app_settings_"):
+                self.app_settings[name[len("app_settings_") :]] = value
+                continue
+            if name not in _NAMES:
+                known = [prefix + n.upper() for n in _NAMES if "-" not in n]
+                _logger.warning(
+                    "%s is not a setting and is ignored%s", variable, suggest(variable, known)
+                )
+                continue
+            values[name] = value
+            variables[name] = variable
+        self.add(
+            values,
+            lambda key: f"{variables[key]}: ",
+            strict=False,
+            label=lambda key: f"{variables[key]}: ",
+        )
+
+    def add_db(self, settings: Mapping[str, str]) -> None:
+        """In-database settings by name without ``pgrst.`` (``db_max_rows``); only the keys
+        PostgREST reads from the database are taken."""
+        values = {name: value for name, value in settings.items() if name in BY_DB_NAME}
+
+        def where(name: str) -> str:
+            return f"pgrst.{name} (in-database): "
+
+        self.add(values, where, strict=False, label=where)
+
+    def settings(self, cls: type[Settings]) -> Settings:
+        data: dict[str, Any] = {}
+        for field, value in self.values.items():
+            origin = self.origins.get(field, f"{key_name(field)}: ")
+            coerced = _coerce(field, value, origin)
+            if coerced is not _UNSET:
+                data[field] = coerced
+        if self.app_settings:
+            data["app_settings"] = {**data.get("app_settings", {}), **self.app_settings}
+        for name in ("db_uri", "jwt_secret"):
+            value = data.get(name)
+            if isinstance(value, str) and value.startswith("@"):
+                data[name] = _read_value_file(value[1:], self.origins.get(name, f"{name}: "))
+        try:
+            return msgspec.convert(data, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(_validation_message(str(exc), self.values, self.origins)) from None
+
+
+_UNSET: Any = object()
+_KNOWN_KEYS = sorted({*BY_NAME, *(f.replace("_", "-") for f in _FIELDS)} - {"app-settings"})
+
+
+def _retired(key: str, where: str) -> None:
+    entry = BY_NAME.get(key) or BY_NAME[key.replace("_", "-")]
+    _logger.warning(
+        "%s%s is no longer read by PostgREST and has no effect: %s", where, entry.name, entry.note
+    )
+
+
+def _read_value_file(path: str, origin: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{origin}cannot read {path}: {exc.strerror or exc}") from None
+
+
+_TRUE_WORDS = frozenset({"true", "yes", "on"})
+_FALSE_WORDS = frozenset({"false", "no", "off"})
+
+
+def _coerce(field: str, value: Any, origin: str) -> Any:
+    """Text in the forms PostgREST accepts → the field's type. An empty text is an unset
+    key (the default applies), as in PostgREST, except where an empty list means something."""
+    if not isinstance(value, str):
+        if field in _LIST_FIELDS and isinstance(value, (list, tuple)):
+            return tuple(value)
+        if field == "log_query" and isinstance(value, bool):
+            return value
+        return value
+    text = value.strip()
+    if field == "db_extra_search_path":
+        return tuple(p.strip() for p in text.split(",") if p.strip())
+    if text == "":
+        return _UNSET
+    if field in _LIST_FIELDS:
+        return tuple(p.strip() for p in text.split(",") if p.strip())
+    kind = _FIELD_TYPES.get(field)
+    if kind is bool or field == "log_query":
+        return _boolean(field, text, origin)
+    if field in _INT_FIELDS:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{origin}expected a whole number, got {value!r}") from None
+    if field in _FLOAT_FIELDS:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{origin}expected a number of seconds, got {value!r}") from None
     return value
 
 
-_FIELD_TYPES: dict[str, Any] = {f: type(getattr(Settings(), f)) for f in Settings.__struct_fields__}
-_OPTIONAL = {f for f in Settings.__struct_fields__ if getattr(Settings(), f) is None}
-
-
-def env_values(environ: Mapping[str, str], prefix: str) -> dict[str, Any]:
-    """The settings named by ``<prefix>*`` variables, as raw ``{key: text}``."""
-    values: dict[str, Any] = {}
-    for key, value in environ.items():
-        if not key.startswith(prefix):
-            continue
-        name = key[len(prefix) :].lower()
-        if name.startswith("app_settings_"):
-            values["app.settings." + name[len("app_settings_") :]] = value
-        elif name in _KNOWN:
-            values[name] = value
-    return values
-
-
-_LINE = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*=\s*(.*?)\s*$")
-
-
-def parse_config_text(text: str) -> dict[str, Any]:
-    """Parse PostgREST's config-file syntax: ``key = "string" | number | true/false``."""
-    values: dict[str, Any] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        match = _LINE.match(line)
-        if match is None:
-            raise ConfigError(f"config file line {lineno}: expected key = value")
-        key, raw = match.groups()
-        values[key] = _config_value(raw, lineno)
-    return values
-
-
-def _config_value(raw: str, lineno: int) -> Any:
-    if raw.startswith('"'):
-        end, out, i = False, [], 1
-        while i < len(raw):
-            ch = raw[i]
-            if ch == "\\" and i + 1 < len(raw):
-                out.append({"n": "\n", "t": "\t"}.get(raw[i + 1], raw[i + 1]))
-                i += 2
-                continue
-            if ch == '"':
-                end = True
-                rest = raw[i + 1 :].strip()
-                if rest and not rest.startswith("#"):
-                    raise ConfigError(f"config file line {lineno}: text after the closing quote")
-                break
-            out.append(ch)
-            i += 1
-        if not end:
-            raise ConfigError(f"config file line {lineno}: unterminated string")
-        text = "".join(out)
-        # PostgREST interpolates $(VAR) from the environment; $$ is a literal $.
-        return re.sub(
-            r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
-            lambda m: "$" if m.group(0) == "$$" else os.environ.get(m.group(1), ""),
-            text,
-        )
-    value = raw.split("#", 1)[0].strip()
-    if value in ("true", "false"):
-        return value == "true"
+def _boolean(field: str, text: str, origin: str) -> bool:
+    """PostgREST's reading: any case of true/false, or a number (> 0 is true)."""
+    word = "".join(ch for ch in text if ch.isalpha()).lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    if field == "log_query" and word in ("mainquery", "disabled"):  # PostgREST 12's values
+        return word == "mainquery"
     try:
-        return int(value)
+        return int(text) > 0
     except ValueError:
-        pass
-    try:
-        return float(value)
-    except ValueError:
-        raise ConfigError(f"config file line {lineno}: cannot read value {value!r}") from None
+        raise ConfigError(f"{origin}expected true or false, got {text!r}") from None
+
+
+#: The allowed values of each field typed as a ``Literal``.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    name: typing.get_args(hint)
+    for name, hint in typing.get_type_hints(Settings).items()
+    if typing.get_origin(hint) is Literal
+}
+_AT = re.compile(r"^(?P<problem>.*?)(?: - at `\$\.(?P<field>\w+)[^`]*`)?$")
+_BOUND = re.compile(r"^Expected `(?P<kind>int|float)` (?P<bound>[<>]=? ?-?[0-9.]+)$")
+
+
+def _validation_message(message: str, data: Mapping[str, Any], origins: Mapping[str, str]) -> str:
+    """msgspec's ``Expected `int` >= 1 - at `$.db_pool``` → ``db-pool: expected a whole
+    number >= 1, got 0``, prefixed with where the value came from."""
+    match = _AT.match(message)
+    if match is None or match["field"] is None:
+        return message
+    field = match["field"]
+    origin = origins.get(field, f"{key_name(field)}: ")
+    got = f", got {data[field]!r}" if field in data else ""
+    problem = match["problem"]
+    bound = _BOUND.match(problem)
+    if bound is not None:
+        kind = "a whole number" if bound["kind"] == "int" else "a number"
+        limit = bound["bound"].removesuffix(".0")
+        return f"{origin}expected {kind} {limit}{got}"
+    if problem.startswith("Invalid enum value"):
+        choices = ", ".join(_CHOICES.get(field, ()))
+        return f"{origin}expected one of {choices}{got}"
+    if problem.startswith("Object contains unknown field"):
+        return f"unknown setting {field!r}{suggest(field, sorted(_FIELDS))}"
+    problem = problem.replace("`", "")
+    return f"{origin}{problem[:1].lower()}{problem[1:]}{got}"
 
 
 # scheme "://" [userinfo "@"] host [":" port] path ["?" query]: an absolute URI has no fragment
