@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar, cast
 
+from . import reconfigure
 from .asgi import (
     NO_STOPWATCH,
     ASGIReceiveCallable,
@@ -75,32 +76,41 @@ class PgRestApp:
     def __init__(
         self,
         dsn: str | None = None,
-        schemas: list[str] | tuple[str, ...] | None = None,
+        schemas: str | list[str] | tuple[str, ...] | None = None,
         *,
         settings: Settings | None = None,
         hooks: Hooks | None = None,
+        config_source: Callable[[], Settings] | None = None,
         **options: Any,
     ) -> None:
         settings = Settings.for_app(dsn, schemas, settings, options)
-        self.settings = settings
+        #: What a configuration reload reads again before the in-database settings: by
+        #: default the settings given here; ``pgrest-asgi`` passes a reader of its config
+        #: file and ``PGRST_*`` variables.
+        self.config_source: Callable[[], Settings] = config_source or (lambda: settings)
         hooks = hooks or Hooks()
         self.observer: Observer = hooks.observer or log_observer
-        self.router: Router = hooks.router or DefaultRouter(settings.db_schemas)
+        self.router: Router = hooks.router or DefaultRouter()
         self.grammar: Grammar = hooks.grammar or PostgrestGrammar()
-        self.planner: Planner = hooks.planner or SqlglotPlanner(settings)
-        self.executor: Executor = hooks.executor or PsycopgExecutor(
-            settings, observer=self.observer
+        self.planner: Planner = hooks.planner or SqlglotPlanner()
+        self.executor: Executor = hooks.executor or PsycopgExecutor(observer=self.observer)
+        self.authenticator: Authenticator = hooks.authenticator or JwtAuthenticator()
+        self.schema_loader: SchemaLoader = hooks.schema_loader or CatalogLoader()
+        self.schema = SchemaState(self.schema_loader, self.executor, self.observer)
+        self.lifecycle = Lifecycle(
+            settings, self.executor, self.schema, self.observer, self.reload_config
         )
-        self.authenticator: Authenticator = hooks.authenticator or JwtAuthenticator(settings)
-        loader: SchemaLoader = hooks.schema_loader or CatalogLoader(
-            settings.db_schemas, settings.db_extra_search_path
-        )
+        self._configure(settings)
+
+    def _configure(self, settings: Settings) -> None:
+        """Make ``settings`` the app's: bind the hooks to them and rebuild what depends on
+        them. Requests already running finish with what they started with."""
+        self.settings = settings
         hooks_used = (self.router, self.grammar, self.planner, self.executor, self.authenticator)
-        for hook in (*hooks_used, loader):
+        for hook in (*hooks_used, self.schema_loader):
             if isinstance(hook, SettingsAware):
                 hook.bind(settings, self.observer)
-        self.schema = SchemaState(loader, self.executor, self.observer)
-        self.lifecycle = Lifecycle(settings, self.executor, self.schema, self.observer)
+        self.lifecycle.settings = settings
         self.transactions = TransactionPlanner(settings)
         self.root = RootDocument(settings, self.executor, self.transactions)
         docs_path = settings.openapi_docs_path
@@ -145,6 +155,28 @@ class PgRestApp:
     async def reload_schema(self) -> bool:
         """Load the schema cache; on failure keep serving the old one. Returns success."""
         return await self.schema.reload()
+
+    async def reload_config(self) -> bool:
+        """Read the configuration again and apply it (``NOTIFY pgrst, 'reload config'`` and
+        ``SIGUSR2`` under ``pgrest-asgi`` do the same): ``config_source`` — the settings the
+        app was built with, or ``pgrest-asgi``'s config file and ``PGRST_*`` variables — then,
+        with ``db-config``, the in-database settings over them. When anything fails the
+        running configuration stays, and an event says why. Settings that only a restart can
+        change (the pool's size, where ``pgrest-asgi`` listens, ``db-uri``) keep their running
+        values; an event names them. Returns success."""
+        try:
+            settings = await reconfigure.read(self.config_source, self.executor)
+        except Exception as exc:  # keep serving with the running configuration
+            self.observer(Event.config_reload_failed(exc))
+            return False
+        settings, waiting = reconfigure.keep_restart_only(self.settings, settings)
+        if waiting:
+            self.observer(Event.config_needs_restart(waiting))
+        previous = self.settings
+        self._configure(settings)
+        self.observer(Event.config_loaded(reconfigure.changed(previous, settings)))
+        await self.lifecycle.settings_changed(previous, settings)
+        return True
 
     # -- ASGI ------------------------------------------------------------------------------
     async def __call__(

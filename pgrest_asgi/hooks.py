@@ -160,9 +160,10 @@ class SchemaLoader(Protocol):
 
 @runtime_checkable
 class SettingsAware(Protocol):
-    """A hook built without settings takes the app's: the app calls ``bind`` once, when it
-    is constructed, on every hook that has it, with its settings and its observer (for the
-    hook's events). A hook given settings of its own keeps them."""
+    """A hook built without settings takes the app's: the app calls ``bind`` on every hook
+    that has it, with its settings and its observer (for the hook's events), when it is
+    constructed and again after each configuration reload (``reload config``), so a hook
+    must accept being bound more than once. A hook given settings of its own keeps them."""
 
     def bind(self, settings: Settings, observer: Observer) -> None: ...
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .asgi import ASGIReceiveCallable, ASGISendCallable
@@ -29,12 +30,22 @@ class Lifecycle:
     """Owns what an app starts: the executor, the schema cache's first load, the listener."""
 
     def __init__(
-        self, settings: Settings, executor: Executor, schema: SchemaState, observer: Observer
+        self,
+        settings: Settings,
+        executor: Executor,
+        schema: SchemaState,
+        observer: Observer,
+        reload_config: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.settings = settings
         self.executor = executor
         self.schema = schema
         self.observer = observer
+        self.reload_config = reload_config
+        #: ``pgrest-asgi`` sets this: SIGUSR1 reloads the schema cache, SIGUSR2 the
+        #: configuration, as they do for PostgREST.
+        self.handle_signals = False
+        self._tasks: set[asyncio.Task[Any]] = set()
         # Loop-bound objects are created on start, never here (forks, per-test loops).
         self._lock: asyncio.Lock | None = None
         self.started = False
@@ -50,35 +61,98 @@ class Lifecycle:
             if self.started:
                 return
             await self.executor.open(wait=False)
+            if self.settings.db_config and self.reload_config is not None:
+                # In-database settings first: they may change the schemas to load.
+                await self.reload_config()
             if not await self.schema.reload():
                 if self.settings.db_fail_fast:
                     reason = self.executor.unavailable_reason() or self.schema.failure
                     await self.executor.close()
                     raise RuntimeError(f"pgrest_asgi: could not load the schema cache: {reason}")
+                if self.settings.db_config and self.reload_config is not None:
+                    self.schema.before_retry = self.reload_config
                 self.schema.retry_in_background()
-            if self.settings.db_channel_enabled:
-                from .schema.listener import SchemaListener
-
-                self.listener = SchemaListener(
-                    self.settings.db_uri,
-                    channel=self.settings.db_channel,
-                    on_reload_schema=self._reload,
-                    observer=self.observer,
-                )
-                await self.listener.start()
+            await self._start_listener()
+            if self.handle_signals:
+                self._install_signal_handlers()
             self.started = True
 
+    async def _start_listener(self) -> None:
+        if self.settings.db_channel_enabled:
+            from .schema.listener import SchemaListener
+
+            self.listener = SchemaListener(
+                self.settings.db_uri,
+                channel=self.settings.db_channel,
+                on_reload_schema=self._reload,
+                on_reload_config=self._reload_config,
+                observer=self.observer,
+            )
+            await self.listener.start()
+
+    async def _stop_listener(self) -> None:
+        if self.listener is not None:
+            await self.listener.stop()
+            self.listener = None
+
     async def _reload(self) -> None:
+        """``reload schema``: as in PostgREST, the in-database configuration is read again
+        too, then the schema cache."""
+        if self.settings.db_config and self.reload_config is not None:
+            self._reloading_schema = True
+            try:
+                await self.reload_config()
+            finally:
+                self._reloading_schema = False
         await self.schema.reload()
+
+    async def _reload_config(self) -> None:
+        if self.reload_config is not None:
+            await self.reload_config()
+
+    _reloading_schema = False
+
+    async def settings_changed(self, old: Settings, new: Settings) -> None:
+        """After a configuration reload: load the schema cache when the schemas changed, and
+        listen again when the channel did."""
+        if not self.started:
+            return  # start-up goes on to load and listen with the new settings
+        channel = (new.db_channel_enabled, new.db_channel)
+        if channel != (old.db_channel_enabled, old.db_channel):
+            await self._stop_listener()
+            await self._start_listener()
+        schemas = (new.db_schemas, new.db_extra_search_path)
+        if schemas != (old.db_schemas, old.db_extra_search_path) and not self._reloading_schema:
+            await self.schema.reload()
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum, reload in (
+            (signal.SIGUSR1, self._reload),
+            (signal.SIGUSR2, self._reload_config),
+        ):
+            loop.add_signal_handler(signum, self._spawn, reload)
+
+    def _spawn(self, reload: Callable[[], Awaitable[None]]) -> None:
+        task = asyncio.ensure_future(reload())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGUSR1, signal.SIGUSR2):
+            loop.remove_signal_handler(signum)
 
     async def shutdown(self) -> None:
         if not self.started:
             return
         self.started = False
+        if self.handle_signals:
+            self._remove_signal_handlers()
+        for task in list(self._tasks):
+            task.cancel()
         await self.schema.stop()
-        if self.listener is not None:
-            await self.listener.stop()
-            self.listener = None
+        await self._stop_listener()
         await self.executor.close()
 
     @contextlib.asynccontextmanager

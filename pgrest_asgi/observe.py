@@ -35,6 +35,36 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
         """An exception no stage turned into an error response (answered 500)."""
         return cls(name="app.unhandled", message=repr(exc), level="error", fields={"path": path})
 
+    @classmethod
+    def config_loaded(cls, changed: tuple[str, ...]) -> Event:
+        """A configuration reload applied; ``changed`` names the settings that differ."""
+        what = ", ".join(changed) if changed else "nothing changed"
+        return cls(
+            name="config.loaded",
+            message=f"configuration reloaded: {what}",
+            fields={"changed": list(changed)},
+        )
+
+    @classmethod
+    def config_reload_failed(cls, exc: BaseException) -> Event:
+        """A configuration reload failed; the running configuration stays."""
+        reason = str(exc).strip() or type(exc).__name__
+        return cls(
+            name="config.failed",
+            message=f"configuration reload failed, the running configuration stays: {reason}",
+            level="error",
+        )
+
+    @classmethod
+    def config_needs_restart(cls, names: tuple[str, ...]) -> Event:
+        """Changed settings that only a restart applies."""
+        return cls(
+            name="config.restart_needed",
+            message=f"changed settings take effect at the next start: {', '.join(names)}",
+            level="warning",
+            fields={"settings": list(names)},
+        )
+
 
 Observer = Callable[[Event], None]
 

@@ -48,14 +48,13 @@ class DefaultRouter:
     ``super().match`` for everything else."""
 
     def __init__(self, schemas: Sequence[str] | None = None) -> None:
-        self._bound = schemas is not None
+        self._own = schemas is not None
         self.schemas = tuple(schemas) if schemas is not None else ("public",)
 
     def bind(self, settings: Settings, observer: Observer | None = None) -> None:
         """Take the app's exposed schemas, unless built with its own."""
-        if not self._bound:
+        if not self._own:
             self.schemas = settings.db_schemas
-            self._bound = True
 
     def match(self, method: str, path: bytes, headers: Mapping[str, str]) -> Target:
         segments = [s for s in path.split(b"/") if s]

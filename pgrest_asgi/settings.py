@@ -279,6 +279,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             layers.add(overrides, lambda key: "", strict=True)
         return layers.settings(cls)
 
+    def overlaid(self, in_database: Mapping[str, str]) -> Settings:
+        """These settings with in-database values (``{"db_max_rows": "5"}``) over them, as
+        PostgREST lays them over the file and the environment."""
+        layers = _Layers()
+        layers.values = {f: getattr(self, f) for f in self.__struct_fields__ if f != "app_settings"}
+        layers.app_settings = dict(self.app_settings)
+        layers.add_db(in_database)
+        return layers.settings(type(self))
+
     def dump(self) -> str:
         """Every setting in PostgREST's config-file syntax, one ``key = value`` line each, in
         key order; ``Settings.from_file`` reads it back as these settings."""
@@ -326,6 +335,21 @@ for _name, _key in BY_NAME.items():
 for _field in sorted(_FIELDS - {"app_settings"}):
     _NAMES.setdefault(_field, _field)
     _NAMES.setdefault(_field.replace("_", "-"), _field)
+#: Settings a configuration reload cannot change in a running app: the pool is open, the
+#: server is listening. A reload keeps their running values and says so.
+RESTART_FIELDS: frozenset[str] = frozenset(
+    {k.field for k in KEYS if k.field is not None and not k.reloadable}
+    | {
+        "db_pool_min",
+        "db_pool_max_waiting",
+        "server_max_header_size",
+        "server_max_header_count",
+        "server_header_timeout",
+        "server_body_timeout",
+        "server_send_timeout",
+        "server_max_unsent_size",
+    }
+)
 _APP_SETTINGS = "app.settings."
 
 

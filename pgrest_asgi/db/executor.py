@@ -124,7 +124,7 @@ class PsycopgExecutor:
         self, settings: Settings | None = None, *, observer: Observer = log_observer
     ) -> None:
         self.settings = settings or Settings()
-        self._bound = settings is not None
+        self._own = settings is not None
         self.observer = observer
         self.pool: psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]] | None = None
         self._last_used: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = (
@@ -144,14 +144,14 @@ class PsycopgExecutor:
         self._application_name = _application_name(self.settings.db_uri)
 
     def bind(self, settings: Settings, observer: Observer | None = None) -> None:
-        """Take the app's settings (and observer), unless built with its own (before
-        ``open``)."""
+        """Take the app's settings (and observer), at start-up and on every configuration
+        reload, unless built with its own. The pool's size and timeouts are fixed when it
+        opens; a reload changes what each transaction does."""
         if observer is not None and self.observer is log_observer:
             self.observer = observer
-        if not self._bound:
+        if not self._own:
             self.settings = settings
             self._application_name = _application_name(settings.db_uri)
-            self._bound = True
 
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self, *, wait: bool = False) -> None:

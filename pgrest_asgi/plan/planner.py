@@ -55,7 +55,7 @@ class SqlglotPlanner:
         operators: Mapping[str, Operator] = OPERATORS,
     ) -> None:
         self.settings = settings or Settings()
-        self._bound = settings is not None
+        self._own = settings is not None
         self.passes = tuple(passes)
         self.read_passes = tuple(read_passes)
         self.write_passes = tuple(write_passes)
@@ -65,9 +65,8 @@ class SqlglotPlanner:
 
     def bind(self, settings: Settings, observer: Observer | None = None) -> None:
         """Take the app's settings, unless the planner was built with its own."""
-        if not self._bound:
+        if not self._own:
             self.settings = settings
-            self._bound = True
 
     # -- hook API --------------------------------------------------------------------------
     def plan(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..observe import Event, Observer
@@ -34,16 +34,15 @@ class CatalogLoader:
     def __init__(
         self, schemas: Sequence[str] | None = None, extra_search_path: Sequence[str] = ()
     ) -> None:
-        self._bound = schemas is not None
+        self._own = schemas is not None
         self.schemas = tuple(schemas) if schemas is not None else ("public",)
         self.extra_search_path = tuple(extra_search_path)
 
     def bind(self, settings: Settings, observer: Observer | None = None) -> None:
         """Take the app's schemas, unless built with its own."""
-        if not self._bound:
+        if not self._own:
             self.schemas = settings.db_schemas
             self.extra_search_path = settings.db_extra_search_path
-            self._bound = True
 
     async def load(self, executor: Executor) -> SchemaCache:
         from .loader import load_schema_cache
@@ -63,6 +62,9 @@ class SchemaState:
         #: Why the last load failed (for the fail-fast error and PGRST002).
         self.failure: str | None = None
         self._retry: asyncio.Task[None] | None = None
+        #: Awaited before each retry of a failed first load (the in-database configuration is
+        #: read again once the database is back, as PostgREST does on recovery).
+        self.before_retry: Callable[[], Awaitable[object]] | None = None
 
     async def reload(self) -> bool:
         """Load the cache; on failure keep serving the old one. Returns success."""
@@ -106,6 +108,8 @@ class SchemaState:
             else:
                 await asyncio.sleep(delay)
             attempt += 1
+            if self.before_retry is not None:
+                await self.before_retry()
             await self.reload()
 
     async def stop(self) -> None:
