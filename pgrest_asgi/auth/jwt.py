@@ -1,4 +1,4 @@
-"""The JWT authenticator: ``Authorization: Bearer`` → verified claims → the database role.
+"""The JWT authenticator: the request's token → verified claims → the database role.
 
 This is the only module that imports joserfc. It uses joserfc for keys (JWK import) and for
 the signature primitives of each algorithm, and does the JWS parsing itself, so that every
@@ -16,7 +16,10 @@ failure maps onto PostgREST's exact answer (PostgREST decodes with Haskell's ``j
 * the payload is not a JSON object: 401 PGRST303 "Parsing claims failed".
 
 Keys come from ``jwt-secret``: a text secret (HS256 only, as in PostgREST), base64 with
-``jwt-secret-is-base64``, or a JWK / JWKS (``oct``, ``RSA``, ``EC``, ``OKP``). Supported
+``jwt-secret-is-base64``, a JWK / JWKS (``oct``, ``RSA``, ``EC``, ``OKP``), or (extension) an
+``http(s)://`` URL of a JWKS or of an OpenID discovery document, fetched, cached and fetched
+again on key rotation (``jwks.py``). The token comes from ``Authorization: Bearer``, or from
+the ``jwt-header`` header or the ``jwt-cookie`` cookie (extensions, ``tokens.py``). Supported
 algorithms: HS256/384/512, RS256/384/512, ES256/384/512, EdDSA (Ed25519, Ed448) as PostgREST,
 plus PS256/384/512, ES256K and the RFC 9864 names Ed25519/Ed448 (extensions).
 
@@ -39,7 +42,7 @@ from joserfc.jwk import JWKRegistry, Key, OctKey
 
 from ..cache import BoundedCache
 from ..errors import JwtError
-from ..observe import Observer
+from ..observe import Event, Observer, log_observer
 from ..settings import ConfigError, Settings
 from .claims import (
     EXPIRED,
@@ -52,8 +55,10 @@ from .claims import (
     role_text,
     time_error,
 )
+from .jwks import DEFAULT_TIMEOUT, JwksCache, JwksFetch, jwks_url
+from .tokens import TokenSource, bearer_token
 
-__all__ = ["JwtAuthenticator"]
+__all__ = ["JwtAuthenticator", "bearer_token"]
 
 EMPTY_JWT: Final = "Empty JWT is sent in Authorization header"
 KEY_ERROR: Final = "No suitable key or wrong key type"
@@ -94,8 +99,6 @@ _KTY_OF_ALG: Final[dict[str, str]] = {
     alg: kty for kty, algs in _ALGS_BY_KTY.items() for alg in algs if alg in _MODELS
 }
 _B64URL: Final = re.compile(r"[A-Za-z0-9_-]*\Z")
-# wai's extractBearerAuth: the scheme runs to the first blank, the token follows the blanks.
-_AUTH_SPLIT: Final = re.compile(r"(\S*)\s*(.*)\Z", re.ASCII | re.DOTALL)
 
 
 # ---------------------------------------------------------------------------------------
@@ -144,6 +147,8 @@ def load_keys(settings: Settings) -> tuple[_Key, ...] | None:
     secret = settings.jwt_secret
     if secret is None:
         return None
+    if not settings.jwt_secret_is_base64 and jwks_url(secret) is not None:
+        raise ConfigError("jwt-secret: a URL's keys are fetched, not loaded (see JwksCache)")
     raw = _decode_base64_secret(secret) if settings.jwt_secret_is_base64 else secret.encode()
     stripped = raw.strip()
     if stripped.startswith(b"{"):
@@ -261,16 +266,6 @@ def decode_token(keys: tuple[_Key, ...], token: str) -> dict[str, Any]:
     return claims
 
 
-def bearer_token(authorization: str) -> str | None:
-    """The token of a ``Bearer`` (any case) ``Authorization`` value; ``None`` for other schemes."""
-    if authorization[:7] == "Bearer " or authorization[:7] == "bearer ":
-        return authorization[7:].lstrip(" \t\n\r\f\v")
-    match = _AUTH_SPLIT.match(authorization)
-    if match is None or match.group(1).lower() != "bearer":
-        return None
-    return match.group(2)
-
-
 # ---------------------------------------------------------------------------------------
 # the verification cache
 # ---------------------------------------------------------------------------------------
@@ -310,6 +305,25 @@ class _Failure:
             return JwtError.claims(self.message)
         return JwtError.decode(self.message, self.details)
 
+    @property
+    def key_miss(self) -> bool:
+        """No key of the set verified the token: a newer key set may (key rotation)."""
+        return self.message == KEY_ERROR and self.code == "PGRST301"
+
+
+_Keys = tuple[_Key, ...]
+
+
+class _Verified:
+    """A key set and the tokens verified with it: a new set starts an empty cache, so no
+    answer given with a previous set (a key since removed) outlives it."""
+
+    __slots__ = ("cache", "keys")
+
+    def __init__(self, keys: _Keys, capacity: int) -> None:
+        self.keys = keys
+        self.cache = BoundedCache[str, _Entry | _Failure](capacity) if capacity > 0 else None
+
 
 # ---------------------------------------------------------------------------------------
 # the authenticator
@@ -319,46 +333,100 @@ class _Failure:
 class JwtAuthenticator:
     """PostgREST's authentication: no token → ``db-anon-role``; a Bearer JWT → its role.
 
-    Raises ``JwtError`` (PGRST300-303) exactly where PostgREST answers one. ``clock``
-    (seconds since the epoch) exists for tests.
+    Raises ``JwtError`` (PGRST300-303) exactly where PostgREST answers one. With
+    ``jwt-secret`` an ``http(s)://`` URL the keys are fetched (``auth/jwks.py``): then
+    ``authenticate`` may wait for a fetch, ``authenticate_sync`` never does (it uses the keys
+    at hand), and the app's start-up and shutdown call ``start``/``stop``.
+
+    For tests: ``clock`` (seconds since the epoch: ``exp``, ``nbf``, ``iat``), ``monotonic``
+    (the JWKS cache's clock), ``jwks_fetch`` (GET a URL; authlib's client by default) and
+    ``jwks_timeout`` (seconds one fetch may take in all).
     """
 
     def __init__(
-        self, settings: Settings | None = None, *, clock: Callable[[], float] = time.time
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        jwks_fetch: JwksFetch | None = None,
+        jwks_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self._clock = clock
-        self._bound = settings is not None
+        self._monotonic = monotonic
+        self._jwks_fetch = jwks_fetch
+        self._jwks_timeout = jwks_timeout
+        #: Built with settings of its own: ``bind`` does not replace them.
+        self._own_settings = settings is not None
+        self._observer: Observer = log_observer
+        self._jwks: JwksCache[_Keys] | None = None
         self._configure(settings or Settings())
 
     def bind(self, settings: Settings, observer: Observer | None = None) -> None:
-        """Take the app's settings, unless built with its own."""
-        if not self._bound:
+        """Take the app's observer, and its settings unless built with its own.
+
+        Called again with new settings (a configuration reload), it reconfigures: the new
+        secret or URL, role claim key, audience… apply to the next request. A JWKS URL that
+        did not change keeps its cached key set.
+        """
+        if observer is not None:
+            self._observer = observer
+        if not self._own_settings and settings is not self.settings:
             self._configure(settings)
-            self._bound = True
 
     def _configure(self, settings: Settings) -> None:
+        # Everything is read first: a refused setting leaves the previous configuration whole.
+        path = RoleClaimPath(settings.jwt_role_claim_key)
+        source = TokenSource(settings.jwt_header, settings.jwt_cookie)
+        url = None if settings.jwt_secret_is_base64 else jwks_url(settings.jwt_secret)
+        keys = None if url is not None else load_keys(settings)
+        anon_role = settings.db_anon_role
+        anonymous = None if anon_role is None else _result({}, anon_role, anon_role)
+        capacity = settings.jwt_cache_max_entries
+
+        old = self._jwks
+        jwks: JwksCache[_Keys] | None = None
+        if url is not None and old is not None and old.url == url:
+            jwks = old
+            jwks.configure(
+                max_age=settings.jwt_jwks_max_age, min_refresh=settings.jwt_jwks_min_refresh
+            )
+        elif url is not None:
+            jwks = JwksCache(
+                url,
+                _load_jwks,
+                max_age=settings.jwt_jwks_max_age,
+                min_refresh=settings.jwt_jwks_min_refresh,
+                fetch=self._jwks_fetch,
+                timeout=self._jwks_timeout,
+                monotonic=self._monotonic,
+                emit=self._emit,
+            )
+        if old is not None and old is not jwks:
+            old.close()
+
         self.settings = settings
-        self._path = RoleClaimPath(settings.jwt_role_claim_key)
+        self._path = path
+        self._token = source
         self._aud = settings.jwt_aud
-        self._anon_role = settings.db_anon_role
-        self._anonymous: AuthResult | None = None
-        if self._anon_role is not None:
-            self._anonymous = self._result({}, self._anon_role)
-        self._keys = load_keys(settings)
-        entries = settings.jwt_cache_max_entries
-        self._cache = (
-            BoundedCache[str, _Entry | _Failure](entries)
-            if entries > 0 and self._keys is not None
-            else None
-        )
+        self._anon_role = anon_role
+        self._anonymous = anonymous
+        self._capacity = capacity
+        self._jwks = jwks
+        self._verified = None if keys is None else _Verified(keys, capacity)
+
+    def _emit(self, event: Event) -> None:
+        self._observer(event)
 
     @property
     def role_claim_path(self) -> RoleClaimPath:
         return self._path
 
     def cache_stats(self) -> dict[str, int]:
-        """Counters for metrics: ``size``, ``hits``, ``misses``, ``evictions``."""
-        cache = self._cache
+        """Counters for metrics: ``size``, ``hits``, ``misses``, ``evictions`` (of the
+        current key set: a new set fetched from a JWKS URL starts them again)."""
+        verified = self._verified
+        cache = None if verified is None else verified.cache
         if cache is None:
             return {"size": 0, "hits": 0, "misses": 0, "evictions": 0}
         return {
@@ -368,30 +436,89 @@ class JwtAuthenticator:
             "evictions": cache.evictions,
         }
 
+    # -- lifecycle (a JWKS URL only) ----------------------------------------------------------
+    async def start(self) -> None:
+        """With a JWKS URL, fetch the key set now rather than on the first token (a failure
+        is reported to the observer, not raised: tokens then wait for a later fetch).
+        Without one, nothing."""
+        if self._jwks is not None:
+            await self._jwks.start()
+
+    async def stop(self) -> None:
+        """Cancel a JWKS fetch in flight, if any."""
+        if self._jwks is not None:
+            await self._jwks.stop()
+
+    # -- authentication -----------------------------------------------------------------------
     async def authenticate(
         self, scope: Mapping[str, Any], headers: Mapping[str, str]
     ) -> AuthResult:
-        """``headers``: lower-cased names → values. No I/O: this is ``authenticate_sync``."""
-        return self.authenticate_sync(headers)
+        """``headers``: lower-cased names → values.
+
+        ``authenticate_sync``, except that with a JWKS URL a request with a token may first
+        wait for a fetch (no key set yet, an expired one, or a token the set cannot verify).
+        A request without a token never waits.
+        """
+        jwks = self._jwks
+        if jwks is None:
+            return self.authenticate_sync(headers)
+        token = self._token(headers)
+        if token is None:
+            return self._no_token()
+        if not token:
+            raise JwtError.decode(EMPTY_JWT)
+        if jwks.stale():
+            await jwks.refresh("expired" if jwks.keys is not None else "first token")
+        verified = self._current(jwks)
+        entry = self._entry(verified, token)
+        if isinstance(entry, _Failure) and entry.key_miss:
+            await jwks.refresh("unknown key")
+            if jwks.keys is not verified.keys:
+                verified = self._current(jwks)
+                entry = self._entry(verified, token)
+        return self._check(verified, token, entry)
 
     def authenticate_sync(self, headers: Mapping[str, str]) -> AuthResult:
-        authorization = headers.get("authorization")
-        token = None if authorization is None else bearer_token(authorization)
+        """The answer with the keys at hand: no I/O, ever."""
+        token = self._token(headers)
         if token is None:
-            if self._anonymous is None:
-                raise JwtError.anonymous_disabled()
-            return self._anonymous
-        keys = self._keys
-        if keys is None:
+            return self._no_token()
+        jwks = self._jwks
+        verified = self._verified
+        if jwks is None and verified is None:
             raise JwtError.no_secret()
         if not token:
             raise JwtError.decode(EMPTY_JWT)
-        cache = self._cache
+        if jwks is not None:
+            verified = self._current(jwks)
+        assert verified is not None
+        return self._check(verified, token, self._entry(verified, token))
+
+    def _no_token(self) -> AuthResult:
+        if self._anonymous is None:
+            raise JwtError.anonymous_disabled()
+        return self._anonymous
+
+    def _current(self, jwks: JwksCache[_Keys]) -> _Verified:
+        """The fetched key set with its verification cache; raises while there is none."""
+        keys = jwks.keys
+        if keys is None:
+            raise _keys_unavailable(jwks)
+        verified = self._verified
+        if verified is None or verified.keys is not keys:
+            verified = self._verified = _Verified(keys, self._capacity)
+        return verified
+
+    def _entry(self, verified: _Verified, token: str) -> _Entry | _Failure:
+        cache = verified.cache
         entry = cache.get(token) if cache is not None else None
         if entry is None:
-            entry = self._verify(keys, token)
+            entry = self._verify(verified.keys, token)
             if cache is not None:
                 cache.put(token, entry)
+        return entry
+
+    def _check(self, verified: _Verified, token: str, entry: _Entry | _Failure) -> AuthResult:
         if isinstance(entry, _Failure):
             raise entry.error()
         message = (
@@ -400,15 +527,15 @@ class JwtAuthenticator:
             else None
         )
         if message is not None:
-            if cache is not None and message == EXPIRED:
-                cache.discard(token)  # it can never become valid again
+            if verified.cache is not None and message == EXPIRED:
+                verified.cache.discard(token)  # it can never become valid again
             raise JwtError.claims(message)
         if entry.static_error is not None:
             raise entry.static_error()
         assert entry.result is not None
         return entry.result
 
-    def _verify(self, keys: tuple[_Key, ...], token: str) -> _Entry | _Failure:
+    def _verify(self, keys: _Keys, token: str) -> _Entry | _Failure:
         try:
             claims = decode_token(keys, token)
         except JwtError as exc:
@@ -426,14 +553,25 @@ class JwtAuthenticator:
             role = self._anon_role
         else:
             return _Entry(None, exp, nbf, iat, JwtError.anonymous_disabled)
-        return _Entry(self._result(claims, role), exp, nbf, iat, None)
+        return _Entry(_result(claims, role, self._anon_role), exp, nbf, iat, None)
 
-    def _result(self, claims: dict[str, Any], role: str) -> AuthResult:
-        claims = dict(claims)
-        claims["role"] = role
-        return AuthResult(
-            role=role,
-            claims_json=_encode_json(claims).decode("utf-8"),
-            anonymous=role == self._anon_role,
-            claims=claims,
-        )
+
+def _result(claims: dict[str, Any], role: str, anon_role: str | None) -> AuthResult:
+    claims = dict(claims)
+    claims["role"] = role
+    return AuthResult(
+        role=role,
+        claims_json=_encode_json(claims).decode("utf-8"),
+        anonymous=role == anon_role,
+        claims=claims,
+    )
+
+
+def _keys_unavailable(jwks: JwksCache[_Keys]) -> JwtError:
+    """A token arrived while no key set could be fetched from the JWKS URL yet.
+
+    Today PGRST300 (500, "Server lacks JWT secret"), the closest error errors.py has; meant
+    to be 503 with the reason and ``Retry-After`` (``JwtError.keys_unavailable``), once
+    errors.py has that constructor.
+    """
+    return JwtError.no_secret()

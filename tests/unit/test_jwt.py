@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterator
+from http.cookies import SimpleCookie
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
 from pgrest_asgi.auth import AuthResult, JwtAuthenticator, RoleClaimPath
 from pgrest_asgi.auth import jwt as jwt_module
 from pgrest_asgi.auth.claims import audience_error, numeric_date, time_error
+from pgrest_asgi.auth.tokens import cookie_value
 from pgrest_asgi.errors import JwtError
 from pgrest_asgi.settings import ConfigError, Settings
 from tests.conftest import strict_loads
@@ -148,6 +150,116 @@ def test_a_token_without_a_secret_is_pgrst300(value: str) -> None:
 def test_the_scheme_is_case_insensitive(scheme: str) -> None:
     token = hs256({"role": "alice"})
     assert make().authenticate_sync({"authorization": scheme + token}).role == "alice"
+
+
+# -- the token from a cookie or another header (extensions) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        "session={token}",
+        "theme=dark; session={token}; lang=en",
+        'session="{token}"',
+        "a=1;session={token}",
+        "  session = {token} ",
+        "broken; session={token}",
+        "session={token}; session=second-is-ignored",
+    ],
+)
+def test_the_token_from_a_cookie(cookie: str) -> None:
+    auth = make(jwt_cookie="session")
+    token = hs256({"role": "alice"})
+    assert auth.authenticate_sync({"cookie": cookie.format(token=token)}).role == "alice"
+
+
+@pytest.mark.parametrize(
+    "cookie", ["theme=dark", "Session=x.y.z", "sessions=x.y.z", "session=", 'session=""', ""]
+)
+def test_no_such_cookie_or_an_empty_one_is_anonymous(cookie: str) -> None:
+    assert make(jwt_cookie="session").authenticate_sync({"cookie": cookie}).role == "anon"
+
+
+def test_the_authorization_header_wins_over_the_cookie() -> None:
+    auth = make(jwt_cookie="session")
+    header = hs256({"role": "from-header"})
+    cookie = f"session={hs256({'role': 'from-cookie'})}"
+    assert auth.authenticate_sync({**bearer(header), "cookie": cookie}).role == "from-header"
+    # A scheme other than Bearer carries no token: the cookie's is used.
+    basic = {"authorization": "Basic dXNlcjpwYXNz", "cookie": cookie}
+    assert auth.authenticate_sync(basic).role == "from-cookie"
+    # An empty Bearer token is still PostgREST's error.
+    fails(auth, {"authorization": "Bearer ", "cookie": cookie}, "PGRST301", EMPTY)
+
+
+def test_a_bad_cookie_token_fails_like_a_header_token() -> None:
+    auth = make(jwt_cookie="session")
+    fails(auth, {"cookie": "session=a.b"}, "PGRST301", "Expected 3 parts in JWT; got 2")
+    fails(
+        make(jwt_cookie="session", jwt_secret=None),
+        {"cookie": "session=a.b.c"},
+        "PGRST300",
+        "Server lacks JWT secret",
+    )
+
+
+def test_cookie_values_are_unquoted_like_http_cookies() -> None:
+    for quoted in ['"a\\"b"', '"x\\012y"', '"plain"', '"a b"', '""']:
+        expected = SimpleCookie(f"k={quoted}")["k"].value
+        assert cookie_value(f"k={quoted}", "k") == expected
+    assert cookie_value('k="unterminated', "k") == '"unterminated'
+    assert cookie_value("k=a=b", "k") == "a=b"
+    assert cookie_value("novalue; k=v", "k") == "v"
+    assert cookie_value("k", "k") is None
+    # RFC 6265: ";" separates cookies, even inside quotes (no browser sends it in a value).
+    assert cookie_value('k="a;b"', "k") == '"a'
+
+
+@pytest.mark.parametrize("value", ["{token}", "Bearer {token}", "bearer   {token}", " {token} "])
+def test_the_token_from_another_header(value: str) -> None:
+    auth = make(jwt_header="X-Api-Token")
+    token = hs256({"role": "alice"})
+    assert auth.authenticate_sync({"x-api-token": value.format(token=token)}).role == "alice"
+
+
+def test_with_another_header_authorization_is_not_read() -> None:
+    auth = make(jwt_header="X-Api-Token")
+    assert auth.authenticate_sync(bearer(hs256({"role": "alice"}))).role == "anon"
+    assert auth.authenticate_sync(bearer("garbage")).role == "anon"
+    fails(auth, {"x-api-token": ""}, "PGRST301", EMPTY)
+    fails(auth, {"x-api-token": "Bearer"}, "PGRST301", EMPTY)
+    fails(auth, {"x-api-token": "Basic abc"}, "PGRST301", "Expected 3 parts in JWT; got 1")
+
+
+def test_another_header_falls_back_to_the_cookie() -> None:
+    auth = make(jwt_header="X-Api-Token", jwt_cookie="session")
+    cookie = {"cookie": f"session={hs256({'role': 'from-cookie'})}"}
+    assert auth.authenticate_sync(cookie).role == "from-cookie"
+    header = {"x-api-token": hs256({"role": "from-header"})}
+    assert auth.authenticate_sync({**header, **cookie}).role == "from-header"
+
+
+# -- bind: the app's settings, each time -------------------------------------------------------
+
+
+def test_bind_reconfigures_an_authenticator_built_without_settings() -> None:
+    events: list[Any] = []
+    auth = JwtAuthenticator()
+    auth.bind(Settings(jwt_secret=SECRET, db_anon_role="anon"), events.append)
+    token = hs256({"role": "alice"})
+    assert auth.authenticate_sync(bearer(token)).role == "alice"
+    other = "another-secret-of-at-least-32-characters"
+    auth.bind(Settings(jwt_secret=other, db_anon_role="web"))
+    assert auth.authenticate_sync({}).role == "web"
+    fails(auth, bearer(token), "PGRST301", KEY_ERROR, NONE_DECODED)  # not from the old cache
+    assert auth.authenticate_sync(bearer(hs256({"role": "bob"}, secret=other))).role == "bob"
+
+
+def test_bind_keeps_the_settings_an_authenticator_was_built_with() -> None:
+    auth = make()
+    auth.bind(Settings(jwt_secret=None, db_anon_role="other"))
+    assert auth.authenticate_sync({}).role == "anon"
+    assert auth.authenticate_sync(bearer(hs256({"role": "alice"}))).role == "alice"
 
 
 # -- decode errors (PGRST301) --------------------------------------------------------------
