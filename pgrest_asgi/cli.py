@@ -1,81 +1,124 @@
 """``pgrest-asgi``: run the API like the PostgREST binary, or a self-contained demo.
 
-pgrest-asgi serve [CONFIG_FILE]   PGRST_* variables and/or a PostgREST config file
-pgrest-asgi demo [--port 3000]    a throwaway PostgreSQL with a sample schema, served
-pgrest-asgi --example             print an example config file
-pgrest-asgi --dump-config [FILE]  print the effective configuration
+pgrest-asgi [FILE]                 serve: a PostgREST config file and/or PGRST_* variables
+pgrest-asgi serve [FILE] [--workers N]
+pgrest-asgi demo [--port 3000]     a throwaway PostgreSQL with a sample schema, served
+pgrest-asgi --example              an example config file listing every setting
+pgrest-asgi --dump-config [FILE]   the effective configuration, in config file syntax
+pgrest-asgi --dump-schema [FILE]   the schema cache, as JSON
+pgrest-asgi --ready [FILE]         exit 0 when the running server's admin /ready says so
+pgrest-asgi --version
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
 
 from . import __version__
-from .server import http_protocol
+from .config import KEYS, dump_value
+from .runner import StartupError, bind_socket, run, serve_sockets
 from .settings import ConfigError, Settings
 
 __all__ = ["main"]
 
-EXAMPLE_CONFIG = """\
-## The database to connect to, as the authenticator role
-db-uri = "postgresql://authenticator:secret@localhost:5432/app"
-## Schemas exposed over HTTP; the first is the default
-db-schemas = "api"
-## The role for requests without a JWT
-db-anon-role = "web_anon"
-## HS256 secret (at least 32 characters), a JWK or a JWKS
-# jwt-secret = "reallyreallyreallyreallyverysafe"
-# db-max-rows = 1000
-# db-pre-request = "api.check_request"
-server-host = "127.0.0.1"
-server-port = 3000
-"""
-
 # Public on purpose: the demo prints tokens signed with it.
 DEMO_JWT_SECRET = "demo-secret-demo-secret-demo-secret-0123"  # noqa: S105
 
+_EXAMPLE_VALUES = {
+    "db-uri": "postgresql://authenticator:secret@localhost:5432/app",
+    "db-schemas": "api",
+    "db-anon-role": "web_anon",
+    "server-host": "127.0.0.1",
+}
 
-def _bind_host(host: str) -> str:
-    """PostgREST's special host names → an address uvicorn can bind."""
-    return {"*": "0.0.0.0", "*4": "0.0.0.0", "!4": "0.0.0.0", "*6": "::", "!6": "::"}.get(  # noqa: S104
-        host, host
-    )
+
+def example_config() -> str:
+    """Every PostgREST setting with its comment; the ones a first start needs are set, the
+    others commented out at their defaults."""
+    defaults = Settings()
+    lines = ["## pgrest-asgi configuration (PostgREST's format). Every key, with its default.", ""]
+    for key in KEYS:
+        if key.field is None:
+            continue
+        lines.append(f"## {key.name}: {key.note}")
+        if key.name in _EXAMPLE_VALUES:
+            lines.append(f"{key.name} = {dump_value(_EXAMPLE_VALUES[key.name])}")
+        else:
+            lines.append(f"# {key.name} = {dump_value(getattr(defaults, key.field))}")
+        lines.append("")
+    lines.append("## app.settings.<name>: values for current_setting('app.settings.<name>')")
+    lines.append('# app.settings.currency = "EUR"')
+    return "\n".join(lines) + "\n"
 
 
 def load_settings(config_file: str | None) -> Settings:
-    if config_file:
-        return Settings.from_file(config_file, environ=os.environ)
-    return Settings.from_env()
+    """The file (if any), then the ``PGRST_*`` variables over it."""
+    return Settings.load(config_file, environ=os.environ)
 
 
-def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
-    import uvicorn
+def serve(config_file: str | None, *, workers: int = 1) -> int:
+    settings = load_settings(config_file)
+    return run(settings, lambda: load_settings(config_file), workers=workers)
 
-    from .app import PgRestApp
 
-    app = PgRestApp(settings=settings)
-    options: dict[str, Any] = {
-        "log_level": {"crit": "critical", "warn": "warning"}.get(
-            settings.log_level, settings.log_level
-        ),
-        "lifespan": "on",
-        "server_header": False,
-        "proxy_headers": False,
-        # uvicorn's HTTP/1.1 protocol with the limits below; no WebSocket upgrades.
-        "http": http_protocol(settings),
-        "ws": "none",
-    }
-    if settings.server_unix_socket:
-        options["uds"] = settings.server_unix_socket
+def dump_schema(settings: Settings) -> str:
+    """The schema cache as JSON, read as a starting server reads it (in-database settings
+    included)."""
+    import msgspec
+    import psycopg
+
+    from .dbconfig import read_in_database_config
+    from .schema.loader import load_schema_cache
+
+    async def load() -> bytes:
+        async with await psycopg.AsyncConnection.connect(
+            settings.db_uri, autocommit=True, connect_timeout=10
+        ) as conn:
+            current = settings
+            if current.db_config:
+                current = current.overlaid(
+                    await read_in_database_config(conn, current.db_pre_config)
+                )
+            cache = await load_schema_cache(conn, current.db_schemas, current.db_extra_search_path)
+        return msgspec.json.encode(cache)
+
+    return asyncio.run(load()).decode()
+
+
+def ready(settings: Settings, timeout: float = 5.0) -> tuple[bool, str]:
+    """Ask the admin server's ``/ready`` (PostgREST's ``--ready``): (ready, what to print)."""
+    if settings.admin_server_unix_socket:
+        target = f"unix:{settings.admin_server_unix_socket}"
+        family, address = socket.AF_UNIX, settings.admin_server_unix_socket
+    elif settings.admin_server_port is not None:
+        host = settings.admin_server_host or settings.server_host
+        host = {"*": "127.0.0.1", "*4": "127.0.0.1", "!4": "127.0.0.1"}.get(host, host)
+        host = {"*6": "::1", "!6": "::1"}.get(host, host)
+        shown = f"[{host}]" if ":" in host else host
+        target = f"http://{shown}:{settings.admin_server_port}/ready"
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        address = (host, settings.admin_server_port)  # type: ignore[assignment]
     else:
-        options["host"] = host or _bind_host(settings.server_host)
-        options["port"] = settings.server_port if port is None else port
-    uvicorn.run(app, **options)
+        return False, "ERROR: --ready needs admin-server-port or admin-server-unix-socket"
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(address)
+            sock.sendall(b"GET /ready HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            head = sock.recv(64).decode("latin-1")
+    except OSError as exc:
+        return False, f"ERROR: {target}: {exc.strerror or exc}"
+    parts = head.split(" ", 2)
+    status = parts[1] if len(parts) > 1 else "?"
+    if status == "200":
+        return True, f"OK: {target}"
+    return False, f"ERROR: {target}: {status}"
 
 
 def demo(port: int, host: str) -> None:
@@ -84,6 +127,8 @@ def demo(port: int, host: str) -> None:
 
     from .testing import PostgresCluster
 
+    # The port first: a taken one is one line, before a database is started for nothing.
+    sock = bind_socket(host, port, None, "660", what="--port")
     cluster = PostgresCluster()
     print("Starting a throwaway PostgreSQL …", flush=True)
     cluster.start()
@@ -106,6 +151,7 @@ def demo(port: int, host: str) -> None:
             {"role": "todo_user", "sub": "alice"},
             OctKey.import_key(DEMO_JWT_SECRET),
         )
+        port = sock.getsockname()[1]
         base = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}"
         print(
             f"""
@@ -130,8 +176,9 @@ The bearer token above is for role todo_user (sub=alice), signed with the demo s
 """,
             flush=True,
         )
-        serve(settings, host=host, port=port)
+        serve_sockets(settings, sock, None, lambda: settings)
     finally:
+        sock.close()
         cluster.stop()
 
 
@@ -147,41 +194,73 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"pgrest-asgi {__version__}")
-    parser.add_argument("--example", action="store_true", help="print an example config file")
-    parser.add_argument(
+    parser.add_argument("-v", "--version", action="version", version=f"pgrest-asgi {__version__}")
+    parser.add_argument("-e", "--example", action="store_true", help="print an example config file")
+    actions = parser.add_mutually_exclusive_group()
+    actions.add_argument(
         "--dump-config",
         action="store_true",
         help="print the effective configuration (config file syntax) and exit",
+    )
+    actions.add_argument(
+        "--dump-schema", action="store_true", help="print the schema cache as JSON and exit"
+    )
+    actions.add_argument(
+        "--ready",
+        action="store_true",
+        help="exit 0 when the running server's admin /ready answers 200, else 1",
     )
     sub = parser.add_subparsers(dest="command")
     p_serve = sub.add_parser("serve", help="serve a database (PostgREST-compatible settings)")
     p_serve.add_argument("config", nargs="?", help="a PostgREST config file")
     p_serve.add_argument(
-        "--dump-config", action="store_true", dest="dump_config_after", help=argparse.SUPPRESS
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the port, each with its own pool (default 1)",
     )
+    for flag in ("--dump-config", "--dump-schema", "--ready"):
+        # `pgrest-asgi serve FILE --ready` too; a dest of its own, or the subcommand's
+        # default would hide the flag given before it.
+        dest = "serve_" + flag[2:].replace("-", "_")
+        p_serve.add_argument(flag, action="store_true", dest=dest, help=argparse.SUPPRESS)
     p_demo = sub.add_parser("demo", help="serve a sample database from a throwaway PostgreSQL")
     p_demo.add_argument("--port", type=int, default=3000)
     p_demo.add_argument("--host", default="127.0.0.1")
     parsed = parser.parse_args(args)
 
     if parsed.example:
-        print(EXAMPLE_CONFIG, end="")
+        print(example_config(), end="")
         return 0
     config_file = getattr(parsed, "config", None)
+    for action in ("dump_config", "dump_schema", "ready"):
+        if getattr(parsed, "serve_" + action, False):
+            setattr(parsed, action, True)
     try:
-        if parsed.dump_config or getattr(parsed, "dump_config_after", False):
+        if parsed.dump_config:
             print(load_settings(config_file).dump(), end="")
             return 0
+        if parsed.dump_schema:
+            print(dump_schema(load_settings(config_file)))
+            return 0
+        if parsed.ready:
+            ok, line = ready(load_settings(config_file))
+            print(line, file=sys.stdout if ok else sys.stderr)
+            return 0 if ok else 1
         if parsed.command == "demo":
             demo(parsed.port, parsed.host)
             return 0
-        if parsed.command == "serve":
-            serve(load_settings(config_file))
-            return 0
+        # Like PostgREST, no arguments at all serves (from the PGRST_* variables).
+        workers = getattr(parsed, "workers", 1)
+        if workers < 1:
+            raise ConfigError(f"--workers: expected 1 or more, got {workers}")
+        return serve(config_file, workers=workers)
     except ConfigError as exc:
         print(f"pgrest-asgi: configuration error: {exc}", file=sys.stderr)
         return 2
+    except StartupError as exc:
+        print(f"pgrest-asgi: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
     parser.print_help()

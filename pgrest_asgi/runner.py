@@ -1,0 +1,354 @@
+"""``pgrest-asgi serve``: sockets, the database check, worker processes, the admin server.
+
+The listening sockets are bound first, in the parent process, so that a taken port is one
+clear line before anything else happens (and ``server-port = 0`` names the port the kernel
+chose). Then the database is tried once, with a short timeout: a connection string that cannot
+be read or credentials the server refuses end the start-up with one line saying what to fix,
+because retrying cannot help; an unreachable database is one line too, and the server starts
+anyway, answering 503 until the database is back (as PostgREST does).
+
+With ``--workers N`` the parent forks N processes that serve the same sockets, each with its
+own pool and NOTIFY listener; the parent forwards SIGTERM/SIGINT (stop), SIGUSR1 (reload the
+schema cache) and SIGUSR2 (reload the configuration) to them and starts a worker again if one
+dies. The admin server runs in the first worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import __version__
+from .settings import Settings
+
+__all__ = ["StartupError", "bind_socket", "check_database", "display_address", "run"]
+
+#: PostgREST's special host names → the address to bind.
+_SPECIAL_HOSTS = {"*": "0.0.0.0", "*4": "0.0.0.0", "!4": "0.0.0.0", "*6": "::", "!6": "::"}  # noqa: S104
+
+
+class StartupError(Exception):
+    """Start-up cannot go on; the message is one line saying what to do."""
+
+
+def bind_address(host: str) -> str:
+    return _SPECIAL_HOSTS.get(host, host)
+
+
+def bind_socket(
+    host: str, port: int, unix: str | None, mode: str, *, what: str, reuse_port: bool = False
+) -> socket.socket:
+    """A listening socket on ``unix`` (file mode ``mode``, octal) or ``host:port``."""
+    if unix:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with contextlib.suppress(FileNotFoundError):
+            if _is_stale_socket(unix):
+                os.unlink(unix)
+        try:
+            sock.bind(unix)
+            os.chmod(unix, int(mode, 8))
+        except OSError as exc:
+            sock.close()
+            raise StartupError(
+                f"cannot listen on the Unix socket {unix} ({what}): {exc.strerror or exc}"
+            ) from None
+    else:
+        address = bind_address(host)
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        try:
+            infos = socket.getaddrinfo(address, port, family, socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise StartupError(
+                f"cannot listen on {host}:{port} ({what}): the host name {host!r} does not"
+                f" resolve ({exc.strerror}); set it to an address of this machine"
+            ) from None
+        family, kind, proto, _, sockaddr = infos[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port and hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            sock.bind(sockaddr)
+        except OSError as exc:
+            sock.close()
+            reason = exc.strerror or str(exc)
+            hint = (
+                "; another server is using it: stop it, or choose another port"
+                if exc.errno == 98
+                else ""
+            )
+            raise StartupError(
+                f"cannot listen on {host}:{port} ({what}): {reason.lower()}{hint}"
+            ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _is_stale_socket(path: str) -> bool:
+    """A socket file nobody listens on (left by a server that died) may be replaced."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    else:
+        return False
+    finally:
+        probe.close()
+
+
+def display_address(sock: socket.socket) -> str:
+    """``http://127.0.0.1:3000`` or ``unix:/path``, as the banner shows it."""
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{sock.getsockname()}"
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+# --------------------------------------------------------------------------------------------
+# The database check
+
+
+def check_database(settings: Settings, *, timeout: float = 2.0) -> str | None:
+    """Try the database once. Raises ``StartupError`` when retrying cannot succeed (the
+    connection string cannot be read, the server refuses the credentials); returns a one-line
+    warning when the database cannot be reached now (the server will retry), else ``None``."""
+    import psycopg
+
+    try:
+        conn = psycopg.connect(settings.db_uri, connect_timeout=max(1, round(timeout)))
+    except psycopg.ProgrammingError as exc:
+        raise StartupError(
+            f"db-uri: not a connection string PostgreSQL can read ({_first_line(exc)}); write"
+            " postgresql://user:password@host:5432/dbname or host=… dbname=… user=…"
+        ) from None
+    except psycopg.OperationalError as exc:
+        message = _first_line(exc)
+        where = _where(settings.db_uri)
+        if message.startswith("database ") and message.endswith(" does not exist"):
+            raise StartupError(
+                f"the database at {where} does not exist ({message}); create it or fix db-uri"
+            ) from None
+        if any(sign in message for sign in _CREDENTIALS_REFUSED):
+            raise StartupError(
+                f"the database at {where} refused the credentials ({message}); fix the user or"
+                " password in db-uri"
+            ) from None
+        return f"cannot reach the database at {where} ({message}); retrying in the background"
+    conn.close()
+    return None
+
+
+#: What the server says when it refuses who connects (SQLSTATE class 28, which libpq's
+#: connection errors do not carry as a code).
+_CREDENTIALS_REFUSED = (
+    "password authentication failed",
+    "authentication failed for user",
+    "no pg_hba.conf entry",
+    "does not exist",  # the role (the database's own message is handled before)
+    "is not permitted to log in",
+    "password is required",
+)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The reason in a driver message: ``connection failed: connection to server at "h",
+    port 1 failed: Connection refused`` (and a hint on the next line) → ``Connection
+    refused``."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    reason = lines[0].rsplit("failed: ", 1)[-1]
+    return reason.removeprefix("FATAL:").strip()
+
+
+def _where(dsn: str) -> str:
+    """``user@host:port/dbname`` from a connection string, for messages (never the password)."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        info = conninfo_to_dict(dsn)
+    except Exception:  # an unreadable string was refused before; say something anyway
+        return "db-uri"
+    host = str(info.get("host") or os.environ.get("PGHOST") or "localhost")
+    port = str(info.get("port") or os.environ.get("PGPORT") or "5432")
+    user = str(info.get("user") or os.environ.get("PGUSER") or "")
+    dbname = str(info.get("dbname") or os.environ.get("PGDATABASE") or user)
+    where = f"{host}:{port}" if not host.startswith("/") else f"{host} (port {port})"
+    return f"{user + '@' if user else ''}{where}/{dbname}"
+
+
+# --------------------------------------------------------------------------------------------
+# Serving
+
+
+def _uvicorn_log_level(settings: Settings) -> str:
+    return {"crit": "critical", "warn": "warning"}.get(settings.log_level, settings.log_level)
+
+
+def serve_sockets(
+    settings: Settings,
+    sock: socket.socket,
+    admin: socket.socket | None,
+    config_source: Callable[[], Settings],
+) -> None:
+    """Serve the app on ``sock`` (and its admin endpoints on ``admin``) in this process until
+    SIGTERM/SIGINT."""
+    import uvicorn
+
+    from .app import PgRestApp
+    from .server import http_protocol
+
+    app = PgRestApp(settings=settings, config_source=config_source)
+    app.lifecycle.handle_signals = True
+    common: dict[str, Any] = {
+        "log_level": _uvicorn_log_level(settings),
+        "server_header": False,
+        "proxy_headers": False,
+        "ws": "none",
+    }
+    main = uvicorn.Config(
+        app,
+        lifespan="on",
+        http=http_protocol(settings),
+        headers=[("server", f"pgrest-asgi/{__version__}")],
+        **common,
+    )
+    servers = [(uvicorn.Server(main), sock)]
+    if admin is not None:
+        admin_app = getattr(app, "admin", None)
+        if admin_app is not None:
+            servers.append(
+                (uvicorn.Server(uvicorn.Config(admin_app, lifespan="off", **common)), admin)
+            )
+
+    async def serve_all() -> None:
+        # The admin server starts second, so it takes the stop signal first and passes it on
+        # (uvicorn restores the previous handler and raises the signal again when it exits).
+        tasks = [asyncio.ensure_future(server.serve(sockets=[s])) for server, s in servers]
+        await asyncio.gather(*tasks)
+
+    asyncio.run(serve_all())
+
+
+def run(
+    settings: Settings,
+    config_source: Callable[[], Settings],
+    *,
+    workers: int = 1,
+    host: str | None = None,
+    port: int | None = None,
+    banner: Callable[[str], None] | None = None,
+) -> int:
+    """Bind, check the database, then serve (in ``workers`` processes). Raises
+    ``StartupError``; returns the exit status."""
+    say = banner or (lambda line: print(line, file=sys.stderr, flush=True))
+    sock = bind_socket(
+        host or settings.server_host,
+        settings.server_port if port is None else port,
+        settings.server_unix_socket,
+        settings.server_unix_socket_mode,
+        what="server-port",
+        reuse_port=settings.server_reuseport,
+    )
+    admin = None
+    if settings.admin_server_port is not None or settings.admin_server_unix_socket:
+        admin = bind_socket(
+            settings.admin_server_host or settings.server_host,
+            settings.admin_server_port or 0,
+            settings.admin_server_unix_socket,
+            settings.admin_server_unix_socket_mode,
+            what="admin-server-port",
+        )
+    warning = check_database(settings)
+    if warning is not None:
+        say(f"pgrest-asgi: {warning}")
+    say(f"pgrest-asgi {__version__}: API server running on {display_address(sock)}")
+    if admin is not None:
+        say(f"pgrest-asgi {__version__}: admin server running on {display_address(admin)}")
+    if workers <= 1:
+        serve_sockets(settings, sock, admin, config_source)
+        return 0
+    return _supervise(settings, sock, admin, config_source, workers, say)
+
+
+def _supervise(
+    settings: Settings,
+    sock: socket.socket,
+    admin: socket.socket | None,
+    config_source: Callable[[], Settings],
+    workers: int,
+    say: Callable[[str], None],
+) -> int:
+    """Fork ``workers`` processes and keep them running until SIGTERM/SIGINT."""
+    children: dict[int, int] = {}  # pid → worker index
+    stopping = False
+
+    def start(index: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 0
+            try:
+                for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2):
+                    signal.signal(signum, signal.SIG_DFL)
+                serve_sockets(settings, sock, admin if index == 0 else None, config_source)
+            except BaseException:  # a worker reports and exits, never returns
+                import traceback
+
+                traceback.print_exc()
+                code = 1
+            finally:
+                os._exit(code)
+        children[pid] = index
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(signum, forward)
+    for index in range(workers):
+        start(index)
+    say(f"pgrest-asgi: {workers} workers (pids {', '.join(str(p) for p in children)})")
+    restarts: dict[int, float] = {}
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        if pid not in children or stopping:
+            children.pop(pid, None)
+            continue
+        index = children.pop(pid)
+        if stopping:
+            continue
+        # A worker died on its own: start it again, at most once a second.
+        say(f"pgrest-asgi: worker {pid} exited ({_status(status)}); starting another")
+        wait = restarts.get(index, 0.0) + 1.0 - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        restarts[index] = time.monotonic()
+        start(index)
+    return 0
+
+
+def _status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"status {os.WEXITSTATUS(status)}"

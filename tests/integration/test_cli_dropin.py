@@ -1,0 +1,308 @@
+"""``pgrest-asgi`` as a drop-in for the PostgREST binary, run as a real process: PostgREST's
+config files, its CLI forms, reloads by signal and NOTIFY, and start-up errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import msgspec
+import pytest
+
+from pgrest_asgi import Settings, __version__
+from pgrest_asgi.testing import PostgresCluster
+from tests.conftest import API_DB, loaded_database
+from tests.integration.test_cli import PATIENCE, serve_env, serving
+
+pytestmark = pytest.mark.db
+
+CONFIGS = Path(__file__).parent.parent / "fixtures" / "config"
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = PATIENCE
+) -> tuple[int, str, str]:
+    """Run ``pgrest-asgi`` to its end: (exit status, stdout, stderr). No ``PGRST_*`` variable
+    of this process reaches it unless given."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PGRST_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pgrest_asgi.cli", *args],
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def wait_until(check: object, what: str) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_postgrests_reference_config_starts_unchanged(api_db: PostgresCluster) -> None:
+    """PostgREST's own defaults file, every key in it, given as ``pgrest-asgi FILE`` (the
+    variables say where the database is, as they would for PostgREST)."""
+    env = serve_env(api_db)
+    with serving([str(CONFIGS / "postgrest-defaults.conf")], env) as base:
+        resp = httpx.get(base + "/items?select=id&id=eq.1")
+        assert (resp.status_code, resp.content) == (200, b'[{"id":1}]')
+        assert resp.headers["server"] == f"pgrest-asgi/{__version__}"
+
+
+def test_dump_config_reads_back(tmp_path: Path) -> None:
+    status, first, err = cli("--dump-config", str(CONFIGS / "postgrest-everything.conf"))
+    assert status == 0, err
+    dumped = tmp_path / "dumped.conf"
+    dumped.write_text(first)
+    status, second, err = cli("--dump-config", str(dumped))
+    assert (status, second, err) == (0, first, "")
+    assert Settings.from_file(dumped) == Settings.from_file(CONFIGS / "postgrest-everything.conf")
+    # The serve form reads the same way.
+    assert cli("serve", "--dump-config", str(dumped))[:2] == (0, first)
+
+
+def test_example_is_a_config_file_that_starts(tmp_path: Path) -> None:
+    status, text, _ = cli("--example")
+    assert status == 0
+    example = tmp_path / "example.conf"
+    example.write_text(text)
+    settings = Settings.from_file(example)
+    assert (settings.db_schemas, settings.db_anon_role) == (("api",), "web_anon")
+    # Every commented-out line is a valid setting at its default: uncommented, the file
+    # gives the same settings.
+    uncommented = tmp_path / "uncommented.conf"
+    uncommented.write_text(
+        "\n".join(line[2:] if line.startswith("# ") else line for line in text.splitlines())
+    )
+    assert Settings.from_file(uncommented) == msgspec.structs.replace(
+        settings, app_settings={"currency": "EUR"}
+    )
+
+
+def test_version() -> None:
+    assert cli("--version")[:2] == (0, f"pgrest-asgi {__version__}\n")
+
+
+# --------------------------------------------------------------------------------------------
+# Start-up errors: one line, saying what to do
+
+
+def test_a_taken_port(api_db: PostgresCluster) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = serve_env(api_db, PGRST_SERVER_PORT=str(port))
+        assert cli(env=env) == (
+            1,
+            "",
+            f"pgrest-asgi: cannot listen on 127.0.0.1:{port} (server-port): address already"
+            " in use; another server is using it: stop it, or choose another port\n",
+        )
+        # The demo checks its port before it starts a database or prints anything.
+        assert cli("demo", "--port", str(port)) == (
+            1,
+            "",
+            f"pgrest-asgi: cannot listen on 127.0.0.1:{port} (--port): address already in"
+            " use; another server is using it: stop it, or choose another port\n",
+        )
+
+
+def test_a_malformed_connection_string(api_db: PostgresCluster) -> None:
+    env = serve_env(api_db, PGRST_DB_URI="not-a-uri")
+    assert cli(env=env) == (
+        1,
+        "",
+        'pgrest-asgi: db-uri: not a connection string PostgreSQL can read (missing "=" after'
+        ' "not-a-uri" in connection info string); write postgresql://user:password@host:5432/'
+        "dbname or host=… dbname=… user=…\n",
+    )
+
+
+def test_refused_credentials_and_a_missing_database(api_db: PostgresCluster) -> None:
+    dsn = api_db.dsn(API_DB, user="no_such_role")
+    host = dsn  # the cluster listens on a Unix socket directory
+    status, out, err = cli(env=serve_env(api_db, PGRST_DB_URI=dsn))
+    assert (status, out) == (1, "")
+    assert err.startswith("pgrest-asgi: the database at no_such_role@")
+    assert err.endswith(
+        f'/{API_DB} refused the credentials (role "no_such_role" does not exist); fix the user'
+        " or password in db-uri\n"
+    ), host
+    status, out, err = cli(
+        env=serve_env(api_db, PGRST_DB_URI=api_db.dsn("no_such_db", user="authenticator"))
+    )
+    assert (status, out) == (1, "")
+    assert err.endswith(
+        '/no_such_db does not exist (database "no_such_db" does not exist); create it or fix'
+        " db-uri\n"
+    )
+
+
+def test_an_unreachable_database_is_one_line_and_the_server_starts(
+    api_db: PostgresCluster,
+) -> None:
+    """Retrying may succeed (the database may come up): one line, then the server starts and
+    answers 503 while the database cannot be reached."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, not listening: connections are refused
+        env = serve_env(api_db, PGRST_DB_URI=f"postgresql://authenticator@127.0.0.1:{port}/x")
+        base = {k: v for k, v in os.environ.items() if not k.startswith("PGRST_")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pgrest_asgi.cli"],
+            env={**base, **env},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stderr is not None
+            first = proc.stderr.readline()
+            second = proc.stderr.readline()
+            assert first == (
+                f"pgrest-asgi: cannot reach the database at authenticator@127.0.0.1:{port}/x"
+                " (Connection refused); retrying in the background\n"
+            )
+            assert second.startswith(f"pgrest-asgi {__version__}: API server running on ")
+            served = second.rsplit(" ", 1)[1].strip()
+            resp = httpx.get(served + "/items", timeout=30)
+            assert (resp.status_code, resp.json()["code"]) == (503, "PGRST002")
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=30)  # drains and closes stderr
+
+
+def test_configuration_mistakes(tmp_path: Path) -> None:
+    assert cli(str(tmp_path / "missing.conf")) == (
+        2,
+        "",
+        f"pgrest-asgi: configuration error: cannot read the config file"
+        f" {tmp_path / 'missing.conf'}: No such file or directory\n",
+    )
+    conf = tmp_path / "typo.conf"
+    conf.write_text('db-uri = "postgresql://"\ndb-anon-rol = "web_anon"\n')
+    assert cli(str(conf)) == (
+        2,
+        "",
+        f"pgrest-asgi: configuration error: {conf} line 2: unknown key 'db-anon-rol'; did you"
+        " mean 'db-anon-role'?\n",
+    )
+    status, _, err = cli(env={"PGRST_DB_ANON_ROL": "x", "PGRST_DB_URI": "not-a-uri"})
+    assert status == 1
+    assert err.splitlines()[0] == (
+        "PGRST_DB_ANON_ROL is not a setting and is ignored; did you mean 'PGRST_DB_ANON_ROLE'?"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reloads in a running server
+
+
+class Cfg:
+    """A database and an authenticator role of this test's own (role settings reach nothing
+    else)."""
+
+    def __init__(self, cluster: PostgresCluster, dbname: str, role: str) -> None:
+        self.cluster, self.dbname, self.role = cluster, dbname, role
+
+    def set(self, name: str, value: str) -> None:
+        self.cluster.run_sql(
+            f"ALTER ROLE {self.role} IN DATABASE {self.dbname} SET pgrst.{name} = '{value}'",
+            dbname=self.dbname,
+        )
+
+    def sql(self, statement: str) -> None:
+        self.cluster.run_sql(statement, dbname=self.dbname)
+
+
+SQL = """
+CREATE SCHEMA api;
+CREATE TABLE api.items (id int PRIMARY KEY);
+INSERT INTO api.items SELECT generate_series(1, 5);
+GRANT USAGE ON SCHEMA api TO web_anon;
+GRANT SELECT ON api.items TO web_anon;
+"""
+
+
+@pytest.fixture
+def cfg(api_db: PostgresCluster) -> Iterator[Cfg]:
+    role = "cli_" + uuid.uuid4().hex[:10]
+    api_db.run_sql(f"CREATE ROLE {role} LOGIN NOINHERIT; GRANT web_anon TO {role};")
+    try:
+        with loaded_database(api_db, "cli", SQL) as dbname:
+            yield Cfg(api_db, dbname, role)
+    finally:
+        api_db.run_sql(f"DROP ROLE {role};")
+
+
+def rows(base: str) -> int:
+    return len(httpx.get(base + "/items", timeout=10).json())
+
+
+def test_reload_config_by_notify_and_by_sigusr2(cfg: Cfg, tmp_path: Path) -> None:
+    conf = tmp_path / "pgrst.conf"
+    conf.write_text(
+        f'db-uri = "{cfg.cluster.dsn(cfg.dbname, user=cfg.role)}"\n'
+        'db-schemas = "api"\ndb-anon-role = "web_anon"\n'
+        'server-host = "127.0.0.1"\nserver-port = 0\n'
+    )
+    with serving([str(conf)], {}) as base:
+        assert rows(base) == 5
+        cfg.set("db_max_rows", "3")
+        cfg.sql("NOTIFY pgrst, 'reload config'")
+        wait_until(lambda: rows(base) == 3, "NOTIFY 'reload config' was not applied")
+        # SIGUSR2 reads the file again, and the database.
+        conf.write_text(conf.read_text() + "db-max-rows = 4\n")
+        cfg.sql(f"ALTER ROLE {cfg.role} IN DATABASE {cfg.dbname} RESET pgrst.db_max_rows")
+        pid = server_pid(base)
+        os.kill(pid, signal.SIGUSR2)
+        wait_until(lambda: rows(base) == 4, "SIGUSR2 was not applied")
+
+
+def test_sigusr1_reloads_the_schema_cache(cfg: Cfg) -> None:
+    env = {
+        "PGRST_DB_URI": cfg.cluster.dsn(cfg.dbname, user=cfg.role),
+        "PGRST_DB_SCHEMAS": "api",
+        "PGRST_DB_ANON_ROLE": "web_anon",
+        "PGRST_DB_CHANNEL_ENABLED": "false",  # only the signal can tell it
+        "PGRST_SERVER_HOST": "127.0.0.1",
+        "PGRST_SERVER_PORT": "0",
+    }
+    with serving([], env) as base:
+        assert httpx.get(base + "/later").status_code == 404
+        cfg.sql("CREATE TABLE api.later (id int); GRANT SELECT ON api.later TO web_anon;")
+        os.kill(server_pid(base), signal.SIGUSR1)
+        wait_until(lambda: httpx.get(base + "/later").status_code == 200, "no schema reload")
+
+
+def server_pid(base: str) -> int:
+    """The process listening on ``base``'s port (the test's child)."""
+    port = int(base.rsplit(":", 1)[1])
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+            inode = fields[9]
+    assert inode is not None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) == f"socket:[{inode}]":
+                    return int(proc.name)
+        except OSError:
+            continue
+    raise AssertionError(f"no process listens on {port}")
