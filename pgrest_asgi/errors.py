@@ -558,6 +558,17 @@ class JwtError(PgRestError):
         return cls("Server lacks JWT secret", code="PGRST300", status=500)
 
     @classmethod
+    def keys_unavailable(cls, reason: str | None, retry_after: int) -> JwtError:
+        """PGRST300 (503): no key set could be fetched yet from the ``jwt-secret`` URL."""
+        return cls(
+            "Server cannot get the JWT keys",
+            code="PGRST300",
+            status=503,
+            details=reason,
+            headers=[("Retry-After", str(max(1, retry_after)))],
+        )
+
+    @classmethod
     def decode(cls, message: str, details: str | None = None) -> JwtError:
         """PGRST301 (401): the token does not decode or verify (malformed, signature, key)."""
         return cls._challenge(message, "PGRST301", details)

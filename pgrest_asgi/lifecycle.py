@@ -36,12 +36,15 @@ class Lifecycle:
         schema: SchemaState,
         observer: Observer,
         reload_config: Callable[[], Awaitable[bool]] | None = None,
+        authenticator: object | None = None,
     ) -> None:
         self.settings = settings
         self.executor = executor
         self.schema = schema
         self.observer = observer
         self.reload_config = reload_config
+        #: Its optional ``start()``/``stop()`` (the JWKS fetcher) run with the app.
+        self.authenticator = authenticator
         #: ``pgrest-asgi`` sets this: SIGUSR1 reloads the schema cache, SIGUSR2 the
         #: configuration, as they do for PostgREST.
         self.handle_signals = False
@@ -62,8 +65,10 @@ class Lifecycle:
                 return
             await self.executor.open(wait=False)
             if self.settings.db_config and self.reload_config is not None:
-                # In-database settings first: they may change the schemas to load.
+                # In-database settings first: they may change the schemas to load. (While
+                # the database cannot be reached, they are read when it is back.)
                 await self.reload_config()
+            self._start_authenticator()
             if not await self.schema.reload():
                 if self.settings.db_fail_fast:
                     reason = self.executor.unavailable_reason() or self.schema.failure
@@ -76,6 +81,13 @@ class Lifecycle:
             if self.handle_signals:
                 self._install_signal_handlers()
             self.started = True
+
+    def _start_authenticator(self) -> None:
+        """Fetch a JWKS URL's keys in the background; a token that comes first joins the
+        fetch."""
+        start = getattr(self.authenticator, "start", None)
+        if start is not None:
+            self._spawn(start)
 
     async def _start_listener(self) -> None:
         if self.settings.db_channel_enabled:
@@ -117,6 +129,8 @@ class Lifecycle:
         listen again when the channel did."""
         if not self.started:
             return  # start-up goes on to load and listen with the new settings
+        if new.jwt_secret != old.jwt_secret:
+            self._start_authenticator()
         channel = (new.db_channel_enabled, new.db_channel)
         if channel != (old.db_channel_enabled, old.db_channel):
             await self._stop_listener()
@@ -151,6 +165,9 @@ class Lifecycle:
             self._remove_signal_handlers()
         for task in list(self._tasks):
             task.cancel()
+        stop = getattr(self.authenticator, "stop", None)
+        if stop is not None:
+            await stop()
         await self.schema.stop()
         await self._stop_listener()
         await self.executor.close()

@@ -15,7 +15,7 @@ from .settings import RESTART_FIELDS, Settings, key_name
 if TYPE_CHECKING:
     from .hooks import Executor
 
-__all__ = ["changed", "keep_restart_only", "read"]
+__all__ = ["InDatabaseConfigError", "changed", "keep_restart_only", "read"]
 
 
 async def read(source: Callable[[], Settings], executor: Executor) -> Settings:
@@ -27,9 +27,17 @@ async def read(source: Callable[[], Settings], executor: Executor) -> Settings:
         return base
     from .dbconfig import read_in_database_config
 
-    async with executor.maintenance_connection() as conn:
-        values = await read_in_database_config(conn, base.db_pre_config)
+    try:
+        async with executor.maintenance_connection() as conn:
+            values = await read_in_database_config(conn, base.db_pre_config)
+    except Exception as exc:
+        reason = executor.unavailable_reason() or str(exc).strip() or type(exc).__name__
+        raise InDatabaseConfigError(f"cannot read the in-database configuration: {reason}") from exc
     return base.overlaid(values)
+
+
+class InDatabaseConfigError(Exception):
+    """The in-database settings could not be read (the database, the pre-config function)."""
 
 
 def keep_restart_only(running: Settings, new: Settings) -> tuple[Settings, tuple[str, ...]]:

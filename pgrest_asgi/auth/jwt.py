@@ -568,10 +568,6 @@ def _result(claims: dict[str, Any], role: str, anon_role: str | None) -> AuthRes
 
 
 def _keys_unavailable(jwks: JwksCache[_Keys]) -> JwtError:
-    """A token arrived while no key set could be fetched from the JWKS URL yet.
-
-    Today PGRST300 (500, "Server lacks JWT secret"), the closest error errors.py has; meant
-    to be 503 with the reason and ``Retry-After`` (``JwtError.keys_unavailable``), once
-    errors.py has that constructor.
-    """
-    return JwtError.no_secret()
+    """A token arrived while no key set could be fetched from the JWKS URL yet: 503 with the
+    reason and ``Retry-After`` (the next fetch may succeed)."""
+    return JwtError.keys_unavailable(jwks.last_error, jwks.retry_after())

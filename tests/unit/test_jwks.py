@@ -29,7 +29,7 @@ KEY_ERROR = "No suitable key or wrong key type"
 NO_SUITABLE = "No suitable key was found to decode the JWT"
 #: What a token gets while no key set could be fetched: today errors.py's closest error,
 #: PGRST300 (500); 503 once ``JwtError.keys_unavailable`` exists (see jwt._keys_unavailable).
-UNAVAILABLE = ("PGRST300", 500)
+UNAVAILABLE = ("PGRST300", 503)
 
 Answer = tuple[int, Mapping[str, str], bytes]
 

@@ -21,6 +21,8 @@ PURE = [
     "observe.py",
     "db/errors.py",
     "auth/claims.py",
+    "auth/tokens.py",
+    "config.py",
     "context.py",
     "hooks.py",
     "cache.py",
