@@ -72,14 +72,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     jwt_aud: str | None = None
     jwt_role_claim_key: str = "$.role"
     jwt_cache_max_entries: NonNegative = 1000
-    #: *extension*: when no ``Authorization`` header is sent, take the token from this cookie.
+    #: *extension*: when ``Authorization`` holds no Bearer token, take it from this cookie.
     jwt_cookie: str | None = None
     #: *extension*: take the token from this request header instead of ``Authorization``
     #: (its value is the token, with or without ``Bearer``).
     jwt_header: str | None = None
     #: *extension*: with ``jwt-secret`` an ``http(s)://`` JWKS or OpenID discovery URL, the
     #: seconds a fetched key set is kept at most (less when the server's ``Cache-Control``
-    #: says so), and the fewest seconds between two fetches caused by unknown ``kid`` values.
+    #: says so), and the fewest seconds between any two fetches (a token no cached key
+    #: verifies causes one: that is how rotated keys are picked up).
     jwt_jwks_max_age: Seconds = 3600.0
     jwt_jwks_min_refresh: Seconds = 30.0
     # -- server / responses -------------------------------------------------------------
