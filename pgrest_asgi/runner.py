@@ -253,14 +253,24 @@ def run(
     """Bind, check the database, then serve (in ``workers`` processes). Raises
     ``StartupError``; returns the exit status."""
     say = banner or (lambda line: print(line, file=sys.stderr, flush=True))
+    # Several workers on a TCP port: a socket each in one SO_REUSEPORT group, so the kernel
+    # spreads connections over them (one shared socket wakes every worker for each).
+    spread = workers > 1 and not settings.server_unix_socket and hasattr(socket, "SO_REUSEPORT")
     sock = bind_socket(
         host or settings.server_host,
         settings.server_port if port is None else port,
         settings.server_unix_socket,
         settings.server_unix_socket_mode,
         what="server-port",
-        reuse_port=settings.server_reuseport,
+        reuse_port=settings.server_reuseport or spread,
     )
+    sockets = [sock]
+    if spread:
+        address, bound_port = sock.getsockname()[:2]
+        for _ in range(workers - 1):
+            sockets.append(
+                bind_socket(address, bound_port, None, "660", what="server-port", reuse_port=True)
+            )
     admin = None
     if settings.admin_server_port is not None or settings.admin_server_unix_socket:
         admin = bind_socket(
@@ -279,12 +289,12 @@ def run(
     if workers <= 1:
         serve_sockets(settings, sock, admin, config_source)
         return 0
-    return _supervise(settings, sock, admin, config_source, workers, say)
+    return _supervise(settings, sockets, admin, config_source, workers, say)
 
 
 def _supervise(
     settings: Settings,
-    sock: socket.socket,
+    sockets: list[socket.socket],
     admin: socket.socket | None,
     config_source: Callable[[], Settings],
     workers: int,
@@ -301,6 +311,7 @@ def _supervise(
             try:
                 for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2):
                     signal.signal(signum, signal.SIG_DFL)
+                sock = sockets[index % len(sockets)]
                 serve_sockets(settings, sock, admin if index == 0 else None, config_source)
             except BaseException:  # a worker reports and exits, never returns
                 import traceback

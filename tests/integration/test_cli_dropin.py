@@ -3,6 +3,8 @@ config files, its CLI forms, reloads by signal and NOTIFY, and start-up errors."
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import signal
 import socket
@@ -306,3 +308,65 @@ def server_pid(base: str) -> int:
         except OSError:
             continue
     raise AssertionError(f"no process listens on {port}")
+
+
+def test_two_workers_serve_and_reload(cfg: Cfg, tmp_path: Path) -> None:
+    """``--workers 2``: both processes serve (each its own pool), and a reload reaches both."""
+    conf = tmp_path / "pgrst.conf"
+    conf.write_text(
+        f'db-uri = "{cfg.cluster.dsn(cfg.dbname, user=cfg.role)}"\n'
+        'db-schemas = "api"\ndb-anon-role = "web_anon"\n'
+        'server-host = "127.0.0.1"\nserver-port = 0\ndb-pool = 2\n'
+    )
+    with serving(["serve", str(conf), "--workers", "2"], {}) as base:
+        port = int(base.rsplit(":", 1)[1])
+        cfg.set("db_max_rows", "2")
+        cfg.sql("NOTIFY pgrst, 'reload config'")
+        wait_until(
+            lambda: all(rows_fresh(port) == 2 for _ in range(16)),
+            "the reload did not reach every worker",
+        )
+        held = [fresh_get(port) for _ in range(64)]  # each on a connection of its own
+        try:
+            assert {count for _, count in held} == {2}
+            owners = {owner_of(port, conn.sock.getsockname()[1]) for conn, _ in held}
+            assert len(owners) == 2, owners  # both workers answered
+        finally:
+            for conn, _ in held:
+                conn.close()
+
+
+def rows_fresh(port: int) -> int:
+    conn, count = fresh_get(port)
+    conn.close()
+    return count
+
+
+def fresh_get(port: int) -> tuple[http.client.HTTPConnection, int]:
+    """``GET /items`` on a new connection, left open: (the connection, how many rows)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/items")
+    body = conn.getresponse().read()
+    return conn, len(json.loads(body))
+
+
+def owner_of(server_port: int, client_port: int) -> int:
+    """The pid holding the server side of the connection from ``client_port``."""
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local = int(fields[1].rsplit(":", 1)[1], 16)
+        remote = int(fields[2].rsplit(":", 1)[1], 16)
+        if (local, remote) == (server_port, client_port):
+            inode = fields[9]
+    assert inode is not None, client_port
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) == f"socket:[{inode}]":
+                    return int(proc.name)
+        except OSError:
+            continue
+    raise AssertionError(f"nobody holds the connection from {client_port}")
