@@ -185,7 +185,9 @@ KEYS: tuple[Key, ...] = (
         "app",
         True,
         False,
-        "reconnects with back-off after the database was lost",
+        "reconnect with back-off after the database was lost; `false`: `pgrest-asgi` exits"
+        " with status 1 instead (a supervisor restarts it) and does not retry at start-up,"
+        " while an embedded app keeps reconnecting (the host sees the `db.unreachable` event)",
     ),
     Key(
         "db-pool-max-idletime",

@@ -207,9 +207,22 @@ def serve_sockets(
     import uvicorn
 
     from .app import PgRestApp
+    from .hooks import Hooks
+    from .observe import Event, log_observer
     from .server import http_protocol
 
-    app = PgRestApp(settings=settings, config_source=config_source)
+    lost: list[str] = []
+
+    def observe(event: Event) -> None:
+        log_observer(event)
+        if event.name == "db.unreachable" and not app.settings.db_pool_automatic_recovery:
+            # PostgREST exits when it loses the database with automatic recovery off (its
+            # supervisor restarts it); stop gracefully and exit with status 1.
+            lost.append(str(event.fields.get("reason", event.message)))
+            for server, _ in servers:
+                server.should_exit = True
+
+    app = PgRestApp(settings=settings, config_source=config_source, hooks=Hooks(observer=observe))
     app.lifecycle.handle_signals = True
     common: dict[str, Any] = {
         "log_level": _uvicorn_log_level(settings),
@@ -239,6 +252,11 @@ def serve_sockets(
         await asyncio.gather(*tasks)
 
     asyncio.run(serve_all())
+    if lost:
+        raise StartupError(
+            f"the database connection was lost ({lost[0]}) and db-pool-automatic-recovery is"
+            " off: exiting"
+        )
 
 
 def run(
@@ -282,6 +300,11 @@ def run(
         )
     warning = check_database(settings)
     if warning is not None:
+        if not settings.db_pool_automatic_recovery:
+            raise StartupError(
+                warning.replace("; retrying in the background", "")
+                + "; db-pool-automatic-recovery is off, so not retrying"
+            )
         say(f"pgrest-asgi: {warning}")
     say(f"pgrest-asgi {__version__}: API server running on {display_address(sock)}")
     if admin is not None:
@@ -313,6 +336,9 @@ def _supervise(
                     signal.signal(signum, signal.SIG_DFL)
                 sock = sockets[index % len(sockets)]
                 serve_sockets(settings, sock, admin if index == 0 else None, config_source)
+            except StartupError as exc:
+                print(f"pgrest-asgi: {exc}", file=sys.stderr, flush=True)
+                code = 1
             except BaseException:  # a worker reports and exits, never returns
                 import traceback
 

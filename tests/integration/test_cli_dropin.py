@@ -370,3 +370,91 @@ def owner_of(server_port: int, client_port: int) -> int:
         except OSError:
             continue
     raise AssertionError(f"nobody holds the connection from {client_port}")
+
+
+# --------------------------------------------------------------------------------------------
+# A database of this module's own, to stop and start
+
+
+OWN_SQL = """
+CREATE ROLE authenticator LOGIN NOINHERIT;
+CREATE ROLE web_anon NOLOGIN;
+GRANT web_anon TO authenticator;
+CREATE SCHEMA api;
+CREATE TABLE api.items (id int PRIMARY KEY);
+INSERT INTO api.items SELECT generate_series(1, 3);
+GRANT USAGE ON SCHEMA api TO web_anon;
+GRANT SELECT ON api.items TO web_anon;
+"""
+
+
+@pytest.fixture(scope="module")
+def own_cluster() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster()
+    cluster.start()
+    try:
+        cluster.create_database("app")
+        cluster.run_sql(OWN_SQL, dbname="app")
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def own(own_cluster: PostgresCluster) -> Iterator[PostgresCluster]:
+    """The module's cluster, running again after the test whatever it did."""
+    yield own_cluster
+    if not own_cluster.running:
+        own_cluster.start_server()
+
+
+def own_env(cluster: PostgresCluster, **extra: str) -> dict[str, str]:
+    return {
+        "PGRST_DB_URI": cluster.dsn("app", user="authenticator"),
+        "PGRST_DB_SCHEMAS": "api",
+        "PGRST_DB_ANON_ROLE": "web_anon",
+        "PGRST_SERVER_HOST": "127.0.0.1",
+        "PGRST_SERVER_PORT": "0",
+        **extra,
+    }
+
+
+def test_without_automatic_recovery_a_lost_database_ends_the_process(
+    own: PostgresCluster,
+) -> None:
+    """``db-pool-automatic-recovery = false``: as PostgREST, exit (status 1) instead of
+    reconnecting, so that a supervisor restarts the process; at start-up, do not retry."""
+    env = own_env(own, PGRST_DB_POOL_AUTOMATIC_RECOVERY="false")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PGRST_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pgrest_asgi.cli"],
+        env={**base, **env},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+        served = banner.rsplit(" ", 1)[1].strip()
+        wait_until(lambda: _status(served + "/items") == 200, "never served")
+        own.stop_server()
+        assert _status(served + "/items") == 503
+        assert proc.wait(timeout=PATIENCE) == 1
+        rest = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert rest.splitlines()[-1].startswith("pgrest-asgi: the database connection was lost (")
+    assert rest.splitlines()[-1].endswith(") and db-pool-automatic-recovery is off: exiting")
+    status, out, err = cli(env=env)
+    assert (status, out) == (1, "")
+    assert err.startswith("pgrest-asgi: cannot reach the database at authenticator@")
+    assert err.endswith("; db-pool-automatic-recovery is off, so not retrying\n")
+
+
+def _status(url: str) -> int:
+    try:
+        return httpx.get(url, timeout=10).status_code
+    except httpx.HTTPError:
+        return -1
