@@ -265,12 +265,16 @@ def test_reload_config_by_notify_and_by_sigusr2(cfg: Cfg, tmp_path: Path) -> Non
         cfg.set("db_max_rows", "3")
         cfg.sql("NOTIFY pgrst, 'reload config'")
         wait_until(lambda: rows(base) == 3, "NOTIFY 'reload config' was not applied")
-        # SIGUSR2 reads the file again, and the database.
+        # SIGUSR2 reads the database again ...
+        pid = server_pid(base)
+        cfg.set("db_max_rows", "2")
+        os.kill(pid, signal.SIGUSR2)
+        wait_until(lambda: rows(base) == 2, "SIGUSR2 did not read the database")
+        # ... and the file.
         conf.write_text(conf.read_text() + "db-max-rows = 4\n")
         cfg.sql(f"ALTER ROLE {cfg.role} IN DATABASE {cfg.dbname} RESET pgrst.db_max_rows")
-        pid = server_pid(base)
         os.kill(pid, signal.SIGUSR2)
-        wait_until(lambda: rows(base) == 4, "SIGUSR2 was not applied")
+        wait_until(lambda: rows(base) == 4, "SIGUSR2 did not read the file")
 
 
 def test_sigusr1_reloads_the_schema_cache(cfg: Cfg) -> None:
