@@ -66,7 +66,11 @@ class Router(Protocol):
 
 @runtime_checkable
 class Authenticator(Protocol):
-    """The request → who it runs as."""
+    """The request → who it runs as.
+
+    Optional: ``async start()`` and ``async stop()``, if the authenticator has them, run with
+    the app (start-up in the background, and again after a reload changes ``jwt-secret``;
+    shutdown); the default uses them to fetch a JWKS URL's keys before the first token."""
 
     async def authenticate(
         self, scope: Mapping[str, Any], headers: Mapping[str, str]
