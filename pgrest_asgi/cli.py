@@ -67,6 +67,32 @@ def serve(config_file: str | None, *, workers: int = 1) -> int:
     return run(settings, lambda: load_settings(config_file), workers=workers)
 
 
+def with_in_database(settings: Settings) -> Settings:
+    """``settings`` with the in-database settings over them (``db-config``), as a starting
+    server reads them; when the database cannot be read, ``settings`` and a warning."""
+    if not settings.db_config:
+        return settings
+    import psycopg
+
+    from .dbconfig import read_in_database_config
+
+    async def read() -> Settings:
+        async with await psycopg.AsyncConnection.connect(
+            settings.db_uri, autocommit=True, connect_timeout=2
+        ) as conn:
+            return settings.overlaid(await read_in_database_config(conn, settings.db_pre_config))
+
+    try:
+        return asyncio.run(read())
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(
+            f"pgrest-asgi: without the in-database settings (cannot read them: {reason})",
+            file=sys.stderr,
+        )
+        return settings
+
+
 def dump_schema(settings: Settings) -> str:
     """The schema cache as JSON, read as a starting server reads it (in-database settings
     included)."""
@@ -238,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             setattr(parsed, action, True)
     try:
         if parsed.dump_config:
-            print(load_settings(config_file).dump(), end="")
+            print(with_in_database(load_settings(config_file)).dump(), end="")
             return 0
         if parsed.dump_schema:
             print(dump_schema(load_settings(config_file)))

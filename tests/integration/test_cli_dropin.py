@@ -462,3 +462,14 @@ def _status(url: str) -> int:
         return httpx.get(url, timeout=10).status_code
     except httpx.HTTPError:
         return -1
+
+
+def test_dump_config_includes_the_in_database_settings(cfg: Cfg, tmp_path: Path) -> None:
+    conf = tmp_path / "pgrst.conf"
+    conf.write_text(f'db-uri = "{cfg.cluster.dsn(cfg.dbname, user=cfg.role)}"\ndb-max-rows = 1\n')
+    cfg.set("db_max_rows", "7")
+    status, out, err = cli("--dump-config", str(conf))
+    assert (status, err) == (0, "")
+    assert "db-max-rows = 7" in out.splitlines()
+    conf.write_text(conf.read_text() + "db-config = false\n")
+    assert "db-max-rows = 1" in cli("--dump-config", str(conf))[1].splitlines()
