@@ -29,7 +29,7 @@ from .hooks import (
     SchemaLoader,
     SettingsAware,
 )
-from .observe import Event, Observer
+from .observe import Event, LogfmtFormatter, LoggingObserver, Observer, configure_logging
 from .plan.context import PlanContext, PlanPass
 from .plan.model import (
     CallPlan,
@@ -116,6 +116,8 @@ __all__ = [
     "JwtAuthenticator",
     "JwtError",
     "Limits",
+    "LogfmtFormatter",
+    "LoggingObserver",
     "LogicCond",
     "LogicTree",
     "MediaType",
@@ -157,6 +159,7 @@ __all__ = [
     "__version__",
     "assign",
     "check",
+    "configure_logging",
     "eq",
     "restrict",
     "rows_nodes",
