@@ -29,6 +29,7 @@ from .hooks import (
     SchemaLoader,
     SettingsAware,
 )
+from .metrics import Metrics
 from .observe import Event, LogfmtFormatter, LoggingObserver, Observer, configure_logging
 from .plan.context import PlanContext, PlanPass
 from .plan.model import (
@@ -121,6 +122,7 @@ __all__ = [
     "LogicCond",
     "LogicTree",
     "MediaType",
+    "Metrics",
     "MutatePlan",
     "Observer",
     "OpExpr",

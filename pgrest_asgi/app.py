@@ -12,6 +12,7 @@ Start-up and shutdown (pool, schema cache, NOTIFY listener) are ``lifecycle.py``
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar, cast
 
@@ -46,6 +47,7 @@ from .hooks import (
     SettingsAware,
 )
 from .lifecycle import Lifecycle
+from .metrics import Metrics
 from .observe import Event, Observer, log_observer
 from .plan.planner import SqlglotPlanner
 from .plan.tx import TransactionPlanner
@@ -100,6 +102,9 @@ class PgRestApp:
         self.lifecycle = Lifecycle(
             settings, self.executor, self.schema, self.observer, self.reload_config
         )
+        #: The app's metrics (``/metrics`` on ``app.admin``), in a registry of its own; a
+        #: host joins its registry with ``REGISTRY.register(app.metrics.collector)``.
+        self.metrics = Metrics(self.executor, self.schema, self.authenticator)
         self._configure(settings)
 
     def _configure(self, settings: Settings) -> None:
@@ -193,6 +198,7 @@ class PgRestApp:
     async def _http(
         self, scope: Mapping[str, Any], receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
+        started = time.perf_counter()
         headers = request_headers(scope)
         settings = self.settings
         clock = Stopwatch() if settings.server_timing_enabled else NO_STOPWATCH
@@ -208,6 +214,8 @@ class PgRestApp:
         if response is not None:  # else a host ASGI app answered
             timing = clock.header() if settings.server_timing_enabled else None
             await send_response(send, finish(response, headers, settings, timing))
+            seconds = time.perf_counter() - started
+            self.metrics.observe_request(scope["method"], response.status, seconds)
 
     # -- the pipeline ----------------------------------------------------------------------
     async def handle(

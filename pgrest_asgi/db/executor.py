@@ -142,6 +142,9 @@ class PsycopgExecutor:
         self._connection_class = _reporting_connection(self._connect_failed)
         #: ``application_name`` from the DSN when it names one, else ours.
         self._application_name = _application_name(self.settings.db_uri)
+        #: Requests answered PGRST003 (no connection within the acquisition timeout, or too
+        #: many waiting), for ``pgrst_db_pool_timeouts_total``.
+        self.pool_timeouts = 0
 
     def bind(self, settings: Settings, observer: Observer | None = None) -> None:
         """Take the app's settings (and observer), at start-up and on every configuration
@@ -315,6 +318,20 @@ class PsycopgExecutor:
         return await pool.getconn()
 
     # -- hook API --------------------------------------------------------------------------
+    def pool_stats(self) -> dict[str, int]:
+        """For metrics, read when scraped: ``available`` (idle connections ready for a
+        request), ``waiting`` (requests waiting for one), ``max`` (the pool's size) and
+        ``timeouts`` (requests answered PGRST003 so far). While the database is unreachable
+        there is no pool: nothing is available and nobody waits."""
+        pool = self.pool
+        stats = pool.get_stats() if pool is not None else {}
+        return {
+            "available": stats.get("pool_available", 0),
+            "waiting": stats.get("requests_waiting", 0),
+            "max": stats.get("pool_max", self.settings.db_pool),
+            "timeouts": self.pool_timeouts,
+        }
+
     def unavailable_reason(self) -> str | None:
         """Why the database cannot be reached right now, or ``None`` (no known outage)."""
         return self.outage.reason if self.outage is not None else None
@@ -387,11 +404,13 @@ class PsycopgExecutor:
         except psycopg_pool.PoolTimeout:
             if self.outage is not None:
                 raise self.outage.error() from None
+            self.pool_timeouts += 1
             self.observer(
                 Event(name="pool.timeout", message="acquisition timed out", level="warning")
             )
             raise DbConnectionError.pool_timeout() from None
         except psycopg_pool.TooManyRequests:
+            self.pool_timeouts += 1
             raise DbConnectionError.pool_queue_full() from None
         except psycopg.OperationalError as exc:
             if self.outage is not None:

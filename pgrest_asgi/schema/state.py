@@ -65,6 +65,11 @@ class SchemaState:
         #: Awaited before each retry of a failed first load (the in-database configuration is
         #: read again once the database is back, as PostgREST does on recovery).
         self.before_retry: Callable[[], Awaitable[object]] | None = None
+        #: For metrics (read when scraped): loads by outcome, and the seconds the last
+        #: successful load took (``pgrst_schema_cache_loads_total``,
+        #: ``pgrst_schema_cache_query_time_seconds``).
+        self.loads: dict[str, int] = {"SUCCESS": 0, "FAIL": 0}
+        self.load_seconds: float | None = None
 
     async def reload(self) -> bool:
         """Load the cache; on failure keep serving the old one. Returns success."""
@@ -73,6 +78,7 @@ class SchemaState:
             cache = await self.loader.load(self.executor)
         except Exception as exc:
             self.failure = str(exc).strip() or type(exc).__name__
+            self.loads["FAIL"] += 1
             self.observer(
                 Event(
                     name="schema_cache.failed",
@@ -81,13 +87,16 @@ class SchemaState:
                 )
             )
             return False
+        seconds = time.perf_counter() - started
         self.cache = cache
         self.failure = None
+        self.loads["SUCCESS"] += 1
+        self.load_seconds = seconds
         self.observer(
             Event(
                 name="schema_cache.loaded",
-                message=f"schema cache loaded in {time.perf_counter() - started:.3f}s",
-                fields={"tables": len(cache.tables)},
+                message=f"schema cache loaded in {seconds:.3f}s",
+                fields={"tables": len(cache.tables), "seconds": round(seconds, 6)},
             )
         )
         return True
@@ -108,7 +117,7 @@ class SchemaState:
             else:
                 await asyncio.sleep(delay)
             attempt += 1
-            if self.before_retry is not None:
+            if self.before_retry is not None and self.executor.unavailable_reason() is None:
                 await self.before_retry()
             await self.reload()
 
