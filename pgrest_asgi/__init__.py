@@ -5,6 +5,7 @@ app = PgRestApp("postgresql://authenticator@/db", schemas=["api"], db_anon_role=
 """
 
 from ._version import __version__
+from .admin import AdminApp
 from .app import PgRestApp
 from .auth import AuthResult, JwtAuthenticator
 from .context import RequestContext
@@ -87,6 +88,7 @@ __all__ = [
     "OPERATORS",
     "READ_PASSES",
     "WRITE_PASSES",
+    "AdminApp",
     "ApiRequest",
     "ApiRequestError",
     "AuthResult",

@@ -12,11 +12,13 @@ Start-up and shutdown (pool, schema cache, NOTIFY listener) are ``lifecycle.py``
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from . import reconfigure
+from .admin import AdminApp
 from .asgi import (
     NO_STOPWATCH,
     ASGIReceiveCallable,
@@ -129,6 +131,13 @@ class PgRestApp:
     @schema_cache.setter
     def schema_cache(self, cache: SchemaCache | None) -> None:
         self.schema.cache = cache
+
+    @functools.cached_property
+    def admin(self) -> AdminApp:
+        """The admin endpoints (``/live``, ``/ready``, ``/metrics``, ``/schema_cache``,
+        ``/config``) as an ASGI app of their own: ``pgrest-asgi serve`` runs it on
+        ``admin-server-port``; a host mounts it (``Mount("/admin", app=rest.admin)``)."""
+        return AdminApp(self)
 
     # -- lifecycle (see lifecycle.py) ------------------------------------------------------
     async def startup(self) -> None:
