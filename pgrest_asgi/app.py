@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar, cast
@@ -32,7 +33,7 @@ from .asgi import (
     request_headers,
     send_response,
 )
-from .auth import JwtAuthenticator
+from .auth import AuthResult, JwtAuthenticator
 from .context import RequestContext
 from .db.executor import PsycopgExecutor
 from .docs_page import DocsPage
@@ -50,7 +51,7 @@ from .hooks import (
 )
 from .lifecycle import Lifecycle
 from .metrics import Metrics
-from .observe import Event, Observer, log_observer
+from .observe import Event, Observer, access_logger, log_observer, wanted
 from .plan.planner import SqlglotPlanner
 from .plan.tx import TransactionPlanner
 from .request.checks import applicable
@@ -211,8 +212,9 @@ class PgRestApp:
         headers = request_headers(scope)
         settings = self.settings
         clock = Stopwatch() if settings.server_timing_enabled else NO_STOPWATCH
+        caller: list[AuthResult] = []
         try:
-            response = await self.handle(scope, receive, headers, clock, send)
+            response = await self.handle(scope, receive, headers, clock, send, caller)
         except PgRestError as exc:
             response = error_response(exc, settings)
         except ClientGone:
@@ -223,8 +225,43 @@ class PgRestApp:
         if response is not None:  # else a host ASGI app answered
             timing = clock.header() if settings.server_timing_enabled else None
             await send_response(send, finish(response, headers, settings, timing))
-            seconds = time.perf_counter() - started
-            self.metrics.observe_request(scope["method"], response.status, seconds)
+            self._answered(scope, headers, response, caller, time.perf_counter() - started)
+
+    def _answered(
+        self,
+        scope: Mapping[str, Any],
+        headers: Mapping[str, str],
+        response: Response,
+        caller: list[AuthResult],
+        seconds: float,
+    ) -> None:
+        """After a response: the request metrics, and the access log's ``request`` event
+        (built only when an observer takes it: see ``observe.wanted``). Its level follows
+        the status as PostgREST's access log does: 5xx error, 4xx warning, else info."""
+        method: str = scope["method"]
+        status = response.status
+        self.metrics.observe_request(method, status, seconds)
+        level = (
+            logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+        )
+        if not wanted(self.observer, access_logger, level):
+            return
+        path = scope.get("raw_path") or str(scope.get("path", "")).encode()
+        query: bytes = scope.get("query_string", b"")
+        target = (path + b"?" + query if query else path).decode("latin-1")
+        client = scope.get("client")
+        self.observer(
+            Event.request(
+                method=method,
+                path=target,
+                status=status,
+                size=0 if response.head else len(response.body),
+                role=caller[0].role if caller else "-",
+                seconds=seconds,
+                client=str(client[0]) if client else None,
+                user_agent=headers.get("user-agent"),
+            )
+        )
 
     # -- the pipeline ----------------------------------------------------------------------
     async def handle(
@@ -234,8 +271,11 @@ class PgRestApp:
         headers: Mapping[str, str],
         clock: Stopwatch = NO_STOPWATCH,
         send: ASGISendCallable | None = None,
+        caller: list[AuthResult] | None = None,
     ) -> Response | None:
-        """One request through the pipeline; ``None`` when a host ASGI app answered it."""
+        """One request through the pipeline; ``None`` when a host ASGI app answered it.
+        ``caller``, when given, receives the ``AuthResult`` once the request is
+        authenticated (the access log's role)."""
         settings = self.settings
         method: str = scope["method"]
         path = route_path(scope)
@@ -257,6 +297,8 @@ class PgRestApp:
             return None
         clock.reset()
         auth = await self.authenticator.authenticate(scope, headers)
+        if caller is not None:
+            caller.append(auth)
         clock.lap("jwt")
 
         await self.lifecycle.ensure_started()

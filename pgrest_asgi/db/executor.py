@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import time
 import weakref
@@ -55,7 +56,7 @@ from psycopg.pq.abc import PGresult
 
 from ..context import RequestContext
 from ..errors import ApiRequestError, DbConnectionError, PgRestError
-from ..observe import Event, Observer, log_observer
+from ..observe import LEVELS, Event, Observer, log_observer, query_logger, status_level, wanted
 from ..plan.model import RowCheck, TxSpec
 from ..settings import Settings
 from ..sql.build import DbResult, Statement
@@ -356,6 +357,23 @@ class PsycopgExecutor:
         dead ones; the retry then gets a live one.
         """
         extra = self.before_main(statement, tx, context)
+        if not self.settings.log_query:
+            return await self._execute(statement, tx, extra)
+        started = time.perf_counter()
+        try:
+            result = await self._execute(statement, tx, extra)
+        except PgRestError as exc:
+            self._log_queries(statement, tx, extra, time.perf_counter() - started, exc.status)
+            raise
+        except Exception:
+            self._log_queries(statement, tx, extra, time.perf_counter() - started, 500)
+            raise
+        self._log_queries(statement, tx, extra, time.perf_counter() - started, 200)
+        return result
+
+    async def _execute(
+        self, statement: Statement, tx: TxSpec, extra: Sequence[tuple[str, Sequence[Any]]]
+    ) -> DbResult:
         try:
             return await self._with_connection(statement, tx, extra)
         except _Retryable as again:
@@ -371,6 +389,43 @@ class PsycopgExecutor:
                 with contextlib.suppress(psycopg_pool.PoolClosed):
                     await self.pool.check()
             return await self._with_connection(statement, tx, extra, retry=False)
+
+    def _log_queries(
+        self,
+        statement: Statement,
+        tx: TxSpec,
+        extra: Sequence[tuple[str, Sequence[Any]]],
+        seconds: float,
+        status: int,
+    ) -> None:
+        """``log-query``: one ``query`` event per statement of the request's own (the request
+        settings, the pre-request call, ``before_main``'s, the main statement, the count),
+        at the level its outcome gives (PostgREST's ``log-level`` filter); the parameter
+        values only when ``pgrest_asgi.query`` is enabled for debug."""
+        level = status_level(status)
+        if not wanted(self.observer, query_logger, LEVELS[level]):
+            return
+        debug = query_logger.isEnabledFor(logging.DEBUG)
+        implicit = tx.read_only and tx.isolation is None and not tx.rollback
+        statements: list[tuple[str, str, Sequence[Any]]] = [
+            ("settings", *guc_statement(tx, set_read_only=implicit))
+        ]
+        if tx.pre_request is not None:
+            statements.append(("pre-request", pre_request_sql(tx.pre_request), ()))
+        statements += [("extra", sql, params) for sql, params in extra]
+        statements.append(("main", statement.sql, statement.params))
+        if statement.count_sql is not None:
+            statements.append(("count", statement.count_sql, statement.count_params))
+        for what, sql, params in statements:
+            self.observer(
+                Event.query(
+                    sql=sql,
+                    seconds=seconds,
+                    status=status,
+                    what=what,
+                    params=_params_json(params) if debug else None,
+                )
+            )
 
     def _pool(self) -> psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]]:
         """The pool, or the error to answer now: while the database is unreachable no request
@@ -785,6 +840,15 @@ def _application_name(dsn: str) -> str:
     except psycopg.Error:  # a malformed DSN fails when connecting, with libpq's message
         named = None
     return str(named) if named else APPLICATION_NAME
+
+
+def _params_json(params: Sequence[Any]) -> str:
+    """Parameter values for the query log, as a JSON array of strings (or nulls)."""
+    values = [
+        None if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+        for v in params
+    ]
+    return msgspec.json.encode(values).decode()
 
 
 def _first_line(exc: BaseException) -> str:
