@@ -103,7 +103,12 @@ class PgRestApp:
         self.schema_loader: SchemaLoader = hooks.schema_loader or CatalogLoader()
         self.schema = SchemaState(self.schema_loader, self.executor, self.observer)
         self.lifecycle = Lifecycle(
-            settings, self.executor, self.schema, self.observer, self.reload_config
+            settings,
+            self.executor,
+            self.schema,
+            self.observer,
+            self.reload_config,
+            authenticator=self.authenticator,
         )
         #: The app's metrics (``/metrics`` on ``app.admin``), in a registry of its own; a
         #: host joins its registry with ``REGISTRY.register(app.metrics.collector)``.
@@ -181,6 +186,9 @@ class PgRestApp:
         values; an event names them. Returns success."""
         try:
             settings = await reconfigure.read(self.config_source, self.executor)
+            # Refuse what binding would refuse (a bad secret, JWKS URL, role claim key)
+            # before anything is re-bound: a failed reload changes nothing.
+            JwtAuthenticator(settings)
         except Exception as exc:  # keep serving with the running configuration
             self.observer(Event.config_reload_failed(exc))
             return False
