@@ -96,9 +96,9 @@ def with_in_database(settings: Settings) -> Settings:
 def dump_schema(settings: Settings) -> str:
     """The schema cache as JSON, read as a starting server reads it (in-database settings
     included)."""
-    import msgspec
     import psycopg
 
+    from .admin import schema_cache_json
     from .dbconfig import read_in_database_config
     from .schema.loader import load_schema_cache
 
@@ -112,7 +112,7 @@ def dump_schema(settings: Settings) -> str:
                     await read_in_database_config(conn, current.db_pre_config)
                 )
             cache = await load_schema_cache(conn, current.db_schemas, current.db_extra_search_path)
-        return msgspec.json.encode(cache)
+        return schema_cache_json(cache)
 
     return asyncio.run(load()).decode()
 

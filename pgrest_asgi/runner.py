@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -208,24 +209,32 @@ def serve_sockets(
 
     from .app import PgRestApp
     from .hooks import Hooks
-    from .observe import Event, log_observer
+    from .observe import Event, LoggingObserver, configure_logging
     from .server import http_protocol
 
+    # log-level applies to the library's loggers (one logfmt line per event on stderr), and
+    # again after every reload; the pool's own retry warnings repeat what db.unreachable says.
+    configure_logging(settings)
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     lost: list[str] = []
 
-    def observe(event: Event) -> None:
-        log_observer(event)
-        if event.name == "db.unreachable" and not app.settings.db_pool_automatic_recovery:
+    def database_lost(event: Event) -> None:
+        if not app.settings.db_pool_automatic_recovery:
             # PostgREST exits when it loses the database with automatic recovery off (its
             # supervisor restarts it); stop gracefully and exit with status 1.
             lost.append(str(event.fields.get("reason", event.message)))
             for server, _ in servers:
                 server.should_exit = True
 
-    app = PgRestApp(settings=settings, config_source=config_source, hooks=Hooks(observer=observe))
+    def reloaded(event: Event) -> None:
+        configure_logging(app.settings)  # a new log-level
+
+    observer = LoggingObserver({"db.unreachable": database_lost, "config.loaded": reloaded})
+    app = PgRestApp(settings=settings, config_source=config_source, hooks=Hooks(observer=observer))
     app.lifecycle.handle_signals = True
     common: dict[str, Any] = {
         "log_level": _uvicorn_log_level(settings),
+        "access_log": False,  # the app's own access log replaces uvicorn's
         "server_header": False,
         "proxy_headers": False,
         "ws": "none",
@@ -237,13 +246,13 @@ def serve_sockets(
         headers=[("server", f"pgrest-asgi/{__version__}")],
         **common,
     )
-    servers = [(uvicorn.Server(main), sock)]
+    main_server = uvicorn.Server(main)
+    servers = [(main_server, sock)]
     if admin is not None:
-        admin_app = getattr(app, "admin", None)
-        if admin_app is not None:
-            servers.append(
-                (uvicorn.Server(uvicorn.Config(admin_app, lifespan="off", **common)), admin)
-            )
+        # /live and /ready also say whether the API server itself is up.
+        app.admin.alive = lambda: main_server.started and not main_server.should_exit
+        admin_config = uvicorn.Config(app.admin, lifespan="off", **common)
+        servers.append((uvicorn.Server(admin_config), admin))
 
     async def serve_all() -> None:
         # The admin server starts second, so it takes the stop signal first and passes it on

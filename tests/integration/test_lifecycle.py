@@ -218,7 +218,11 @@ async def test_unexpected_exception_is_a_json_500(api_db: PostgresCluster) -> No
         b'{"code":"PGRSTX00","details":null,"hint":null,"message":"Internal server error"}'
     )
     assert b"secret" not in resp.content
-    assert [e.name for e in events if e.level == "error"] == ["app.unhandled"]
+    # The error event, and the access log's record of the answer (5xx: at error level).
+    assert [e.name for e in events if e.level == "error" and e.name != "request"] == [
+        "app.unhandled"
+    ]
+    assert [e.fields["status"] for e in events if e.name == "request"] == [500]
 
 
 async def test_failed_reload_keeps_the_old_cache(app_factory: Any, monkeypatch: Any) -> None:
