@@ -184,7 +184,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 raise ConfigError(f"{key}: {mode!r} is not an octal file mode such as 660")
             if not 0o600 <= int(mode, 8) <= 0o777:
                 raise ConfigError(f"{key}: {mode!r} must be between 600 and 777")
-        if self.admin_server_port is not None and self.admin_server_port == self.server_port:
+        admin_port = self.admin_server_port
+        if admin_port is not None and admin_port == self.server_port and admin_port != 0:
             raise ConfigError(
                 f"admin-server-port: {self.admin_server_port} is also server-port; "
                 "give the admin server a port of its own"

@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -473,3 +474,77 @@ def test_dump_config_includes_the_in_database_settings(cfg: Cfg, tmp_path: Path)
     assert "db-max-rows = 7" in out.splitlines()
     conf.write_text(conf.read_text() + "db-config = false\n")
     assert "db-max-rows = 1" in cli("--dump-config", str(conf))[1].splitlines()
+
+
+# --------------------------------------------------------------------------------------------
+# The admin server of a real process
+
+
+def test_admin_server_live_ready_metrics_and_the_ready_flag(own: PostgresCluster) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    # Port 0 for both: the kernel chooses (no race for a free port); the banner says which.
+    with served_with_admin(own_env(own, PGRST_ADMIN_SERVER_PORT="0")) as (base, admin):
+        env = own_env(own, PGRST_ADMIN_SERVER_PORT=admin.rsplit(":", 1)[1])
+        assert httpx.get(admin + "/live").status_code == 200
+        assert httpx.get(admin + "/ready").status_code == 200
+        assert cli("--ready", env=env) == (0, f"OK: {admin}/ready\n", "")
+        for _ in range(3):
+            assert httpx.get(base + "/items").status_code == 200
+        text = httpx.get(admin + "/metrics").text
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+        assert samples[("pgrst_requests_total", (("method", "GET"), ("status", "200")))] >= 3
+        assert samples[("pgrst_db_pool_max", ())] == 10
+        assert samples[("pgrst_schema_cache_loads_total", (("status", "SUCCESS"),))] == 1
+
+        # The database stops: /ready says so once the app has noticed (the next request);
+        # /live still answers 200, the process being alive.
+        own.stop_server()
+        try:
+            assert httpx.get(base + "/items").status_code == 503
+            assert httpx.get(admin + "/ready").status_code == 503
+            assert httpx.get(admin + "/live").status_code == 200
+            status, out, err = cli("--ready", env=env)
+            assert (status, out, err) == (1, "", f"ERROR: {admin}/ready: 503\n")
+        finally:
+            own.start_server()
+        wait_until(lambda: _status(admin + "/ready") == 200, "/ready did not recover")
+        assert httpx.get(base + "/items").status_code == 200
+    # Nobody listens any more.
+    status, out, err = cli("--ready", env=env)
+    assert (status, out) == (1, "")
+    assert err == f"ERROR: {admin}/ready: Connection refused\n"
+    assert cli("--ready", env=own_env(own)) == (
+        1,
+        "",
+        "ERROR: --ready needs admin-server-port or admin-server-unix-socket\n",
+    )
+
+
+@contextmanager
+def served_with_admin(env: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """A real server with an admin server: (the API's base URL, the admin server's)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PGRST_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pgrest_asgi.cli"],
+        env={**clean, **env},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        api = proc.stderr.readline()
+        admin = proc.stderr.readline()
+        assert " API server running on " in api and " admin server running on " in admin, (
+            api + admin
+        )
+        base, admin_base = api.rsplit(" ", 1)[1].strip(), admin.rsplit(" ", 1)[1].strip()
+        wait_until(lambda: _status(admin_base + "/ready") == 200, "never ready")
+        yield base, admin_base
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
