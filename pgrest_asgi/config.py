@@ -312,10 +312,12 @@ KEYS: tuple[Key, ...] = (
     Key(
         "log-level",
         "log_level",
-        "app",
+        "serve",
         True,
         False,
-        "the `pgrest_asgi` loggers' level: `crit`, `error`, `warn`, `info` (access log), `debug`",
+        "the `pgrest_asgi` loggers' level: `crit`, `error`, `warn`, `info` (access log),"
+        " `debug`; in a host, its own logging configuration decides"
+        " (`configure_logging(settings)` applies this one; see docs/reference/admin.md)",
     ),
     Key(
         "log-query",
