@@ -64,6 +64,10 @@ class Lifecycle:
             if self.started:
                 return
             await self.executor.open(wait=False)
+            # Listen first: a change notified from now on reloads what is read below, and a
+            # change made before is in what is read (a reload it asks for waits for the end
+            # of start-up). Listening after reading would lose a notification in between.
+            await self._start_listener()
             if self.settings.db_config and self.reload_config is not None:
                 # In-database settings first: they may change the schemas to load. (While
                 # the database cannot be reached, they are read when it is back.)
@@ -72,12 +76,12 @@ class Lifecycle:
             if not await self.schema.reload():
                 if self.settings.db_fail_fast:
                     reason = self.executor.unavailable_reason() or self.schema.failure
+                    await self._stop_listener()
                     await self.executor.close()
                     raise RuntimeError(f"pgrest_asgi: could not load the schema cache: {reason}")
                 if self.settings.db_config and self.reload_config is not None:
                     self.schema.before_retry = self.reload_config
                 self.schema.retry_in_background()
-            await self._start_listener()
             if self.handle_signals:
                 self._install_signal_handlers()
             self.started = True
@@ -110,6 +114,7 @@ class Lifecycle:
     async def _reload(self) -> None:
         """``reload schema``: as in PostgREST, the in-database configuration is read again
         too, then the schema cache."""
+        await self._after_startup()
         if self.settings.db_config and self.reload_config is not None:
             self._reloading_schema = True
             try:
@@ -120,7 +125,14 @@ class Lifecycle:
 
     async def _reload_config(self) -> None:
         if self.reload_config is not None:
+            await self._after_startup()
             await self.reload_config()
+
+    async def _after_startup(self) -> None:
+        """A reload asked for while the app starts runs after start-up's own reads."""
+        if self._lock is not None and self._lock.locked() and not self.started:
+            async with self._lock:
+                pass
 
     _reloading_schema = False
 
@@ -133,11 +145,16 @@ class Lifecycle:
             self._start_authenticator()
         channel = (new.db_channel_enabled, new.db_channel)
         if channel != (old.db_channel_enabled, old.db_channel):
-            await self._stop_listener()
-            await self._start_listener()
+            # In a task of its own: this may run in the listener's own reload worker, which
+            # stopping the listener waits for.
+            self._spawn(self._restart_listener)
         schemas = (new.db_schemas, new.db_extra_search_path)
         if schemas != (old.db_schemas, old.db_extra_search_path) and not self._reloading_schema:
             await self.schema.reload()
+
+    async def _restart_listener(self) -> None:
+        await self._stop_listener()
+        await self._start_listener()
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()

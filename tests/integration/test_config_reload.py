@@ -274,3 +274,31 @@ async def test_reading_the_configuration_leaves_no_session_state(setup: Setup) -
             row = await cur.fetchone()
         assert row is not None and row[0] in (None, "", b"")
         assert isinstance(conn, psycopg.AsyncConnection)
+
+
+async def test_a_reload_that_changes_the_channel_listens_on_the_new_one(setup: Setup) -> None:
+    """The reload runs in the listener's own worker; moving the listener to another channel
+    from there must not wait for itself."""
+    events = Events()
+    base = Settings.for_app(
+        setup.dsn(), ["api"], None, {"db_anon_role": "web_anon", "db_channel": "first"}
+    )
+    moved = msgspec.structs.replace(base, db_channel="second")
+    sources = iter([base, moved, moved, moved])
+    app = PgRestApp(
+        settings=base, hooks=Hooks(observer=events), config_source=lambda: next(sources)
+    )
+    async with app.lifespan():
+        await events.wait_for("listener.listening")
+        mark = len(events.seen)
+        setup.sql("NOTIFY first, 'reload config'")
+        await events.wait_for("config.loaded", after=mark)
+        await events.wait_for("listener.listening", after=mark)
+        assert app.settings.db_channel == "second"
+        mark = len(events.seen)
+        setup.sql(
+            f"ALTER ROLE {setup.role} IN DATABASE {setup.dbname} SET pgrst.db_max_rows = '1';"
+            "NOTIFY second, 'reload config'"
+        )
+        await events.wait_for("config.loaded", after=mark)
+        assert await count(app) == (200, 1)
