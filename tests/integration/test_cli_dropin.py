@@ -395,11 +395,13 @@ GRANT SELECT ON api.items TO web_anon;
 
 @pytest.fixture(scope="module")
 def own_cluster() -> Iterator[PostgresCluster]:
-    cluster = PostgresCluster()
+    # pwuser must give its password (the other roles are trusted, as in every test cluster).
+    cluster = PostgresCluster(hba=["local all pwuser scram-sha-256"])
     cluster.start()
     try:
         cluster.create_database("app")
         cluster.run_sql(OWN_SQL, dbname="app")
+        cluster.run_sql("CREATE ROLE pwuser LOGIN PASSWORD 'right'; GRANT web_anon TO pwuser;")
         yield cluster
     finally:
         cluster.stop()
@@ -548,3 +550,18 @@ def served_with_admin(env: dict[str, str]) -> Iterator[tuple[str, str]]:
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_a_wrong_password(own: PostgresCluster) -> None:
+    dsn = own.dsn("app", user="pwuser", password="wrong")
+    status, out, err = cli(env=own_env(own, PGRST_DB_URI=dsn))
+    assert (status, out) == (1, "")
+    assert err == (
+        f"pgrest-asgi: the database at pwuser@{own.host} (port {own.port})/app refused the"
+        ' credentials (password authentication failed for user "pwuser"); fix the user or'
+        " password in db-uri\n"
+    )
+    # The right password serves.
+    env = own_env(own, PGRST_DB_URI=own.dsn("app", user="pwuser", password="right"))
+    with serving([], env) as base:
+        assert httpx.get(base + "/items").status_code == 200
