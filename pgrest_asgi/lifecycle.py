@@ -103,8 +103,25 @@ class Lifecycle:
                 on_reload_schema=self._reload,
                 on_reload_config=self._reload_config,
                 observer=self.observer,
+                pause=self._until_recovered,
             )
             await self.listener.start()
+
+    async def _until_recovered(self, seconds: float) -> None:
+        """The listener's wait between attempts: ``seconds``, or less when the pool finds
+        the database unreachable meanwhile and then back (the listener may lose its
+        connection before the pool notices the outage)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        recoveries = getattr(self.executor, "recoveries", None)  # PsycopgExecutor's count
+        while (left := end - loop.time()) > 0:
+            if self.executor.unavailable_reason() is not None:
+                if await self.executor.wait_available(left):
+                    return
+            elif getattr(self.executor, "recoveries", None) != recoveries:
+                return  # an outage began and ended while we slept
+            else:
+                await asyncio.sleep(min(0.25, left))
 
     async def _stop_listener(self) -> None:
         if self.listener is not None:

@@ -138,6 +138,8 @@ class PsycopgExecutor:
         self._folded_sql: dict[str, str] = {}
         #: Set while the database cannot be reached (see ``_connect_failed``).
         self.outage: Outage | None = None
+        #: Outages ended so far (the NOTIFY listener wakes up when this changes).
+        self.recoveries = 0
         self._available: asyncio.Event | None = None
         self._open = False
         self._connection_class = _reporting_connection(self._connect_failed)
@@ -257,6 +259,7 @@ class PsycopgExecutor:
         await pool.open(wait=False)
         self.pool = pool
         self.outage = None
+        self.recoveries += 1
         if self._available is not None:
             self._available.set()
         self.observer(

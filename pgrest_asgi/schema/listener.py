@@ -58,6 +58,7 @@ class SchemaListener:
         initial_backoff: float = 1.0,
         health_interval: float = _HEALTH_INTERVAL,
         connect_timeout: float = _CONNECT_TIMEOUT,
+        pause: Callable[[float], Awaitable[object]] | None = None,
     ) -> None:
         params = conninfo_to_dict(conninfo)
         extra: dict[str, Any] = {}
@@ -68,6 +69,10 @@ class SchemaListener:
             extra["target_session_attrs"] = "read-write"
         self._conninfo = make_conninfo(conninfo, **extra) if extra else conninfo
         self.channel = channel
+        #: Waits between connection attempts (default ``asyncio.sleep``); the app gives one
+        #: that ends early when the pool sees the database come back, so the listener does
+        #: not sit out the rest of a long back-off while notifications are lost.
+        self._pause = pause or asyncio.sleep
         self._callbacks: dict[ReloadKind, Callable[[], Awaitable[None]] | None] = {
             "schema": on_reload_schema,
             "config": on_reload_config,
@@ -152,7 +157,7 @@ class SchemaListener:
                     retry_in=backoff,
                 )
                 self._signal_first_attempt()
-                await asyncio.sleep(backoff)
+                await self._pause(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
 
@@ -188,7 +193,7 @@ class SchemaListener:
                 self.backend_pid = None
                 await self._close()
             self._signal_first_attempt()
-            await asyncio.sleep(backoff)
+            await self._pause(backoff)
             backoff = min(backoff * 2, self._max_backoff)
 
     async def _listen(self, conn: psycopg.AsyncConnection[Any]) -> None:

@@ -271,3 +271,42 @@ async def test_started_while_the_database_is_down(running: PostgresCluster) -> N
             await asyncio.sleep(0.05)
         assert resp.json() == [{"id": 2}]
         assert "schema_cache.loaded" in [e.name for e in events]
+
+
+async def test_the_listener_comes_back_with_the_database(
+    running: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long listener back-off (here 60 s from the first failed attempt) does not keep
+    notifications lost once the pool has seen the database come back: the listener tries
+    again then, and a `reload schema` sent after the return is applied."""
+    import pgrest_asgi.schema.listener as listener_module
+
+    class SlowListener(listener_module.SchemaListener):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs, initial_backoff=60.0, max_backoff=60.0)
+
+    monkeypatch.setattr(listener_module, "SchemaListener", SlowListener)
+    async with served(running) as (_, http, events):
+        assert named(events, "listener.listening") == ["listener.listening"]
+        running.stop_server()
+        assert (await http.get("/items?id=eq.1")).status_code == 503  # the pool notices
+        deadline = asyncio.get_running_loop().time() + 30
+        while not named(events, "listener.connection_lost", "listener.connect_failed"):
+            assert asyncio.get_running_loop().time() < deadline, "the listener never noticed"
+            await asyncio.sleep(0.05)
+        running.start_server()
+        # Well before the 60 s back-off: the pool's recovery wakes the listener.
+        while named(events, "listener.listening") == ["listener.listening"]:
+            assert asyncio.get_running_loop().time() < deadline, "\n".join(
+                f"{e.name}: {e.message[:70]}" for e in events if e.name != "request"
+            )
+            await asyncio.sleep(0.05)
+        running.run_sql(
+            "CREATE TABLE api.later (id int); GRANT SELECT ON api.later TO web_anon;"
+            "NOTIFY pgrst, 'reload schema'",
+            dbname=DB,
+        )
+        while (await http.get("/later")).status_code != 200:
+            assert asyncio.get_running_loop().time() < deadline + 30, "no reload"
+            await asyncio.sleep(0.05)
+    running.run_sql("DROP TABLE api.later", dbname=DB)
