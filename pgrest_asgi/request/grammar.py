@@ -57,7 +57,8 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
 
     #: Nesting of ``or=(and(...))`` trees and of embeds in ``select``.
     max_depth: int = 32
-    #: Terms (select items, filters in a tree, order terms, ``in`` values) in one parameter.
+    #: Terms in one parameter, counted over all its levels (select items with those of its
+    #: embeds, filters of a tree with those of its subtrees, order terms).
     max_terms: int = 1000
     #: ``in.(...)`` lists are sent as one array parameter, so they may be much longer.
     max_in_values: int = 100_000
@@ -66,12 +67,14 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
 class _Parser:
     """A cursor over one parameter value with PostgREST-shaped errors."""
 
-    __slots__ = ("base", "origin", "part", "pos", "text")
+    __slots__ = ("base", "origin", "part", "pos", "terms", "text")
 
     def __init__(self, part: str, text: str, origin: str | None = None, base: int = 0) -> None:
         self.part = part
         self.text = text
         self.pos = 0
+        #: Terms read so far in the whole value, at every level (``Limits.max_terms``).
+        self.terms = 0
         #: For a piece of a larger value (an operator inside a logic tree): the whole value
         #: and where the piece starts in it, so errors point into what the client sent.
         self.origin = text if origin is None else origin
@@ -419,7 +422,8 @@ class PostgrestGrammar:
         while True:
             item = self._select_item(p, depth)
             items.append(item)
-            if len(items) > self.limits.max_terms:
+            p.terms += 1  # counted with the items of every embed
+            if p.terms > self.limits.max_terms:
                 raise p.fail(f"at most {self.limits.max_terms} items")
             if not p.eat(","):
                 if not (p.at_end() or p.peek(")")):
@@ -660,7 +664,6 @@ class PostgrestGrammar:
             raise p.fail(f"at most {self.limits.max_depth} levels of nesting")
         p.expect("(")
         children: list[Filter | LogicTree] = []
-        total = 0
         while True:
             negated = p.eat("not.")
             if p.peek("or(") or p.peek("and("):
@@ -674,8 +677,8 @@ class PostgrestGrammar:
                 field = p.field(",:()!.")
                 p.expect(".")
                 children.append(Filter(field, self._logic_op(p)))
-            total += 1
-            if total > self.limits.max_terms:
+            p.terms += 1  # counted over the whole tree, not per level
+            if p.terms > self.limits.max_terms:
                 raise p.fail(f"at most {self.limits.max_terms} terms")
             if p.eat(")"):
                 return tuple(children)

@@ -340,6 +340,18 @@ def test_nesting_limit_is_enforced_cheaply() -> None:
 def test_term_limit() -> None:
     many = "(" + ",".join(f"a.eq.{i}" for i in range(1001)) + ")"
     assert _error(("or", many)).code == "PGRST100"
+    # The limit is the whole parameter's, not one level's: 3 subtrees of 400 terms each.
+    subtree = "and(" + ",".join(f"a.eq.{i}" for i in range(400)) + ")"
+    error = _error(("or", "(" + ",".join([subtree] * 3) + ")"))
+    assert (error.code, error.details) == (
+        "PGRST100",
+        'unexpected "," expecting at most 1000 terms',
+    )
+    parse(("or", "(" + ",".join([subtree] * 2) + ")"))  # 800 terms: within the limit
+    # The same for select: items of embeds count with their parent's.
+    embed = "e(" + ",".join(f"c{i}" for i in range(600)) + ")"
+    assert _error(("select", f"{embed},{embed}")).code == "PGRST100"
+    assert len(parse(("select", embed)).select) == 1
 
 
 def test_range_header_only_on_get() -> None:
