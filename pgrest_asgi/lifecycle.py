@@ -157,7 +157,7 @@ class Lifecycle:
         """After a configuration reload: load the schema cache when the schemas changed, and
         listen again when the channel did."""
         if not self.started:
-            return  # start-up goes on to load and listen with the new settings
+            return  # start-up goes on to load the schema with the new settings
         if new.jwt_secret != old.jwt_secret:
             self._start_authenticator()
         channel = (new.db_channel_enabled, new.db_channel)
