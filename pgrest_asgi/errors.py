@@ -261,6 +261,17 @@ class ApiRequestError(PgRestError):
         return cls("Invalid form body", code="PGRST102", status=400, details=details)
 
     @classmethod
+    def offset_past_end(cls, offset: int, total: int) -> ApiRequestError:
+        """PGRST103 (416): the offset is past the last of ``total`` rows (with a count)."""
+        return cls(
+            "Requested range not satisfiable",
+            code="PGRST103",
+            status=416,
+            details=f"An offset of {offset} was requested, but there are only {total} rows.",
+            headers=[("Content-Range", f"*/{total}")],
+        )
+
+    @classmethod
     def invalid_range(cls, details: str) -> ApiRequestError:
         """PGRST103 (416): a ``Range``, ``limit`` or ``offset`` that cannot be satisfied."""
         return cls("Requested range not satisfiable", code="PGRST103", status=416, details=details)

@@ -758,7 +758,8 @@ class PostgrestGrammar:
 
     def parse_int(self, key: str, value: str) -> int | None:
         """``limit``/``offset``: an integer, or ``None`` for anything else, which PostgREST
-        ignores (it reads the value with ``readMaybe``). A negative limit is 416 PGRST103."""
+        ignores (it reads the value with ``readMaybe``). A negative limit is 416 PGRST103; a
+        negative offset is 0."""
         match = _INTEGER.fullmatch(value)
         if match is None:
             return None
@@ -769,9 +770,7 @@ class PostgrestGrammar:
             number = -number
         if number < 0 and key.endswith("limit"):
             raise ApiRequestError.invalid_range("Limit should be greater than or equal to zero.")
-        if number < 0:
-            raise _Parser("offset", value).fail("digit")
-        return number
+        return max(number, 0)  # a negative offset is a no-op, as in PostgREST
 
     def parse_name_list(self, part: str, value: str) -> tuple[str, ...]:
         p = _Parser(part, value)

@@ -148,9 +148,7 @@ def read_response(
     status = 200
     if total is not None:
         if offset > total or (offset > 0 and offset == total and page_total == 0 and total > 0):
-            raise ApiRequestError.invalid_range(
-                f"An offset of {offset} was requested, but there are only {total} rows."
-            )
+            raise ApiRequestError.offset_past_end(offset, total)
         if page_total < total:
             status = 206
     content_type = _CONTENT_TYPES[media]
