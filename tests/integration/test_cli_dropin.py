@@ -35,16 +35,39 @@ def cli(
 ) -> tuple[int, str, str]:
     """Run ``pgrest-asgi`` to its end: (exit status, stdout, stderr). No ``PGRST_*`` variable
     of this process reaches it unless given."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("PGRST_")}
     proc = subprocess.run(
         [sys.executable, "-m", "pgrest_asgi.cli", *args],
-        env={**base, **(env or {})},
+        env=clean_env(env or {}),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
     return proc.returncode, proc.stdout, proc.stderr
+
+
+def clean_env(extra: dict[str, str]) -> dict[str, str]:
+    """This process's environment without its ``PGRST_*`` variables, plus ``extra``."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("PGRST_")}, **extra}
+
+
+@contextmanager
+def launched(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """A running ``pgrest-asgi`` whose stderr (its start-up lines) the test reads; killed,
+    and its output drained, on the way out."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pgrest_asgi.cli"],
+        env=clean_env(env),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        proc.communicate(timeout=30)
 
 
 def wait_until(check: object, what: str) -> None:
@@ -163,14 +186,7 @@ def test_an_unreachable_database_is_one_line_and_the_server_starts(
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]  # bound, not listening: connections are refused
         env = serve_env(api_db, PGRST_DB_URI=f"postgresql://authenticator@127.0.0.1:{port}/x")
-        base = {k: v for k, v in os.environ.items() if not k.startswith("PGRST_")}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pgrest_asgi.cli"],
-            env={**base, **env},
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
+        with launched(env) as proc:
             assert proc.stderr is not None
             first = proc.stderr.readline()
             second = proc.stderr.readline()
@@ -182,9 +198,6 @@ def test_an_unreachable_database_is_one_line_and_the_server_starts(
             served = second.rsplit(" ", 1)[1].strip()
             resp = httpx.get(served + "/items", timeout=30)
             assert (resp.status_code, resp.json()["code"]) == (503, "PGRST002")
-        finally:
-            proc.terminate()
-            proc.communicate(timeout=30)  # drains and closes stderr
 
 
 def test_configuration_mistakes(tmp_path: Path) -> None:
@@ -432,14 +445,7 @@ def test_without_automatic_recovery_a_lost_database_ends_the_process(
     """``db-pool-automatic-recovery = false``: as PostgREST, exit (status 1) instead of
     reconnecting, so that a supervisor restarts the process; at start-up, do not retry."""
     env = own_env(own, PGRST_DB_POOL_AUTOMATIC_RECOVERY="false")
-    base = {k: v for k, v in os.environ.items() if not k.startswith("PGRST_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pgrest_asgi.cli"],
-        env={**base, **env},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with launched(env) as proc:
         assert proc.stderr is not None
         banner = proc.stderr.readline()
         served = banner.rsplit(" ", 1)[1].strip()
@@ -448,10 +454,6 @@ def test_without_automatic_recovery_a_lost_database_ends_the_process(
         assert _status(served + "/items") == 503
         assert proc.wait(timeout=PATIENCE) == 1
         rest = proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
     assert rest.splitlines()[-1].startswith("pgrest-asgi: the database connection was lost (")
     assert rest.splitlines()[-1].endswith(") and db-pool-automatic-recovery is off: exiting")
     status, out, err = cli(env=env)
@@ -530,14 +532,7 @@ def test_admin_server_live_ready_metrics_and_the_ready_flag(own: PostgresCluster
 @contextmanager
 def served_with_admin(env: dict[str, str]) -> Iterator[tuple[str, str]]:
     """A real server with an admin server: (the API's base URL, the admin server's)."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PGRST_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pgrest_asgi.cli"],
-        env={**clean, **env},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with launched(env) as proc:
         assert proc.stderr is not None
         api = proc.stderr.readline()
         admin = proc.stderr.readline()
@@ -547,9 +542,6 @@ def served_with_admin(env: dict[str, str]) -> Iterator[tuple[str, str]]:
         base, admin_base = api.rsplit(" ", 1)[1].strip(), admin.rsplit(" ", 1)[1].strip()
         wait_until(lambda: _status(admin_base + "/ready") == 200, "never ready")
         yield base, admin_base
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
 
 
 def test_a_wrong_password(own: PostgresCluster) -> None:

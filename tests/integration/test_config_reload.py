@@ -210,30 +210,22 @@ async def test_restart_only_settings_keep_their_running_values(setup: Setup) -> 
         assert waiting.message == "changed settings take effect at the next start: db-pool"
 
 
-async def test_notify_reload_config(setup: Setup) -> None:
+@pytest.mark.parametrize(
+    ("payload", "applied"),
+    [("reload config", "config.loaded"), ("reload schema", "schema_cache.loaded")],
+    ids=["reload-config", "reload-schema-reads-the-configuration-too"],
+)
+async def test_notify_reload(setup: Setup, payload: str, applied: str) -> None:
     events = Events()
     async with running(setup, events, db_channel_enabled=True) as app:
         await events.wait_for("listener.listening")
         mark = len(events.seen)
         setup.sql(
             f"ALTER ROLE {setup.role} IN DATABASE {setup.dbname} SET pgrst.db_max_rows = '3';"
-            "NOTIFY pgrst, 'reload config'"
+            f"NOTIFY pgrst, '{payload}'"
         )
-        await events.wait_for("config.loaded", after=mark)
+        await events.wait_for(applied, after=mark)
         assert await count(app) == (200, 3)
-
-
-async def test_notify_reload_schema_reads_the_configuration_too(setup: Setup) -> None:
-    events = Events()
-    async with running(setup, events, db_channel_enabled=True) as app:
-        await events.wait_for("listener.listening")
-        mark = len(events.seen)
-        setup.sql(
-            f"ALTER ROLE {setup.role} IN DATABASE {setup.dbname} SET pgrst.db_max_rows = '2';"
-            "NOTIFY pgrst, 'reload schema'"
-        )
-        await events.wait_for("schema_cache.loaded", after=mark)
-        assert await count(app) == (200, 2)
 
 
 async def test_the_jwt_secret_can_be_rotated_by_a_reload(setup: Setup) -> None:
