@@ -224,10 +224,12 @@ class PgRestApp:
         try:
             response = await self.handle(scope, receive, headers, clock, send, caller)
         except PgRestError as exc:
+            clock.interrupted()
             response = error_response(exc, settings)
         except ClientGone:
             return self.observer(Event.request_cancelled(scope.get("path")))
         except Exception as exc:
+            clock.interrupted()
             self.observer(Event.unhandled(exc, scope.get("path")))
             response = error_response(PgRestError.internal(), settings)
         if response is not None:  # else a host ASGI app answered
@@ -341,9 +343,17 @@ class PgRestApp:
         request = self.grammar.parse(context, pairs, body)
         clock.lap("parse")
         if method == "OPTIONS":
-            return options_response(request, schema)
+            options = options_response(request, schema)
+            clock.lap("response")
+            return options
         if context.target.kind == "root":
-            return await self.watching(lambda: self.root.respond(request, context, schema), receive)
+            # The root's planning is nothing, and the document is built (or found) where
+            # its privileges are read: PostgREST's stages, with that time as the transaction.
+            clock.lap("plan")
+            root = await self.watching(lambda: self.root.respond(request, context, schema), receive)
+            clock.lap("transaction")
+            clock.lap("response")
+            return root
         request = applicable(request, settings)
 
         plan, params = self.planner.plan(request, schema, context)

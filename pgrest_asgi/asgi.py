@@ -158,6 +158,10 @@ async def cancel_on_disconnect(run: Callable[[], Awaitable[T]], receive: ASGIRec
             watcher.cancel()
 
 
+#: PostgREST's ``Server-Timing`` stages, in the order a request runs them.
+STAGES = ("jwt", "parse", "plan", "transaction", "response")
+
+
 class Stopwatch:
     """Stage durations for ``Server-Timing`` (PostgREST's names, milliseconds)."""
 
@@ -175,6 +179,14 @@ class Stopwatch:
         self.laps[name] = (now - self.since) * 1000
         self.since = now
 
+    def interrupted(self) -> None:
+        """An error ended the request: the stage it happened in gets the time spent in it, so
+        the header shows every stage run up to the error, as PostgREST's does."""
+        done = [stage for stage in STAGES if stage in self.laps]
+        following = STAGES.index(done[-1]) + 1 if done else 0
+        if following < len(STAGES):
+            self.lap(STAGES[following])
+
     def header(self) -> bytes:
         return ", ".join(f"{k};dur={v:.1f}" for k, v in self.laps.items()).encode()
 
@@ -190,6 +202,9 @@ class _NoStopwatch(Stopwatch):
         pass
 
     def lap(self, name: str) -> None:
+        pass
+
+    def interrupted(self) -> None:
         pass
 
 

@@ -451,17 +451,11 @@ def preflight(headers: Mapping[str, str], allowed: Sequence[str] | None) -> Resp
         out.append((b"access-control-allow-credentials", b"true"))
     else:
         return Response(200, [])
-    requested = headers.get("access-control-request-headers", "")
+    # The requested headers as a list (``Foo,Bar`` → ``Foo, Bar``), between PostgREST's own.
+    requested = headers.get("access-control-request-headers", "").split(",")
     allow_headers = ", ".join(
-        p
-        for p in (
-            "Authorization",
-            requested.strip(),
-            "Accept",
-            "Accept-Language",
-            "Content-Language",
-        )
-        if p
+        ["Authorization", *(p.strip() for p in requested if p.strip())]
+        + ["Accept", "Accept-Language", "Content-Language"]
     )
     out += [
         (b"access-control-allow-methods", _PREFLIGHT_METHODS),
