@@ -1,10 +1,16 @@
 """Planning function calls (``/rpc/<name>``): pick the overload, bind the arguments, and
 read the result like a table when it has rows. Pure.
 
-Overloads are told apart by the *set of argument names* given: every required parameter
-must be present and every given name must be a parameter. A function with one unnamed
-parameter takes the raw body instead, chosen by Content-Type (json/jsonb for JSON, text,
-xml, bytea).
+Overloads are told apart as PostgREST tells them apart (its ``findProc``): by the *set of
+argument names* given (the query string's, or the body's keys; none for a raw body), where
+every required parameter must be present and every given name must be a parameter. A single
+unnamed parameter takes part in this under the name ``""``. Only when no overload matches so
+does a POST fall back to the overloads whose single unnamed parameter takes the whole body of
+its Content-Type (json/jsonb for JSON, text, xml, bytea).
+
+A single unnamed parameter is always called positionally with the whole of what was sent:
+the raw body, or the JSON object of the arguments (``{"": "v"}``, ``{}``); see
+``_positional_value``.
 """
 
 from __future__ import annotations
@@ -51,6 +57,11 @@ _SIMILARITY = 0.75
 _PARAMS_SIMILARITY = 0.33
 #: Unnamed parameter types a function may take a whole request body through.
 _RAW_PARAM_TYPES = frozenset({"json", "jsonb", "text", "xml", "bytea"})
+#: The single unnamed parameter types a POST falls back to, by the body's media type.
+_FALLBACK_TYPES: dict[str, tuple[str, ...]] = {
+    JSON: ("json", "jsonb"),
+    **{media: (pg_type,) for media, pg_type in RAW_BODY_TYPES.items()},
+}
 
 
 class Resolved(msgspec.Struct, frozen=True):
@@ -71,8 +82,8 @@ def resolve_routine(request: ApiRequest, schema: SchemaCache) -> Resolved:
     name = QualifiedName(target.schema, target.name)
     overloads = schema.routines.get(name, ())
     reads_body = request.method == "POST"
-    media = media_type(request.content_type) if reads_body else JSON
-    raw_type = RAW_BODY_TYPES.get(media) if reads_body else None
+    media = media_type(request.content_type) if reads_body else None
+    raw_type = RAW_BODY_TYPES.get(media) if media is not None else None
     payload = request.payload if reads_body else None
     given: tuple[str, ...]
     if raw_type is not None:
@@ -83,8 +94,7 @@ def resolve_routine(request: ApiRequest, schema: SchemaCache) -> Resolved:
         given = payload.keys
     else:
         given = tuple(dict.fromkeys(key for key, _ in request.rpc_args))
-    json_body = reads_body and (media == JSON or media.endswith("+json"))
-    routine = _choose(name, overloads, given, raw_type, json_body=json_body, schema=schema)
+    routine = _choose(name, overloads, given, media, schema=schema)
     return Resolved(routine, given, payload, raw_type)
 
 
@@ -117,30 +127,26 @@ def plan_arguments(plan: ReadPlan, ctx: PlanContext) -> ReadPlan:
     routine, payload, raw_type = resolved.routine, resolved.payload, resolved.raw_type
     name = QualifiedName(routine.schema, routine.name)
     reads_body = request.method == "POST"
-
     args: list[CallArg] = []
     positional = None
     body_param = None
-    unnamed = len(routine.params) == 1 and not routine.params[0].name
-    if unnamed:
+    if _single_unnamed(routine, None):
         param_type = routine.params[0].data_type
-        raw = request.body or b""
-        if raw_type == "bytea":
-            raw = b"\\x" + raw.hex().encode()
-        elif raw_type is None:
-            raw = payload.json if payload is not None else b"{}"
-        positional = (ctx.param(raw), param_type)
+        sent = _positional_value(request, payload, raw_type)
+        if param_type == "bytea":  # the bytes themselves, not their text
+            sent = b"\\x" + sent.hex().encode()
+        positional = (ctx.param(sent), param_type)
     elif reads_body:
-        assert payload is not None
-        by_name = {p.name: p for p in routine.params}
-        args = [
-            CallArg(key, by_name[key].data_type, None, by_name[key].variadic)
-            for key in resolved.given
-        ]
-        if args:
-            form = media_type(request.content_type) == FORM
-            payload = _fit_arguments(routine, payload, form=form)
-            body_param = ctx.param(payload.json)
+        if payload is not None:  # None for a raw body, which names no arguments
+            by_name = {p.name: p for p in routine.params}
+            args = [
+                CallArg(key, by_name[key].data_type, None, by_name[key].variadic)
+                for key in resolved.given
+            ]
+            if args:
+                form = media_type(request.content_type) == FORM
+                payload = _fit_arguments(routine, payload, form=form)
+                body_param = ctx.param(payload.json)
     else:
         values: dict[str, list[str]] = {}
         for key, value in request.rpc_args:
@@ -217,6 +223,29 @@ def _returns_values(routine: Routine) -> bool:
     return routine.return_kind in ("scalar", "void", "record") and not routine.out_params
 
 
+def _positional_value(request: ApiRequest, payload: Payload | None, raw_type: str | None) -> bytes:
+    """What PostgREST passes to a single unnamed parameter, whichever way the overload was
+    chosen: a raw body (text, XML, binary) as sent; a JSON body as sent, or ``[]`` for a
+    JSON scalar; otherwise the arguments as one JSON object (a form body's fields, or the
+    query string's, where at most the empty name can have matched: ``{"": "v"}`` or ``{}``).
+
+    PostgREST's answers that follow look odd, and are matched: ``{"": "v"}`` (what
+    postgrest-js sends for ``rpc('f', {'': 'v'})``) calls ``f(text)`` with the text
+    ``{"": "v"}``, not ``v``; ``GET /rpc/f`` calls ``f(text DEFAULT 'd')`` with ``{}``, not its
+    default; and an empty JSON body is the empty string, which no json parameter accepts
+    (400 ``22P02``).
+    """
+    if raw_type is not None:
+        return request.body or b""
+    if request.method != "POST":
+        last = {key: value for key, value in request.rpc_args}
+        return _encode(last)
+    assert payload is not None
+    if media_type(request.content_type) == JSON and not request.body:
+        return b""
+    return payload.json
+
+
 def _fit_arguments(routine: Routine, payload: Payload, *, form: bool) -> Payload:
     """A VARIADIC parameter given one value gets a one-element array; a repeated form field
     for any other parameter keeps its last value (as a repeated query argument does).
@@ -265,30 +294,46 @@ def _choose(
     name: QualifiedName,
     overloads: Sequence[Routine],
     given: tuple[str, ...],
-    raw_type: str | None,
+    media: str | None,
     *,
-    json_body: bool,
     schema: SchemaCache,
 ) -> Routine:
+    """PostgREST's ``findProc``: the overloads the argument names fit; only when there are
+    none, a POST's fallback to a single unnamed parameter of its Content-Type's type. More
+    than one of either is 300 ``PGRST203``, none 404 ``PGRST202``. ``media`` is the body's
+    media type (POST), ``None`` for the query string's arguments."""
     keys = set(given)
-    overloads = [r for r in overloads if callable_routine(r)]
-    if raw_type is not None:
-        matches = [r for r in overloads if _single_unnamed(r, (raw_type,))]
-    else:
-        matches = [
-            r
-            for r in overloads
-            if keys <= {p.name for p in r.params if p.name}
-            and all(p.name in keys for p in r.params if p.required)
-            and not _single_unnamed(r, None)
-        ]
-        if not matches and json_body:
-            matches = [r for r in overloads if _single_unnamed(r, ("json", "jsonb"))]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise SchemaCacheError.ambiguous_function([_signature(r) for r in matches])
-    raise _not_found(name, overloads, sorted(keys), raw_type, json_body=json_body, schema=schema)
+    raw_body = media in RAW_BODY_TYPES
+    fallback_types = _FALLBACK_TYPES.get(media) if media is not None else None
+    matched: list[Routine] = []
+    fallback: list[Routine] = []
+    for routine in overloads:
+        if not callable_routine(routine):
+            continue
+        if _matches_params(routine, keys, raw_body=raw_body):
+            matched.append(routine)
+        elif fallback_types is not None and _single_unnamed(routine, fallback_types):
+            fallback.append(routine)
+    chosen = matched or fallback
+    if len(chosen) == 1:
+        return chosen[0]
+    if chosen:
+        raise SchemaCacheError.ambiguous_function([_signature(r) for r in chosen])
+    usable = [r for r in overloads if callable_routine(r)]
+    raw_type = RAW_BODY_TYPES.get(media) if media is not None else None
+    raise _not_found(name, usable, sorted(keys), raw_type, json_body=media == JSON, schema=schema)
+
+
+def _matches_params(routine: Routine, keys: set[str], *, raw_body: bool) -> bool:
+    """Whether the argument names fit the parameters: all required ones given, none unknown
+    (a single unnamed parameter is named ``""``). A function without parameters takes no
+    arguments, nor a raw body; one whose parameters all have defaults takes any subset of
+    them, so it is called without arguments for a raw body, which it ignores."""
+    params = routine.params
+    if not params:
+        return not keys and not raw_body
+    names = {p.name for p in params}
+    return keys <= names and all(p.name in keys for p in params if p.required)
 
 
 def callable_routine(routine: Routine) -> bool:

@@ -75,18 +75,64 @@ def request_payload(
     media = media_type(content_type)
     if media in RAW_BODY_TYPES:
         return None
-    if media not in (JSON, CSV, FORM) and not media.endswith("+json"):
+    if media not in (JSON, CSV, FORM):
         raise ApiRequestError.unacceptable_content_type(media)
-    if not (body or b"").strip():  # an empty body calls with no arguments, whatever its type
+    if not body:  # an empty body calls with no arguments, whatever its type
         return _EMPTY
     return parse_payload(content_type, body or b"", columns)
 
 
 def media_type(content_type: str | None) -> str:
-    """``application/json; charset=utf-8`` → ``application/json``; none given → JSON."""
-    if not content_type:
+    """The body's media type as PostgREST decodes a Content-Type: ``JSON``, ``CSV``, ``FORM``,
+    a raw type (``text/plain``, ``text/xml``, ``application/octet-stream``), or, for any other,
+    the name PostgREST's "Content-Type not acceptable" error gives it. None given → JSON.
+
+    As PostgREST: ``application/vnd.pgrst.array(+json)`` is JSON, unless its only parameter is
+    ``nulls=stripped`` (a response type, refused as a body); the other vendor types, and
+    ``+json`` types in general (``application/geo+json``, ``application/merge-patch+json``),
+    are not bodies. Unlike PostgREST, the type's name is matched without regard to case.
+    """
+    if content_type is None:
         return JSON
-    return content_type.split(";", 1)[0].strip().lower() or JSON
+    if not content_type:  # present but empty: PostgREST reads it as */*, which it refuses
+        return "*/*"
+    first, *rest = content_type.split(";")
+    name = first.strip()
+    kind = name.lower()
+    if kind in _BODY_TYPES:
+        return kind
+    # The parameters are compared as sent, without trimming, as PostgREST compares them.
+    stripped = rest == ["nulls=stripped"]
+    if kind in ("application/vnd.pgrst.array+json", "application/vnd.pgrst.array"):
+        return "application/vnd.pgrst.array+json;nulls=stripped" if stripped else JSON
+    if kind in ("application/vnd.pgrst.object+json", "application/vnd.pgrst.object"):
+        return "application/vnd.pgrst.object+json" + (";nulls=stripped" if stripped else "")
+    if kind in _PLAN_FORMATS:
+        return _plan_name(_PLAN_FORMATS[kind], rest)
+    return name
+
+
+_BODY_TYPES = frozenset(
+    {JSON, CSV, FORM, "text/plain", "text/xml", "application/octet-stream", "*/*"}
+)
+_PLAN_FORMATS = {
+    "application/vnd.pgrst.plan": "text",
+    "application/vnd.pgrst.plan+text": "text",
+    "application/vnd.pgrst.plan+json": "json",
+}
+_PLAN_OPTIONS = ("analyze", "verbose", "settings", "buffers", "wal")
+
+
+def _plan_name(fmt: str, params: list[str]) -> str:
+    """How PostgREST names a plan media type in its error: its ``for`` type (JSON when none)
+    and its known options, in their fixed order."""
+    target = next((p[4:] for p in params if p.startswith("for=")), None)
+    for_name = JSON if target is None else media_type(target.strip('"'))
+    options = next((p[8:] for p in params if p.startswith("options=")), "").split("|")
+    chosen = "|".join(o for o in _PLAN_OPTIONS if o in options)
+    return f'application/vnd.pgrst.plan+{fmt}; for="{for_name}"' + (
+        f"; options={chosen}" if chosen else ""
+    )
 
 
 def parse_payload(
@@ -98,7 +144,7 @@ def parse_payload(
         return _csv(body)
     if media == FORM:
         return _form(body)
-    if media == JSON or media.endswith("+json"):
+    if media == JSON:
         return _json(body, columns)
     raise ApiRequestError.unacceptable_content_type(media)
 

@@ -167,10 +167,20 @@ async def test_variadic(client: httpx.AsyncClient) -> None:
 async def test_single_unnamed_parameter_takes_the_body(client: httpx.AsyncClient) -> None:
     doc = {"A": 1, "B": [2, {"C": None}]}
     assert ok(await client.post("/rpc/echo_json", json=doc)) == doc
+    # PostgREST passes an empty body to the parameter as the empty string, which json does not
+    # accept: odd (an empty body is {} for named parameters), and matched.
     resp = await client.post(
         "/rpc/echo_json", content=b"", headers={"Content-Type": "application/json"}
     )
-    assert ok(resp) == {}
+    assert error(resp) == (
+        400,
+        {
+            "code": "22P02",
+            "details": "The input string ended unexpectedly.",
+            "hint": None,
+            "message": "invalid input syntax for type json",
+        },
+    )
     resp = await client.post("/rpc/shout", content=b"hey", headers={"Content-Type": "text/plain"})
     assert ok(resp) == "HEY"
     resp = await client.post(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pgrest_asgi.errors import ApiRequestError
-from pgrest_asgi.request.payload import Payload, media_type, parse_payload
+from pgrest_asgi.request.payload import Payload, media_type, parse_payload, request_payload
 
 
 def fails(content_type: str | None, body: bytes) -> tuple[str, str]:
@@ -68,3 +68,51 @@ def test_form() -> None:
 def test_media_type() -> None:
     assert media_type(None) == "application/json"
     assert media_type("Text/CSV; charset=utf-8") == "text/csv"
+    # As PostgREST decodes a Content-Type: the array vendor types are JSON, unless their only
+    # parameter is nulls=stripped (a response type); the other types are named for the error.
+    assert media_type("application/vnd.pgrst.array+json") == "application/json"
+    assert media_type("application/vnd.pgrst.array; charset=utf-8") == "application/json"
+    assert media_type("application/vnd.pgrst.array+json; nulls=stripped") == "application/json"
+    assert (
+        media_type("application/vnd.pgrst.array;nulls=stripped")
+        == "application/vnd.pgrst.array+json;nulls=stripped"
+    )
+    assert media_type("application/vnd.pgrst.object") == "application/vnd.pgrst.object+json"
+    assert (
+        media_type("application/vnd.pgrst.object+json;nulls=stripped")
+        == "application/vnd.pgrst.object+json;nulls=stripped"
+    )
+    assert media_type("application/vnd.pgrst.plan") == (
+        'application/vnd.pgrst.plan+text; for="application/json"'
+    )
+    assert media_type('application/vnd.pgrst.plan+json;for="text/csv";options=wal|analyze') == (
+        'application/vnd.pgrst.plan+json; for="text/csv"; options=analyze|wal'
+    )
+    assert media_type("application/geo+json") == "application/geo+json"
+    assert media_type("text/plain;charset=utf-8") == "text/plain"
+    assert media_type("") == "*/*"
+
+
+def test_only_json_types_are_json_bodies() -> None:
+    for content_type, name in [
+        ("application/merge-patch+json", "application/merge-patch+json"),
+        ("application/vnd.pgrst.object+json", "application/vnd.pgrst.object+json"),
+        (
+            "application/vnd.pgrst.array+json;nulls=stripped",
+            "application/vnd.pgrst.array+json;nulls=stripped",
+        ),
+        ("*/*", "*/*"),
+    ]:
+        assert fails(content_type, b"{}") == ("PGRST102", f"Content-Type not acceptable: {name}")
+    body = b'{"a": 1}'
+    assert parse_payload("application/vnd.pgrst.array+json", body).keys == ("a",)
+
+
+def test_request_payload_of_a_call() -> None:
+    # An empty body calls without arguments; a blank one is not JSON (as PostgREST: only a
+    # zero-length body is the empty object).
+    assert request_payload("POST", "rpc", None, b"") == Payload(b"{}", (), False, {})
+    with pytest.raises(ApiRequestError, match="Empty or invalid json"):
+        request_payload("POST", "rpc", None, b"  ")
+    assert request_payload("POST", "rpc", "text/plain", b"x") is None
+    assert request_payload("GET", "rpc", None, b"") is None
