@@ -178,10 +178,57 @@ class _Parser:
             arrow: Literal["->", "->>"] = "->>" if self.eat("->>") else "->"
             if arrow == "->":
                 self.pos += 2
-            key = self.name(stop + ">", "a json key or index")
-            is_index = bool(_INDEX.fullmatch(key))
+            key, is_index = self.json_operand()
             path.append(JsonStep(arrow, key, is_index))
         return Field(name, tuple(path))
+
+    def json_operand(self) -> tuple[str, bool]:
+        """What follows an arrow: an index or a key, as PostgREST reads them.
+
+        An index is ``-?digits`` followed by ``->``, ``::``, ``.``, ``,`` or the end (so in
+        ``rel(data->0)`` the ``0`` is a key: PostgREST's rule, kept). A key is a quoted name,
+        or runs of any characters but ``(-:.,>)`` joined by ``-`` (not ``->``), each stripped
+        of spaces: ``!@#$%^&*_a`` is a key. When neither reads, the error is the one that got
+        further, as in PostgREST (``->>--34``: column of the second ``-``, expecting digit).
+        """
+        text = self.text
+        n = len(text)
+        start = self.pos
+        digits = start + 1 if text.startswith("-", start) else start
+        end = digits
+        while end < n and text[end] in _DIGITS:
+            end += 1
+        index_error: tuple[int, str] | None = None
+        if end > digits:
+            if end == n or text.startswith(_INDEX_ENDS, end):
+                self.pos = end
+                return text[start:end], True
+            index_error = (end, f"unexpected {_show_char(text[end])} expecting {_AFTER_INDEX}")
+        elif digits > start:
+            index_error = (digits, f"{_found(text, digits)} expecting digit")
+        if text.startswith('"', start):
+            return self.quoted(), False
+        pieces: list[str] = []
+        at = start
+        while True:
+            match = _JSON_KEY_RUN.match(text, at)
+            if match is None:
+                break
+            pieces.append(match.group(0).strip())
+            at = match.end()
+            if text.startswith("-", at) and not text.startswith("->", at):
+                at += 1
+                continue
+            self.pos = at
+            return "-".join(pieces), False
+        # Neither reads: report the alternative that read further; at the same column, both.
+        if index_error is not None and index_error[0] >= at:
+            where, details = index_error
+        elif at > start:  # a "-" that no key characters follow
+            where, details = at, _found(text, at)
+        else:
+            where, details = at, f"{_found(text, at)} expecting {_JSON_KEY_EXPECTING}"
+        raise ApiRequestError.parse(self.part, self.origin, self.base + where + 1, details)
 
 
 #: PostgREST's ``pIdentifierChar`` (letter, digit, ``_``, space, ``$``) and its ``-`` joiner;
@@ -234,7 +281,20 @@ def _name_pattern(stop: str) -> re.Pattern[str]:
     return re.compile("(?:" + "|".join(alternatives) + ")*")
 
 
-_INDEX = re.compile(r"-?\d+")
+_DIGITS = frozenset("0123456789")
+#: What may follow a JSON index (anything else makes it a key, or an error).
+_INDEX_ENDS = ("->", "::", ".", ",")
+_AFTER_INDEX = 'digit, "->", "::", ".", "," or end of input'
+#: A piece of a JSON key: PostgREST reserves ``(-:.,>)`` there and nothing else.
+_JSON_KEY_RUN = re.compile(r"[^(\-:.,>)]+")
+_JSON_KEY_EXPECTING = '"-", digit or any non reserved character different from: .,>()'
+
+
+def _found(text: str, at: int) -> str:
+    """Parsec's ``unexpected "x"`` (or ``unexpected end of input``) for ``text[at]``."""
+    return f'unexpected "{text[at]}"' if at < len(text) else "unexpected end of input"
+
+
 _AGGREGATES = ("sum", "avg", "count", "max", "min")
 
 
@@ -269,6 +329,23 @@ def _word_end(text: str, pos: int) -> int:
         while pos < n and (text[pos].isalpha() or text[pos] in _WORD_TAIL):
             pos += 1
     return pos
+
+
+#: A quoted value: ``\\x`` is ``x``; anything else up to the closing quote is itself.
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_IN_VALUE = re.compile(r"[^,)]*")
+
+
+def _unescape(body: str) -> str:
+    return _ESCAPE.sub(r"\1", body) if "\\" in body else body
+
+
+def _skip_blanks(p: _Parser) -> None:
+    """PostgREST's ``ws``: spaces and tabs."""
+    text = p.text
+    while p.pos < len(text) and text[p.pos] in " \t":
+        p.pos += 1
 
 
 def _skip_spaces(p: _Parser) -> bool:
@@ -329,7 +406,8 @@ class PostgrestGrammar:
 
         for key, value in params:
             if key == "select":
-                select = self.parse_select(value)
+                # ``select=`` is every column, as no select is (PostgREST's spec).
+                select = self.parse_select(value) or select
             elif key == "columns":
                 columns = self.parse_name_list("columns parameter", value)
             elif key == "on_conflict":
@@ -628,62 +706,97 @@ class PostgrestGrammar:
         raise p.fail(self._op_expecting, start)
 
     def _in_list(self, p: _Parser) -> tuple[str, ...]:
+        """``(a,"b,c",d)`` as PostgREST reads it: spaces and tabs around the parentheses are
+        skipped, but not around the commas (``( 1 , 2 )`` is ``"1 "`` and ``" 2 "``). A value
+        is quoted only when its closing quote is followed by ``,`` or ``)``; otherwise it is
+        read as it is, quotes and all (a lone ``"`` is the value ``"``). A list of one empty
+        value (``()``, ``(   )``, ``("")``) is the empty set, as in PostgREST; ``( , )`` is
+        two values, ``""`` and ``" "``."""
+        _skip_blanks(p)
         p.expect("(")
+        _skip_blanks(p)
+        text = p.text
         values: list[str] = []
-        if p.eat(")"):
-            if not p.at_end():
-                raise p.fail("end of input")
-            return ()
         while True:
+            value: str | None = None
             if p.peek('"'):
-                values.append(p.quoted())
-            else:
                 start = p.pos
-                while p.pos < len(p.text) and p.text[p.pos] not in ",)":
-                    p.pos += 1
-                values.append(p.text[start : p.pos])
+                closed = _QUOTED.match(text, start)
+                if closed is not None and (closed.end() == len(text) or text[closed.end()] in ",)"):
+                    value = _unescape(closed.group(1))
+                    p.pos = closed.end()
+            if value is None:
+                start = p.pos
+                end = _IN_VALUE.match(text, start)
+                assert end is not None  # the pattern also matches the empty string
+                value = end.group(0)
+                p.pos = end.end()
+            values.append(value)
             if len(values) > self.limits.max_in_values:
                 raise p.fail(f"at most {self.limits.max_in_values} values")
             if p.eat(")"):
+                _skip_blanks(p)
                 if not p.at_end():
                     raise p.fail("end of input")
-                return tuple(values)
+                return () if values == [""] else tuple(values)
             if not p.eat(","):
                 raise p.fail('"," or ")"')
 
     # -- logic trees -----------------------------------------------------------------------
     def parse_logic(self, op: Literal["and", "or"], negated: bool, value: str) -> LogicTree:
-        p = _Parser("logic tree", value)
+        """``(filter,and(...),not.or(...))``. PostgREST parses the key's operator and the value
+        as one text (``or(…)``, ``not.or(…)``), so its columns count the operator too: so do
+        ours. Spaces and tabs may surround the parentheses and commas. What follows the
+        closing parenthesis is ignored, as PostgREST ignores it (its spec sends
+        ``and=(id.eq.1,id.neq.2))``)."""
+        prefix = (4 if negated else 0) + len(op)
+        p = _Parser("logic tree", value, value, prefix)
+        _skip_blanks(p)
         children = self._logic_children(p, 0)
-        if not p.at_end():
-            raise p.fail("end of input")
         return LogicTree(op, children, negated)
 
     def _logic_children(self, p: _Parser, depth: int) -> tuple[Filter | LogicTree, ...]:
         if depth >= self.limits.max_depth:
             raise p.fail(f"at most {self.limits.max_depth} levels of nesting")
         p.expect("(")
+        _skip_blanks(p)
         children: list[Filter | LogicTree] = []
+        text = p.text
         while True:
             negated = p.eat("not.")
-            if p.peek("or(") or p.peek("and("):
-                op: Literal["and", "or"] = "or" if p.eat("or") else "and"
-                if op == "and":
-                    p.expect("and")
+            if p.peek("or") or p.peek("and"):
+                # ``or(``/``and(``, spaces allowed before the parenthesis; else a field name
+                # that begins with "or"/"and" (``or_col.eq.1``).
+                word = 2 if p.peek("or") else 3
+                after = p.pos + word
+                while after < len(text) and text[after] in " \t":
+                    after += 1
+                is_tree = text.startswith("(", after)
+            else:
+                is_tree = False
+            if is_tree:
+                op: Literal["and", "or"] = "or" if p.peek("or") else "and"
+                p.pos += len(op)
+                _skip_blanks(p)
                 children.append(LogicTree(op, self._logic_children(p, depth + 1), negated))
             else:
                 if negated:
                     p.pos -= 4
+                if p.at_end() or text[p.pos] in _NO_TREE_TERM:
+                    raise p.fail(_TREE_TERM_EXPECTING)
                 field = p.field(",:()!.")
                 p.expect(".")
                 children.append(Filter(field, self._logic_op(p)))
             p.terms += 1  # counted over the whole tree, not per level
             if p.terms > self.limits.max_terms:
                 raise p.fail(f"at most {self.limits.max_terms} terms")
+            _skip_blanks(p)
             if p.eat(")"):
+                _skip_blanks(p)
                 return tuple(children)
             if not p.eat(","):
                 raise p.fail('"," or ")"')
+            _skip_blanks(p)
 
     def _logic_op(self, p: _Parser) -> OpExpr:
         """An operator expression inside a tree: the value ends at a top-level ``,`` or ``)``."""
@@ -705,7 +818,7 @@ class PostgrestGrammar:
                 break
             p.pos += 1
         raw = text[start : p.pos]
-        return self.parse_op("", _unquote_logic_value(raw), "logic tree", text, start)
+        return self.parse_op("", _unquote_logic_value(raw), "logic tree", p.origin, p.base + start)
 
     # -- order, paging, names --------------------------------------------------------------
     def parse_order(self, value: str) -> tuple[OrderTerm, ...]:
@@ -800,6 +913,11 @@ class PostgrestGrammar:
 
 
 _NULLS_WORDS = ("nullsfirst", "nullslast")
+#: Characters no term of a logic tree begins with, and what PostgREST expects there.
+_NO_TREE_TERM = frozenset(",()")
+_TREE_TERM_EXPECTING = (
+    "field name (* or [a..z0..9_$]), negation operator (not) or logic operator (and, or)"
+)
 _MAX_BIGINT = 2**63 - 1
 _INTEGER = re.compile(r"\s*(-?)([0-9]+)\s*")
 _RANGE = re.compile(r"([0-9]+)-([0-9]*)")
@@ -872,15 +990,45 @@ def _unquote_logic_value(raw: str) -> str:
 
 
 def _split_path(key: str) -> tuple[tuple[str, ...], str]:
-    """``a.b.col`` → ((a, b), col); keeps ``not.or`` together and ignores dots in quotes."""
-    if "." not in key or key.startswith('"'):
+    """``a.b.col`` → ((a, b), col); keeps ``not.or`` together. A name of the path may be
+    double-quoted (``"my table".order``), as PostgREST reads field names there; the last part
+    (a column and its JSON path, or a reserved word) is returned as written."""
+    if "." not in key:
         return (), key
+    if '"' in key:
+        return _split_quoted_path(key)
     parts = key.split(".")
     if len(parts) >= 2 and parts[-2] == "not" and parts[-1] in ("or", "and"):
         return tuple(parts[:-2]), "not." + parts[-1]
     if any("->" in part for part in parts[:-1]):
         return (), key
     return tuple(parts[:-1]), parts[-1]
+
+
+def _split_quoted_path(key: str) -> tuple[tuple[str, ...], str]:
+    """``_split_path`` for a key with quotes: each name ends at a ``.`` outside quotes; the
+    last part begins where no ``.`` follows a name (``->`` or the end)."""
+    names: list[str] = []
+    at = 0
+    while True:
+        begin = at
+        if key.startswith('"', at):
+            closed = _QUOTED.match(key, at)
+            if closed is None:
+                return (), key  # an unclosed quote: the filter parser reports it
+            name, at = _unescape(closed.group(1)), closed.end()
+        else:
+            while at < len(key) and key[at] != "." and not key.startswith(("->", '"'), at):
+                at += 1
+            name = key[begin:at]
+        if not key.startswith(".", at):
+            last = key[begin:]
+            break
+        names.append(name)
+        at += 1
+    if len(names) >= 1 and names[-1] == "not" and last in ("or", "and"):
+        return tuple(names[:-1]), "not." + last
+    return tuple(names), last
 
 
 def _all_values(headers: Mapping[str, str], name: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 import httpx
 import msgspec
 import psycopg
-import pytest
 from psycopg.conninfo import make_conninfo
 
 from pgrest_asgi import PgRestApp
@@ -277,26 +275,6 @@ async def test_quotes_backslashes_emoji_and_semicolons_in_names(
     assert t == [(7,), (8,)]
 
 
-#: What ``KIDS_NAME.order=…`` gets today: the key is read as a filter on the root table
-#: (``KIDS_NAME.limit`` and ``KIDS_NAME.note`` alike, as is any quoted name: ``"actors".order``).
-QUOTED_PATH_TODAY = (
-    400,
-    {
-        "code": "PGRST100",
-        "details": 'unexpected "." expecting "->" or "->>" or "="',
-        "hint": None,
-        "message": f'"failed to parse filter ({KIDS_NAME}.order)" (line 1, column 16)',
-    },
-)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: an embed path in a key may not be a double-quoted name (PostgREST's "
-    "pTreePath reads field names, quoted or not); today: "
-    + json.dumps(QUOTED_PATH_TODAY, ensure_ascii=False),
-)
 async def test_an_embed_path_may_be_a_quoted_name(api_db: PostgresCluster, fresh_db: str) -> None:
     """SEC-42: in PostgREST a key's embed path is made of field names, so a table's quoted
     name works there as an alias does."""

@@ -202,9 +202,10 @@ def _error(*params: tuple[str, str]) -> ApiRequestError:
             '"failed to parse order (id.descc)" (line 1, column 8)',
             "unexpected 'c' expecting delimiter (.), \",\" or end of input",
         ),
+        # PostgREST parses a tree as "or(" + the value: its columns count the "or".
         (
             ("or", "(a.eq.1,b.eq"),
-            '"failed to parse logic tree ((a.eq.1,b.eq)" (line 1, column 13)',
+            '"failed to parse logic tree ((a.eq.1,b.eq)" (line 1, column 15)',
             'unexpected end of input expecting "."',
         ),
         # SEC-43: NUL ends a field name; PostgREST shows it as Haskell shows a character.
@@ -502,3 +503,196 @@ def test_cast_type_errors(select: str, column: int, details: str) -> None:
 def test_cast_type_with_nul_is_refused() -> None:
     err = _error(("select", 'id::"a\x00b"'))
     assert (err.code, err.details) == ("PGRST100", 'unexpected "\x00" expecting a type name')
+
+
+# -- issue 12 item 5: grammar edge cases, as PostgREST's parser reads them ----------------------
+SPECIAL_KEY = "!@#$%^&*_a"
+
+
+def test_json_keys_take_characters_that_are_not_reserved() -> None:
+    path = (JsonStep("->", SPECIAL_KEY), JsonStep("->>", "!@#$%^&*_e"))
+    field = Field("data", path)
+    assert parse(("select", f"data->{SPECIAL_KEY}->>!@#$%^&*_e::int")).select == (
+        SelectField(field, cast="int"),
+    )
+    assert parse((f"data->{SPECIAL_KEY}->>!@#$%^&*_e", "eq.3")).filters == (
+        Filter(field, Op("eq", "3")),
+    )
+    req = parse(("order", f"data->{SPECIAL_KEY}.asc,rel(j->{SPECIAL_KEY}).desc"))
+    assert req.order == (
+        OrderTerm(Field("data", (JsonStep("->", SPECIAL_KEY),)), "asc"),
+        OrderTerm(Field("j", (JsonStep("->", SPECIAL_KEY),)), "desc", relation="rel"),
+    )
+    tree = parse(("or", f"(data->{SPECIAL_KEY}.eq.1)")).logic[0]
+    assert tree.children == (Filter(Field("data", (JsonStep("->", SPECIAL_KEY),)), Op("eq", "1")),)
+    # Pieces joined by "-" are stripped of spaces; a quoted key is taken as it is.
+    assert parse(("select", "d-> a - b ->>'c d'")).select == (
+        SelectField(Field("d", (JsonStep("->", "a-b"), JsonStep("->>", "'c d'")))),
+    )
+    assert parse(("select", 'd->"a.b(c)"')).select == (
+        SelectField(Field("d", (JsonStep("->", "a.b(c)"),))),
+    )
+
+
+@pytest.mark.parametrize(
+    ("select", "step"),
+    [
+        ("d->0", JsonStep("->", "0", True)),
+        ("d->>-1", JsonStep("->>", "-1", True)),
+        ("d->0xy1", JsonStep("->", "0xy1")),
+        ("d->23-xy-45", JsonStep("->", "23-xy-45")),
+        # An index must be followed by "->", "::", ".", "," or the end: PostgREST reads the
+        # 0 of ``rel(d->0)`` as a key, and so do we.
+        ("rel(d->0)", JsonStep("->", "0")),
+        ("d->1 ", JsonStep("->", "1")),
+    ],
+)
+def test_json_index_or_key(select: str, step: JsonStep) -> None:
+    (item,) = parse(("select", select)).select
+    field = item.items[0].field if isinstance(item, SelectEmbed) else item.field  # type: ignore[union-attr]
+    assert field == Field("d", (step,))
+
+
+@pytest.mark.parametrize(
+    ("select", "column", "details"),
+    [
+        ("data->>--34", 9, 'unexpected "-" expecting digit'),
+        (
+            "data->>-78xy",
+            11,
+            'unexpected \'x\' expecting digit, "->", "::", ".", "," or end of input',
+        ),
+        ("data->>-xy-4", 9, 'unexpected "x" expecting digit'),
+        (
+            "data->(a",
+            7,
+            'unexpected "(" expecting "-", digit or any non reserved character different '
+            "from: .,>()",
+        ),
+        (
+            "data->",
+            7,
+            'unexpected end of input expecting "-", digit or any non reserved character '
+            "different from: .,>()",
+        ),
+        ("data->a-", 9, "unexpected end of input"),
+    ],
+)
+def test_json_path_errors(select: str, column: int, details: str) -> None:
+    err = _error(("select", select))
+    assert (err.status, err.code, err.message, err.details) == _select_error(
+        select, column, details
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("in.()", ()),
+        ("in.(    )", ()),
+        ("in.(\t)", ()),
+        ('in.("")', ()),
+        ("in.( , )", ("", " ")),
+        ("in.( ,3,4)", ("", "3", "4")),
+        ("in.(,)", ("", "")),
+        ("in. ( 1 , 2 ) ", ("1 ", " 2 ")),
+        ('in.(")', ('"',)),
+        ('in.(a,")', ("a", '"')),
+        ('in.(Double"Quote"McGraw")', ('Double"Quote"McGraw"',)),
+        ('in.("a"b,c)', ('"a"b', "c")),
+        ('in.("a" ,b)', ('"a" ', "b")),
+        ('in.("a,b","c\\"d\\\\")', ("a,b", 'c"d\\')),
+        ("in.(\\)", ("\\",)),
+    ],
+)
+def test_in_lists(value: str, expected: tuple[str, ...]) -> None:
+    assert parse(("id", value)).filters == (Filter(Field("id"), Op("in", expected)),)
+
+
+def test_whitespace_in_logic_trees() -> None:
+    req = parse(("and", " ( and ( id.in.( 1, 2, 3 ) , id.eq.3 ) , not.or ( id.eq.2 , id.eq.3 ) ) "))
+    assert req.logic == (
+        LogicTree(
+            "and",
+            (
+                LogicTree(
+                    "and",
+                    (
+                        Filter(Field("id"), Op("in", ("1", " 2", " 3 "))),
+                        # As in PostgREST, a value keeps the spaces before the "," or ")".
+                        Filter(Field("id"), Op("eq", "3 ")),
+                    ),
+                ),
+                LogicTree(
+                    "or",
+                    (Filter(Field("id"), Op("eq", "2 ")), Filter(Field("id"), Op("eq", "3 "))),
+                    negated=True,
+                ),
+            ),
+        ),
+    )
+    # A column may begin with "and"/"or".
+    tree = parse(("or", "(and_col.eq.1, or_col.eq.2)")).logic[0]
+    assert tree.children == (
+        Filter(Field("and_col"), Op("eq", "1")),
+        Filter(Field("or_col"), Op("eq", "2")),
+    )
+
+
+def test_what_follows_a_logic_tree_is_ignored() -> None:
+    """PostgREST's parser stops at the tree's closing parenthesis (its spec sends
+    ``and=(id.eq.1,id.neq.2))``)."""
+    req = parse(("and", "(id.eq.1,id.neq.2))"))
+    assert req.logic == (
+        LogicTree("and", (Filter(Field("id"), Op("eq", "1")), Filter(Field("id"), Op("neq", "2")))),
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "column"),
+    [("or", "()", 4), ("and", "( )", 6), ("not.or", "()", 8), ("a.or", "(x.eq.1,)", 11)],
+)
+def test_a_logic_tree_without_conditions(key: str, value: str, column: int) -> None:
+    err = _error((key, value))
+    assert (err.status, err.code, err.message, err.details) == (
+        400,
+        "PGRST100",
+        f'"failed to parse logic tree ({value})" (line 1, column {column})',
+        'unexpected ")" expecting field name (* or [a..z0..9_$]), negation operator (not) '
+        "or logic operator (and, or)",
+    )
+
+
+def test_an_empty_select_is_every_column() -> None:
+    assert parse(("select", "")).select == (SelectField(Field("*")),)
+    assert parse(("select", "*,a(b())")).select == (
+        SelectField(Field("*")),
+        SelectEmbed("a", (SelectEmbed("b", ()),)),
+    )
+    assert parse(("select", "a(b(c()),d())")).select == (
+        SelectEmbed("a", (SelectEmbed("b", (SelectEmbed("c", ()),)), SelectEmbed("d", ()))),
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "path", "last"),
+    [
+        ('"kids".order', ("kids",), "order"),
+        ('"a.b"."c d".limit', ("a.b", "c d"), "limit"),
+        ('rel."k\\"x".offset', ("rel", 'k"x'), "offset"),
+        ('"kids".not.and', ("kids",), "not.and"),
+    ],
+)
+def test_an_embed_path_may_be_quoted(key: str, path: tuple[str, ...], last: str) -> None:
+    value = {"order": "id", "limit": "1", "offset": "1"}.get(last, "(id.eq.1)")
+    (mods,) = parse((key, value)).embedded
+    assert mods.path == path
+    if last == "order":
+        assert mods.order == (OrderTerm(Field("id")),)
+    elif last in ("limit", "offset"):
+        assert getattr(mods, last) == 1
+    else:
+        assert mods.logic == (LogicTree("and", (Filter(Field("id"), Op("eq", "1")),), True),)
+    req = parse(('"a.b".x->>k', "eq.1"))
+    assert req.embedded[0].path == ("a.b",)
+    assert req.embedded[0].filters == (Filter(Field("x", (JsonStep("->>", "k"),)), Op("eq", "1")),)
