@@ -454,8 +454,13 @@ def preflight(headers: Mapping[str, str], allowed: Sequence[str] | None) -> Resp
     # The requested headers as a list (``Foo,Bar`` → ``Foo, Bar``), between PostgREST's own.
     requested = headers.get("access-control-request-headers", "").split(",")
     allow_headers = ", ".join(
-        ["Authorization", *(p.strip() for p in requested if p.strip())]
-        + ["Accept", "Accept-Language", "Content-Language"]
+        [
+            "Authorization",
+            *(p.strip() for p in requested if p.strip()),
+            "Accept",
+            "Accept-Language",
+            "Content-Language",
+        ]
     )
     out += [
         (b"access-control-allow-methods", _PREFLIGHT_METHODS),
