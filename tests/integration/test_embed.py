@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 
 async def get(client: httpx.AsyncClient, url: str, **kwargs: Any) -> Any:
@@ -170,14 +171,24 @@ async def test_null_filters_on_embeds(client: httpx.AsyncClient) -> None:
         "/films?select=id,posters()&or=(posters.not.is.null,id.eq.3)&order=id",
     )
     assert either == [{"id": 1}, {"id": 3}]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs plan/read.py: only is.null/not.is.null on an embed's name tests the embed; "
+    "any other operator filters the column of that name (PostgREST issue 2862 dropped PGRST120)",
+)
+async def test_other_operators_on_an_embed_name_filter_the_column(
+    client: httpx.AsyncClient,
+) -> None:
     bad = await client.get("/films?select=id,posters(url)&posters=eq.1")
     assert (bad.status_code, bad.json()) == (
         400,
         {
-            "code": "PGRST120",
-            "details": "Only is null or not is null filters are allowed on embedded resources",
+            "code": "42703",
+            "details": None,
             "hint": None,
-            "message": "Bad operator on the 'posters' embedded resource",
+            "message": "column films.posters does not exist",
         },
     )
 
