@@ -10,7 +10,7 @@ REPEATABLE READ transaction, so every query sees the same snapshot, then assembl
   chains of views (in the exposed and extra schemas) maps view columns to base-table columns,
   so a view that shows all columns of a base primary key gets that key, and a view that shows
   all columns of either end of a foreign key takes part in that key, in both directions;
-* routines, role settings and the server version.
+* routines, media type handlers, role settings and the server version.
 
 Nothing is emitted here; the caller times the load and reports it.
 """
@@ -32,8 +32,10 @@ from psycopg.types.string import TextLoader
 
 from pgrest_asgi.schema import queries
 from pgrest_asgi.schema.model import (
+    ANY_ELEMENT,
     Column,
     ForeignKey,
+    MediaHandler,
     QualifiedName,
     RelationKind,
     Routine,
@@ -160,6 +162,7 @@ async def _run_queries(
             "keys": await fetch(queries.KEYS),
             "views": await fetch(queries.VIEW_DEFINITIONS, {"view_schemas": view_schemas}),
             "routines": await fetch(queries.ROUTINES, {"schemas": schemas}),
+            "media_handlers": meta["media_handlers"] or [],
             "role_settings": roles,
             "schema_descriptions": meta["schema_descriptions"] or {},
         }
@@ -226,6 +229,7 @@ def build_schema_cache(
     role_settings: list[Row],
     geojson_schema: str | None = None,
     schema_descriptions: Mapping[str, str] | None = None,
+    media_handlers: list[Row] | None = None,
 ) -> SchemaCache:
     """Assemble a ``SchemaCache`` from the rows of the catalog queries."""
     names: dict[int, QualifiedName] = {}
@@ -356,7 +360,69 @@ def build_schema_cache(
         pg_version=pg_version,
         geojson_function=QualifiedName(geojson_schema, "st_asgeojson") if geojson_schema else None,
         schema_descriptions=dict(schema_descriptions or {}),
+        media_handlers=_media_handlers(media_handlers or ()),
     )
+
+
+#: Media types PostgREST serves with ``; charset=utf-8`` (other names, and
+#: ``application/octet-stream``, go without).
+_CHARSET_TYPES = frozenset(
+    {
+        "application/json",
+        "application/geo+json",
+        "application/openapi+json",
+        "application/x-www-form-urlencoded",
+        "text/csv",
+        "text/plain",
+        "text/xml",
+    }
+)
+#: Types ``Accept`` always gets from PostgREST's own handlers: a domain cannot take them over.
+_VENDOR_ONLY = frozenset(
+    {
+        "application/vnd.pgrst.object",
+        "application/vnd.pgrst.object+json",
+        "application/vnd.pgrst.plan",
+        "application/vnd.pgrst.plan+text",
+        "application/vnd.pgrst.plan+json",
+    }
+)
+#: PostgREST reads these names as ``application/json``; so does a domain named after them.
+_JSON_ALIASES = frozenset({"application/vnd.pgrst.array", "application/vnd.pgrst.array+json"})
+
+
+def _media_handlers(rows: Iterable[Row]) -> dict[QualifiedName, dict[str, MediaHandler]]:
+    """Handlers by what they apply to (a row type, a function, or ``ANY_ELEMENT``), then by
+    media type; the first of two for the same pair wins (rows come in exposed-schema order)."""
+    handlers: dict[QualifiedName, dict[str, MediaHandler]] = defaultdict(dict)
+    for row in rows:
+        media: str = row["media_type"]
+        if media in _VENDOR_ONLY:
+            continue
+        if media in _JSON_ALIASES:
+            media = "application/json"
+        if media == "*/*":
+            content_type = "application/octet-stream"
+        elif media in _CHARSET_TYPES:
+            content_type = media + "; charset=utf-8"
+        else:
+            content_type = media
+        function = QualifiedName(row["schema"], row["name"])
+        target = _function(row["target_schema"], row["target_name"])
+        aggregate = bool(row["aggregate"])
+        key = (target or ANY_ELEMENT) if aggregate else function
+        handlers[key].setdefault(
+            media,
+            MediaHandler(
+                media_type=media,
+                content_type=content_type,
+                function=function,
+                aggregate=aggregate,
+                target=target,
+                binary=bool(row["binary"]),
+            ),
+        )
+    return dict(handlers)
 
 
 def _resolve_view_columns(links: dict[int, dict[int, ColRef]]) -> dict[int, dict[int, ColRef]]:

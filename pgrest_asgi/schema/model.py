@@ -12,10 +12,12 @@ from typing import Literal
 import msgspec
 
 __all__ = [
+    "ANY_ELEMENT",
     "Cardinality",
     "Column",
     "ForeignKey",
     "Junction",
+    "MediaHandler",
     "QualifiedName",
     "RelationKind",
     "Relationship",
@@ -173,6 +175,35 @@ class Routine(msgspec.Struct, frozen=True, kw_only=True):
     out_types: tuple[str, ...] = ()
 
 
+#: Where ``SchemaCache.media_handlers`` keeps the handlers for any relation (aggregates over
+#: ``anyelement``).
+ANY_ELEMENT = QualifiedName("pg_catalog", "anyelement")
+
+
+class MediaHandler(msgspec.Struct, frozen=True, kw_only=True):
+    """A media type handler: an aggregate, or a function, whose result type is a domain named
+    after a media type (``CREATE DOMAIN "text/html" AS text``).
+
+    An aggregate over a relation's row type (or over ``anyelement``) turns the rows of that
+    relation (of any) into the response body; a function returning the domain answers with
+    its value as the body. Either makes its media type negotiable through ``Accept``.
+    """
+
+    #: The ``Accept`` type it answers, lower case; ``*/*`` answers any.
+    media_type: str
+    #: The ``Content-Type`` it is served as (``*/*``: ``application/octet-stream``).
+    content_type: str
+    #: The aggregate, or the function that returns the domain.
+    function: QualifiedName
+    #: ``False`` for a function: the body is its result, not an aggregate of rows.
+    aggregate: bool = True
+    #: The row type the aggregate takes (a table's or a view's); ``None`` for ``anyelement``
+    #: (and for functions).
+    target: QualifiedName | None = None
+    #: The domain is over ``bytea``: the body is bytes, not text.
+    binary: bool = False
+
+
 class SchemaCache(msgspec.Struct, frozen=True, kw_only=True):
     """The loaded picture of the database, restricted to ``db_schemas`` (+ their keys)."""
 
@@ -195,6 +226,11 @@ class SchemaCache(msgspec.Struct, frozen=True, kw_only=True):
     geojson_function: QualifiedName | None = None
     #: ``COMMENT ON SCHEMA`` of the exposed schemas that have one (the OpenAPI ``info``).
     schema_descriptions: Mapping[str, str] = msgspec.field(default_factory=dict)
+    #: Media type handlers by what they apply to (a relation's row type, a function's name,
+    #: or ``ANY_ELEMENT``), then by the media type they answer.
+    media_handlers: Mapping[QualifiedName, Mapping[str, MediaHandler]] = msgspec.field(
+        default_factory=dict
+    )
 
     def table(self, schema: str, name: str) -> Table | None:
         return self.tables.get(QualifiedName(schema, name))

@@ -39,6 +39,8 @@ SELECT pg_catalog.set_config('search_path', %(previous)s, true) AS restored
 #: the value it had as ``previous``: ``format_type``, ``regclass`` and ``pg_get_expr`` then
 #: qualify every object outside ``pg_catalog`` with its schema, so a type name or a default
 #: read here means the same object whatever the search path of the request that uses it.
+#: With them, the few things that need one row each: PostGIS, schema comments, and the media
+#: type handlers (as JSON).
 META = """
 SELECT
   before.previous,
@@ -57,7 +59,67 @@ SELECT
    FROM pg_catalog.pg_namespace n
    JOIN pg_catalog.pg_description d
      ON d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::regclass
-   WHERE n.nspname = ANY(%(schemas)s)) AS schema_descriptions
+   WHERE n.nspname = ANY(%(schemas)s)) AS schema_descriptions,
+  -- Media type handlers (a JSON array, here to save a round trip). A media type is a domain
+  -- named like one (type/subtype, or */*); a handler, in an exposed schema, returns such a
+  -- domain and is either an aggregate of one argument, a relation's row type or anyelement,
+  -- or a function that returns one value (not a set). binary: the domain is over bytea
+  -- (through any domains over domains). In exposed-schema order: the first of two that
+  -- answer the same wins.
+  (WITH RECURSIVE
+   media(oid, media_type, base) AS (
+     SELECT t.oid, lower(t.typname::text), t.typbasetype
+     FROM pg_catalog.pg_type t
+     WHERE t.typtype = 'd'
+       AND (t.typname::text ~ '^[A-Za-z0-9.-]+/[A-Za-z0-9.+-]+$' OR t.typname = '*/*')
+     UNION ALL
+     SELECT media.oid, media.media_type, t.typbasetype
+     FROM media
+     JOIN pg_catalog.pg_type t ON t.oid = media.base
+     WHERE t.typtype = 'd'
+   ),
+   media_base AS (
+     SELECT media.oid, media.media_type,
+            media.base = 'pg_catalog.bytea'::regtype::oid AS binary
+     FROM media
+     JOIN pg_catalog.pg_type b ON b.oid = media.base
+     WHERE b.typtype <> 'd'
+   ),
+   handlers AS (
+     SELECT
+       array_position(%(schemas)s::text[], n.nspname::text) AS position,
+       p.oid,
+       n.nspname::text AS schema,
+       p.proname::text AS name,
+       p.prokind = 'a' AS aggregate,
+       CASE WHEN rel.oid IS NOT NULL THEN argn.nspname::text END AS target_schema,
+       CASE WHEN rel.oid IS NOT NULL THEN arg.typname::text END AS target_name,
+       m.media_type,
+       m.binary
+     FROM media_base m
+     JOIN pg_catalog.pg_proc p ON p.prorettype = m.oid
+     JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     LEFT JOIN pg_catalog.pg_type arg ON p.prokind = 'a' AND arg.oid = p.proargtypes[0]
+     LEFT JOIN pg_catalog.pg_namespace argn ON argn.oid = arg.typnamespace
+     LEFT JOIN pg_catalog.pg_class rel
+       ON rel.oid = arg.typrelid AND rel.relkind IN ('r', 'v', 'm', 'f', 'p')
+     WHERE n.nspname = ANY(%(schemas)s::text[])
+       AND (
+         (p.prokind = 'f' AND NOT p.proretset)
+         OR (
+           p.prokind = 'a' AND p.pronargs = 1
+           AND (rel.oid IS NOT NULL OR arg.oid = 'pg_catalog.anyelement'::regtype::oid)
+         )
+       )
+   )
+   SELECT pg_catalog.json_agg(
+     pg_catalog.json_build_object(
+       'schema', h.schema, 'name', h.name, 'aggregate', h.aggregate,
+       'target_schema', h.target_schema, 'target_name', h.target_name,
+       'media_type', h.media_type, 'binary', h.binary
+     ) ORDER BY h.position, h.name, h.oid
+   )
+   FROM handlers h) AS media_handlers
 FROM (SELECT pg_catalog.current_setting('search_path') AS previous OFFSET 0) AS before
 """
 
