@@ -12,7 +12,7 @@ from typing import Literal
 
 import msgspec
 
-from ..schema.model import QualifiedName, Relationship
+from ..schema.model import MediaHandler, QualifiedName, Relationship
 
 __all__ = [
     "CallArg",
@@ -36,8 +36,9 @@ __all__ = [
     "pg_array_literal",
 ]
 
-MediaKind = Literal["json", "singular", "csv", "geojson"]
-#: The media type each kind is served as (``for=`` of plan responses, Content-Type).
+#: ``custom``: a media type handler of the database's makes the body (``ReadPlan.handler``).
+MediaKind = Literal["json", "singular", "csv", "geojson", "custom"]
+#: The media type each built-in kind is served as (``for=`` of plan responses, Content-Type).
 MEDIA_NAMES: dict[str, str] = {
     "json": "application/json",
     "singular": "application/vnd.pgrst.object+json",
@@ -299,6 +300,8 @@ class ReadPlan(msgspec.Struct, frozen=True, kw_only=True, tag="read"):
     explain: Explain | None = None
     #: PostGIS's ``ST_AsGeoJSON`` (schema-qualified), for ``media == "geojson"``.
     geojson_function: QualifiedName | None = None
+    #: ``media == "custom"``: the media type handler that makes the body.
+    handler: MediaHandler | None = None
     #: (relation, alias) pairs where modifiers used the relation name of an aliased embed
     #: (``url-use-legacy-target-names``): answered with a ``Warning`` header.
     legacy_names: tuple[tuple[str, str], ...] = ()

@@ -5,9 +5,10 @@ A read is planned by the passes in ``READ_PASSES``, in order; each is a small fu
 helpers here for the rows they answer with; this module imports neither of them.
 
 ``resolve_relation`` finds the table or view; ``negotiate_media`` picks the response's media
-type from ``Accept``; ``plan_columns`` plans ``select`` with its embeds (at any depth, each
-with its own filters, order and paging); ``plan_filters``, ``plan_order``, ``plan_paging`` and
-``plan_count`` the rest. Every user value goes into the parameter list (``ctx.param``).
+type from ``Accept``, built-in or made by one of the database's media type handlers;
+``plan_columns`` plans ``select`` with its embeds (at any depth, each with its own filters,
+order and paging); ``plan_filters``, ``plan_order``, ``plan_paging`` and ``plan_count`` the
+rest. Every user value goes into the parameter list (``ctx.param``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ from ..request.model import (
     Target,
 )
 from ..request.operators import FTS_FUNCTIONS, IS_VALUES
-from ..schema.model import Relationship, SchemaCache, Table
+from ..schema.model import (
+    ANY_ELEMENT,
+    MediaHandler,
+    QualifiedName,
+    Relationship,
+    SchemaCache,
+    Table,
+)
 from .context import PlanContext, PlanPass
 from .fuzzy import closest
 from .model import (
@@ -53,6 +61,7 @@ from .model import (
 __all__ = [
     "READ_PASSES",
     "find_table",
+    "handled_as",
     "negotiate",
     "negotiate_media",
     "plan_columns",
@@ -86,6 +95,8 @@ class Negotiated(msgspec.Struct, frozen=True):
     media: MediaKind = "json"
     strip_nulls: bool = False
     explain: Explain | None = None
+    #: ``media == "custom"``: the database's handler that makes the body.
+    handler: MediaHandler | None = None
 
 
 _DEFAULT_MEDIA = Negotiated()
@@ -95,37 +106,75 @@ _PLAN_TYPES = {
     "application/vnd.pgrst.plan+json": "json",
 }
 _EXPLAIN_OPTIONS = ("analyze", "verbose", "settings", "buffers", "wal")
+_VENDOR = "application/vnd.pgrst."
+_SINGULAR = frozenset({"application/vnd.pgrst.object+json", "application/vnd.pgrst.object"})
+_ARRAY = frozenset({"application/vnd.pgrst.array+json", "application/vnd.pgrst.array"})
+_ANY = "*/*"
+#: No ``Accept`` header is ``Accept: */*``.
+_ANY_ACCEPT = (MediaType(_ANY),)
+#: ``select`` as written when absent or ``*``: a relation's handlers apply only then.
+_DEFAULT_SELECT = (SelectField(Field("*")),)
 
 
 def negotiate(
-    accept: Sequence[MediaType], *, plan_enabled: bool = False, geojson: bool = False
+    accept: Sequence[MediaType],
+    *,
+    plan_enabled: bool = False,
+    geojson: bool = False,
+    own: Mapping[str, MediaHandler] | None = None,
+    generic: Mapping[str, MediaHandler] | None = None,
 ) -> Negotiated:
-    """The first producible type in ``Accept`` (ordered by q), with its parameters."""
+    """The first type in ``Accept`` (ordered by q) the response can be made in, with its
+    parameters.
+
+    ``own`` are the media type handlers of what is answered (a relation's row type, or a
+    function's result), ``generic`` those for any relation (``anyelement``). Each accepted
+    type is looked up in PostgREST's order: the ``application/vnd.pgrst.*`` types it makes
+    itself (a singular object, stripped nulls, plans), which no handler can take over; then
+    an own ``*/*`` handler, which answers every type; an own handler for the type; a generic
+    one; the built-in JSON, CSV and GeoJSON."""
     if not accept:
         return _DEFAULT_MEDIA
     for media in accept:
-        kind = _READ_MEDIA.get(media.type)
-        if kind is None and geojson and media.type == "application/geo+json":
+        name = media.type
+        if name.startswith(_VENDOR):
+            strip = ("nulls", "stripped") in media.params
+            if name in _SINGULAR:
+                return Negotiated("singular", strip)
+            if name in _ARRAY:
+                if strip:
+                    return Negotiated("json", True)
+                # PostgREST reads a plain array as application/json, which a handler may make.
+                name = "application/json"
+            elif name in _PLAN_TYPES:
+                if plan_enabled:
+                    return _explain(media, _PLAN_TYPES[name], geojson)
+                continue
+        if own is not None:
+            handler = own.get(_ANY) or own.get(name)
+            if handler is not None:
+                return Negotiated("custom", handler=handler)
+        if generic is not None:
+            handler = generic.get(name)
+            if handler is not None:
+                return Negotiated("custom", handler=handler)
+        kind = _READ_MEDIA.get(name)
+        if kind is None and geojson and name == "application/geo+json":
             kind = "geojson"
         if kind is not None:
-            strip = ("nulls", "stripped") in media.params and media.type.startswith(
-                "application/vnd.pgrst."
-            )
-            return Negotiated(kind, strip)
-        fmt = _PLAN_TYPES.get(media.type)
-        if fmt is not None and plan_enabled:
-            params = dict(media.params)
-            target = negotiate(
-                parse_accept(params.get("for", "").strip('"') or None), geojson=geojson
-            )
-            options = params.get("options", "").strip('"').split("|")
-            chosen = tuple(o for o in _EXPLAIN_OPTIONS if o in options)
-            return Negotiated(
-                target.media,
-                target.strip_nulls,
-                Explain("json" if fmt == "json" else "text", chosen),
-            )
+            return Negotiated(kind)
     raise ApiRequestError.not_acceptable([str(m) for m in accept])
+
+
+def _explain(media: MediaType, fmt: str, geojson: bool) -> Negotiated:
+    """``application/vnd.pgrst.plan``: the plan of the query for the ``for=`` type."""
+    params = dict(media.params)
+    target = negotiate(parse_accept(params.get("for", "").strip('"') or None), geojson=geojson)
+    options = params.get("options", "").strip('"').split("|")
+    chosen = tuple(o for o in _EXPLAIN_OPTIONS if o in options)
+    return Negotiated(
+        target.media, target.strip_nulls, Explain("json" if fmt == "json" else "text", chosen)
+    )
 
 
 # -- the passes ------------------------------------------------------------------------------
@@ -139,13 +188,32 @@ def resolve_relation(plan: ReadPlan, ctx: PlanContext) -> ReadPlan:
 
 
 def negotiate_media(plan: ReadPlan, ctx: PlanContext) -> ReadPlan:
-    """The response's media type from ``Accept`` (406 ``PGRST107`` when none fits)."""
+    """The response's media type from ``Accept`` (406 ``PGRST107`` when none fits), among
+    the built-in types and the database's media type handlers."""
     request = ctx.request
-    if not request.accept:
+    accept = request.accept
+    handlers = ctx.schema.media_handlers
+    own = generic = None
+    if handlers:
+        generic = handlers.get(ANY_ELEMENT)
+        # A relation's own handlers take its whole rows: only for the default select.
+        select = request.select
+        if select == _DEFAULT_SELECT or (not select and ctx.routine is not None):
+            own = handlers.get(handled_as(plan, ctx))
+        if not accept:
+            # No Accept is */*: JSON, unless a */* handler answers it.
+            if (own is None or _ANY not in own) and (generic is None or _ANY not in generic):
+                return plan
+            accept = _ANY_ACCEPT
+    elif not accept:
         return plan
     geojson = ctx.schema.geojson_function
     negotiated = negotiate(
-        request.accept, plan_enabled=ctx.settings.db_plan_enabled, geojson=geojson is not None
+        accept,
+        plan_enabled=ctx.settings.db_plan_enabled,
+        geojson=geojson is not None,
+        own=own,
+        generic=generic,
     )
     if negotiated == _DEFAULT_MEDIA:  # JSON, as the plan starts (``Accept: */*``)
         return plan
@@ -155,12 +223,29 @@ def negotiate_media(plan: ReadPlan, ctx: PlanContext) -> ReadPlan:
         strip_nulls=negotiated.strip_nulls,
         explain=negotiated.explain,
         geojson_function=geojson if negotiated.media == "geojson" else None,
+        handler=negotiated.handler,
     )
+
+
+def handled_as(plan: ReadPlan, ctx: PlanContext) -> QualifiedName:
+    """What a response's own media type handlers are keyed on: the relation read or written;
+    for a function, its result type's name (in the function's schema, as PostgREST) when it
+    returns rows of a composite type, else the function's name."""
+    routine = ctx.routine
+    if routine is None:
+        return ctx.table.qualified if ctx.table is not None else plan.table
+    if routine.return_kind == "composite" or routine.out_params:
+        return QualifiedName(routine.schema, routine.return_type)
+    return QualifiedName(routine.schema, routine.name)
 
 
 def plan_columns(plan: ReadPlan, ctx: PlanContext) -> ReadPlan:
     """``select=``: columns, casts, aggregates, JSON paths, and embeds with their modifiers."""
     request, table = ctx.request, _table(ctx)
+    handler = plan.handler
+    if handler is not None and handler.target is not None:
+        # The relation's own handler (default select only) takes its rows as they are.
+        return msgspec.structs.replace(plan, select=_STAR)
     # Plain loops, and nothing built for features the request does not use: this runs on
     # every request, and most requests are simple.
     if request.embedded:

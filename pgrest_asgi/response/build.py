@@ -10,6 +10,7 @@ a function or the pre-request may have set, and renders CORS and OPTIONS answers
 
 from __future__ import annotations
 
+import binascii
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -88,6 +89,14 @@ def build(
         return response
     schema_header = len(settings.db_schemas) > 1
     tx_applied = request.preferences.tx if settings.tx_allow_override else None
+    body, content_type = result.body, None
+    handler = plan.handler
+    if handler is not None:
+        # A media type handler's body, and its own Content-Type (a function may still set
+        # another through response.headers); a domain over bytea comes as hex digits.
+        content_type = handler.content_type.encode()
+        if handler.binary and body:
+            body = binascii.unhexlify(body)
     if isinstance(plan.source, MutatePlan):
         response = write_response(
             request,
@@ -95,13 +104,14 @@ def build(
             strip_nulls=plan.strip_nulls,
             representation=plan.representation,
             page_total=result.page_total,
-            body=result.body,
+            body=body,
             inserted=result.inserted,
             resolution=plan.source.resolution is not None and request.method == "POST",
             location=result.location,
             schema_header=schema_header,
             tx_applied=tx_applied,
             mount_path=mount_path,
+            content_type=content_type,
         )
     else:
         response = read_response(
@@ -111,10 +121,11 @@ def build(
             offset=paging(request, settings.db_max_rows)[1] if plan.offset is not None else 0,
             total=resolve_total(plan.count, plan.count_cap, result.total, result.planned_total),
             page_total=result.page_total,
-            body=result.body,
+            body=body,
             schema_header=schema_header,
             tx_applied=tx_applied,
             representation=plan.representation,
+            content_type=content_type,
         )
     if plan.legacy_names:
         response.headers.append(
@@ -137,8 +148,10 @@ def read_response(
     schema_header: bool,
     tx_applied: str | None = None,
     representation: bool = True,
+    content_type: bytes | None = None,
 ) -> Response:
-    """The response to a GET/HEAD on a table or view, or to a function call."""
+    """The response to a GET/HEAD on a table or view, or to a function call. ``content_type``
+    replaces the one ``media`` is served as (a media type handler's)."""
     if media == "singular" and page_total != 1:
         raise ApiRequestError.singular(page_total)
     if page_total == 0:
@@ -151,9 +164,10 @@ def read_response(
             raise ApiRequestError.offset_past_end(offset, total)
         if page_total < total:
             status = 206
-    content_type = _CONTENT_TYPES[media]
-    if strip_nulls:
-        content_type = content_type.replace(b"; charset", b"; nulls=stripped; charset")
+    if content_type is None:
+        content_type = _CONTENT_TYPES[media]
+        if strip_nulls:
+            content_type = content_type.replace(b"; charset", b"; nulls=stripped; charset")
     target = request.target
     rpc = target.kind == "rpc"
     headers: Headers = [(b"content-range", content_range.encode())]
@@ -256,10 +270,11 @@ def write_response(
     schema_header: bool,
     tx_applied: str | None = None,
     mount_path: str = "",
+    content_type: bytes | None = None,
 ) -> Response:
     """The response to POST/PATCH/PUT/DELETE. ``mount_path`` (ASGI
     ``root_path``) prefixes ``Location``, so it points at the resource wherever the app is
-    mounted."""
+    mounted; ``content_type`` replaces the one ``media`` is served as."""
     method = request.method
     prefs = request.preferences
     counted = prefs.count is not None
@@ -280,9 +295,10 @@ def write_response(
         first = f"0-{page_total - 1}" if method == "PATCH" and page_total > 0 else "*"
         headers.append((b"content-range", f"{first}/{total}".encode()))
     if representation:
-        content_type = _CONTENT_TYPES[media]
-        if strip_nulls:
-            content_type = content_type.replace(b"; charset", b"; nulls=stripped; charset")
+        if content_type is None:
+            content_type = _CONTENT_TYPES[media]
+            if strip_nulls:
+                content_type = content_type.replace(b"; charset", b"; nulls=stripped; charset")
         headers.insert(0, (b"content-type", content_type))
     else:
         body = b""

@@ -36,7 +36,8 @@ from ..plan.model import (
     SelectColumn,
 )
 from ..plan.walk import rows_nodes
-from ..schema.model import QualifiedName
+from ..schema.model import MediaHandler, QualifiedName
+from .gucs import quote_ident
 from .nodes import (
     call,
     cast_to,
@@ -52,7 +53,15 @@ from .nodes import (
     select_item,
     table_node,
 )
-from .sources import SCALAR, call_from, inserted_count, location_keys, mutation, uses_where
+from .sources import (
+    SCALAR,
+    call_from,
+    inserted_count,
+    location_keys,
+    mutation,
+    sql_type,
+    uses_where,
+)
 
 __all__ = [
     "DbResult",
@@ -551,9 +560,41 @@ def _csv_body(rows: exp.Expr) -> exp.Expr:
     )
 
 
+def _handler_body(plan: ReadPlan, handler: MediaHandler, rows: exp.Expr) -> exp.Expr:
+    """The body a media type handler makes, as text (hex digits for a domain over ``bytea``,
+    which ``response/build.py`` turns back into bytes); ``''`` for none (no row, or NULL).
+
+    An aggregate takes the rows: a relation's own handler as the relation's row type
+    (``"s"."agg"(_postgrest_t::"s"."t")``), an ``anyelement`` one as they are, and both take
+    a scalar function's values. A function returning the media type's domain is the body
+    itself: its one value (``string_agg`` of one row, as an aggregate like the others)."""
+    source = plan.source
+    scalar = isinstance(source, CallPlan) and source.scalar is not None
+    if scalar:
+        rows = exp.Column(this=ident(SCALAR), table=exp.to_identifier("_postgrest_t"))
+    value_type = "bytea" if handler.binary else "text"
+    body: exp.Expr
+    if not handler.aggregate:
+        empty = exp.Cast(this=exp.Literal.string(""), to=exp.DataType.build(value_type))
+        body = pg("string_agg", exp.Cast(this=rows, to=exp.DataType.build(value_type)), empty)
+    elif handler.target is not None and not scalar:
+        row_type = quote_ident(handler.target.schema) + "." + quote_ident(handler.target.name)
+        body = call(handler.function, exp.Cast(this=rows, to=sql_type(row_type)))
+    else:
+        body = call(handler.function, rows)
+    if handler.binary:
+        hex_digits = exp.Literal.string("hex")
+        body = pg("encode", exp.Cast(this=body, to=exp.DataType.build("bytea")), hex_digits)
+    else:
+        body = exp.Cast(this=body, to=exp.DataType.build("text"))
+    return exp.Coalesce(this=body, expressions=[exp.Literal.string("")])
+
+
 def _body(plan: ReadPlan, rows: exp.Expr) -> exp.Expr:
     if plan.head or not plan.representation:
         return exp.Literal.string("")
+    if plan.handler is not None:
+        return _handler_body(plan, plan.handler, rows)
     source = plan.source
     if isinstance(source, CallPlan) and source.scalar is not None:
         # A scalar function: its values, not rows (one bare value, or an array of them).

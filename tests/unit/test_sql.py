@@ -14,10 +14,18 @@ from urllib.parse import parse_qsl
 import pytest
 
 from pgrest_asgi.context import RequestContext
+from pgrest_asgi.errors import ApiRequestError
 from pgrest_asgi.plan.planner import SqlglotPlanner
 from pgrest_asgi.request.grammar import PostgrestGrammar
 from pgrest_asgi.request.model import Target
-from pgrest_asgi.schema.model import Column, QualifiedName, SchemaCache, Table
+from pgrest_asgi.schema.model import (
+    ANY_ELEMENT,
+    Column,
+    MediaHandler,
+    QualifiedName,
+    SchemaCache,
+    Table,
+)
 from pgrest_asgi.settings import Settings
 from pgrest_asgi.sql.build import SqlCache, build_read, read_expression
 from pgrest_asgi.sql.gucs import guc_statement
@@ -570,3 +578,151 @@ def test_a_statement_names_the_relations_of_its_rows(
     statement = planner.build(*planner.plan(request, _films_with_routines(), context))
     assert statement.relations == tuple(QualifiedName("api", r) for r in relations)
     assert statement.writes == (QualifiedName("api", writes) if writes else None)
+
+
+# -- media type handlers --------------------------------------------------------------------------
+def _handler(
+    media: str, function: str, *, target: str | None = None, aggregate: bool = True
+) -> MediaHandler:
+    return MediaHandler(
+        media_type=media,
+        content_type="application/octet-stream" if media == "*/*" else media,
+        function=QualifiedName("api", function),
+        aggregate=aggregate,
+        target=QualifiedName("api", target) if target else None,
+        binary=media in ("*/*", "application/vnd.twkb"),
+    )
+
+
+TWKB = _handler("application/vnd.twkb", "twkb_agg", target="films")
+FILMS_ANY = _handler("*/*", "films_any_agg", target="films")
+OUTFUNC = _handler("pg/outfunc", "outfunc_agg")
+OWN_JSON = _handler("application/json", "json_agg_films", target="films")
+ADD_THEM_TEXT = _handler("text/plain", "add_them", aggregate=False)
+
+
+def _with_handlers(handlers: dict[QualifiedName, dict[str, MediaHandler]]) -> SchemaCache:
+    import msgspec
+
+    return msgspec.structs.replace(_films_with_routines(), media_handlers=handlers)
+
+
+HANDLERS = _with_handlers(
+    {
+        QualifiedName("api", "films"): {TWKB.media_type: TWKB},
+        ANY_ELEMENT: {OUTFUNC.media_type: OUTFUNC},
+        QualifiedName("api", "add_them"): {ADD_THEM_TEXT.media_type: ADD_THEM_TEXT},
+    }
+)
+
+HANDLER_CASES = {
+    # A table's own aggregate, over a domain on bytea: the row cast to the table's type, hex.
+    "handler_table_aggregate": ("relation", "films", "year=gt.1960", "application/vnd.twkb"),
+    # A generic one takes the rows as selected.
+    "handler_generic_aggregate": ("relation", "films", "select=id,title", "pg/outfunc"),
+    # A function's rows through the aggregate of the table whose rows they are.
+    "handler_rpc_rows": ("rpc", "films_since", "since=1960", "application/vnd.twkb"),
+    # A function returning the media type's domain: its value is the body.
+    "handler_rpc_value": ("rpc", "add_them", "a=1&b=2", "text/plain"),
+    # A generic aggregate over a scalar function's values.
+    "handler_rpc_generic_scalar": ("rpc", "add_them", "a=1&b=2", "pg/outfunc"),
+}
+
+
+def _handler_plan(kind: str, name: str, query: str, accept: str | None, schema: SchemaCache):  # type: ignore[no-untyped-def]
+    headers = {"accept": accept} if accept is not None else {}
+    context = RequestContext(method="GET", target=Target(kind, "api", name), headers=headers)
+    request = PostgrestGrammar().parse(context, parse_qsl(query, keep_blank_values=True))
+    planner = SqlglotPlanner(Settings())
+    return planner, *planner.plan(request, schema, context)
+
+
+@pytest.mark.parametrize("name", sorted(HANDLER_CASES))
+def test_golden_media_handler_sql(name: str) -> None:
+    kind, fn, query, accept = HANDLER_CASES[name]
+    planner, plan, params = _handler_plan(kind, fn, query, accept, HANDLERS)
+    assert plan.media == "custom"
+    statement = planner.build(plan, params)
+    path = f"rpc/{fn}" if kind == "rpc" else fn
+    text = f"-- GET /{path}?{query}\n-- accept: {accept}\n{statement.sql}\n-- params: {params!r}\n"
+    check_golden(GOLDEN / f"{name}.sql", text)
+
+
+def _chosen(
+    accept: str | None,
+    handlers: dict[QualifiedName, dict[str, MediaHandler]],
+    query: str = "",
+    target: tuple[str, str] = ("relation", "films"),
+) -> MediaHandler | str:
+    """The handler negotiated, or the built-in media kind."""
+    _, plan, _ = _handler_plan(*target, query, accept, _with_handlers(handlers))
+    return plan.handler if plan.handler is not None else plan.media
+
+
+FILMS_KEY = QualifiedName("api", "films")
+
+
+@pytest.mark.parametrize(
+    ("accept", "handlers", "query", "expected"),
+    [
+        # A table's own */* handler answers any type, JSON included, and no Accept at all.
+        ("application/json", {FILMS_KEY: {"*/*": FILMS_ANY}}, "", FILMS_ANY),
+        (None, {FILMS_KEY: {"*/*": FILMS_ANY}}, "", FILMS_ANY),
+        ("text/csv", {FILMS_KEY: {"*/*": FILMS_ANY, TWKB.media_type: TWKB}}, "", FILMS_ANY),
+        # ...but never PostgREST's own vendor types.
+        ("application/vnd.pgrst.object+json", {FILMS_KEY: {"*/*": FILMS_ANY}}, "", "singular"),
+        (
+            "application/vnd.pgrst.array+json;nulls=stripped",
+            {FILMS_KEY: {"*/*": FILMS_ANY}},
+            "",
+            "json",
+        ),
+        # A plain vnd.pgrst.array is application/json, which a handler may make.
+        ("application/vnd.pgrst.array", {FILMS_KEY: {"application/json": OWN_JSON}}, "", OWN_JSON),
+        # Own handlers only for the default select; generic ones whatever the select.
+        ("*/*", {FILMS_KEY: {"*/*": FILMS_ANY}}, "select=id", "json"),
+        ("application/vnd.twkb", {FILMS_KEY: {TWKB.media_type: TWKB}}, "select=*", TWKB),
+        ("pg/outfunc", {ANY_ELEMENT: {OUTFUNC.media_type: OUTFUNC}}, "select=id", OUTFUNC),
+        # Own over generic, generic over built-in, q-values first.
+        (
+            "application/json",
+            {
+                FILMS_KEY: {"application/json": OWN_JSON},
+                ANY_ELEMENT: {"application/json": OUTFUNC},
+            },
+            "",
+            OWN_JSON,
+        ),
+        ("text/csv", {ANY_ELEMENT: {"text/csv": OUTFUNC}}, "", OUTFUNC),
+        ("text/csv;q=0.5, pg/outfunc", {ANY_ELEMENT: {OUTFUNC.media_type: OUTFUNC}}, "", OUTFUNC),
+        ("pg/outfunc;q=0.5, text/csv", {ANY_ELEMENT: {OUTFUNC.media_type: OUTFUNC}}, "", "csv"),
+        # Another table's handlers are not these.
+        ("*/*", {QualifiedName("api", "directors"): {"*/*": FILMS_ANY}}, "", "json"),
+    ],
+)
+def test_media_handler_precedence(
+    accept: str | None,
+    handlers: dict[QualifiedName, dict[str, MediaHandler]],
+    query: str,
+    expected: MediaHandler | str,
+) -> None:
+    assert _chosen(accept, handlers, query) == expected
+
+
+def test_no_handler_for_the_type_is_not_acceptable() -> None:
+    with pytest.raises(ApiRequestError) as raised:
+        _chosen("application/vnd.twkb", {ANY_ELEMENT: {OUTFUNC.media_type: OUTFUNC}})
+    assert (raised.value.code, raised.value.message) == (
+        "PGRST107",
+        "None of these media types are available: application/vnd.twkb",
+    )
+
+
+def test_a_functions_rows_use_the_handlers_of_their_type() -> None:
+    """``SETOF films``: the handlers of ``films`` (in the function's schema); a scalar
+    function: its own."""
+    handlers = {FILMS_KEY: {TWKB.media_type: TWKB}}
+    assert _chosen("application/vnd.twkb", handlers, "since=1", ("rpc", "films_since")) == TWKB
+    handlers = {QualifiedName("api", "add_them"): {"text/plain": ADD_THEM_TEXT}}
+    assert _chosen("text/plain", handlers, "a=1&b=2", ("rpc", "add_them")) == ADD_THEM_TEXT
+    assert _chosen(None, handlers, "a=1&b=2", ("rpc", "add_them")) == "json"
