@@ -6,7 +6,9 @@ never request text (see ``build.py`` for the rules).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
+import msgspec
 from sqlglot import exp
 
 from ..plan.model import (
@@ -14,6 +16,7 @@ from ..plan.model import (
     Cond,
     Condition,
     EmbedIsNull,
+    EmbedPlan,
     IsCond,
     LogicCond,
     OrderBy,
@@ -146,7 +149,12 @@ def select_item(table: QualifiedName, item: SelectColumn) -> exp.Expr:
             node = cast_to(node, item.aggregate_cast)
         return exp.Alias(this=node, alias=ident(item.alias or item.aggregate))
     if item.function is not None:
-        return exp.Alias(this=call(item.function, node), alias=ident(item.alias or item.expr.name))
+        # A domain representation formats the column; a cast asked for applies to the
+        # formatted (json) value, as in PostgREST (``label_color::text`` keeps the quotes).
+        node = call(item.function, node)
+        if item.cast is not None:
+            node = cast_to(node, item.cast)
+        return exp.Alias(this=node, alias=ident(item.alias or item.expr.name))
     if item.cast is not None:
         node = cast_to(node, item.cast)
         if item.alias is None:
@@ -196,6 +204,11 @@ def condition(table: QualifiedName, cond: Condition) -> exp.Expr:
     return node
 
 
+#: Patterns are not values of the column's type: a domain representation's text parser is not
+#: applied to them (PostgREST leaves a ``like``/``ilike`` pattern an unknown literal).
+_PATTERN_OPS = frozenset({"LIKE", "ILIKE"})
+
+
 def _comparison(table: QualifiedName, cond: Cond) -> exp.Expr:
     target = column(table, cond.expr)
     value = param(cond.value)
@@ -205,7 +218,7 @@ def _comparison(table: QualifiedName, cond: Cond) -> exp.Expr:
         if cond.vectorize:
             target = pg("to_tsvector", *args, target)
         return _binary_op("@@", target, query)
-    if cond.value_function is not None:
+    if cond.value_function is not None and cond.sql_op not in _PATTERN_OPS:
         if cond.quantifier is None:
             value = call(cond.value_function, value)
         else:
@@ -258,3 +271,112 @@ def chain(op: type[exp.Connector], parts: list[exp.Expr]) -> exp.Expr:
     for part in parts[1:]:
         node = op(this=node, expression=part)
     return node
+
+
+# -- count queries: null filters on embeds ---------------------------------------------------
+# A count query does not join the embeds (only !inner ones), so ``rel=is.null`` and
+# ``rel=not.is.null`` become [NOT] EXISTS over the embedded relation, with the embed's own
+# filters, as PostgREST counts them.
+
+
+def count_conjunction(
+    table: QualifiedName,
+    conds: tuple[Condition, ...],
+    items: tuple[SelectColumn | EmbedPlan, ...],
+) -> exp.Expr:
+    """``conjunction`` for a count query: null filters on the embeds among ``items`` are
+    [NOT] EXISTS subqueries instead of tests of the (absent) lateral joins."""
+    embeds = {item.join_alias: item for item in items if isinstance(item, EmbedPlan)}
+    return chain(exp.And, [_count_condition(table, cond, embeds) for cond in conds])
+
+
+def count_embeds(
+    items: tuple[SelectColumn | EmbedPlan, ...], conds: tuple[Condition, ...]
+) -> tuple[EmbedPlan, ...]:
+    """The embeds of ``items`` that null filters among ``conds`` test, reduced to what
+    :func:`count_conjunction` reads of them: their filters, and the embeds below that are
+    ``!inner`` or tested in turn (no columns, order or paging, whose parameters it would not
+    use)."""
+    tested = _tested_aliases(conds)
+    return tuple(
+        _for_count(item)
+        for item in items
+        if isinstance(item, EmbedPlan) and item.join_alias in tested
+    )
+
+
+def _tested_aliases(conds: tuple[Condition, ...]) -> set[str]:
+    found: set[str] = set()
+    for cond in conds:
+        if isinstance(cond, EmbedIsNull):
+            found.add(cond.join_alias)
+        elif isinstance(cond, LogicCond):
+            found |= _tested_aliases(cond.children)
+    return found
+
+
+def _for_count(embed: EmbedPlan) -> EmbedPlan:
+    tested = _tested_aliases(embed.where)
+    nested = tuple(
+        _for_count(item)
+        for item in embed.select
+        if isinstance(item, EmbedPlan) and (item.inner or item.join_alias in tested)
+    )
+    return msgspec.structs.replace(
+        embed, select=nested, order=(), limit=None, offset=None, spread=False
+    )
+
+
+def _count_condition(
+    table: QualifiedName, cond: Condition, embeds: Mapping[str, EmbedPlan]
+) -> exp.Expr:
+    if isinstance(cond, EmbedIsNull):
+        embed = embeds.get(cond.join_alias)
+        if embed is None:
+            return condition(table, cond)
+        exists: exp.Expr = exp.Exists(this=_embed_rows(table, embed))
+        return exp.Not(this=exists) if cond.is_null else exists
+    if isinstance(cond, LogicCond):
+        parts = [_count_condition(table, child, embeds) for child in cond.children]
+        node: exp.Expr = exp.Paren(this=chain(exp.And if cond.operator == "and" else exp.Or, parts))
+        return exp.Not(this=node) if cond.negated else node
+    return condition(table, cond)
+
+
+def _embed_rows(parent: QualifiedName, embed: EmbedPlan) -> exp.Select:
+    """``SELECT 1 FROM <target> [, <junction>] WHERE <links> AND <the embed's filters>``."""
+    rel = embed.relationship
+    ref = QualifiedName("", embed.table_alias)
+    source: exp.Expr = table_node(rel.foreign_table, embed.table_alias)
+    joins: list[exp.Expr] = []
+    links: list[exp.Expr] = []
+    if rel.function is not None:
+        row = exp.Column(this=ident(parent.name))
+        source = exp.Alias(this=call(rel.function, row), alias=ident(embed.table_alias))
+    elif rel.junction is None:
+        links += [
+            exp.EQ(this=column(ref, ColumnExpr(fcol)), expression=column(parent, ColumnExpr(col)))
+            for col, fcol in zip(rel.columns, rel.foreign_columns, strict=True)
+        ]
+    else:
+        junction = rel.junction
+        jref = QualifiedName("", f"{junction.table.name}_j{embed.table_alias}")
+        joins.append(exp.Join(this=table_node(junction.table, jref.name), kind="CROSS"))
+        links += [
+            exp.EQ(this=column(ref, ColumnExpr(fcol)), expression=column(jref, ColumnExpr(tcol)))
+            for fcol, tcol in zip(rel.foreign_columns, junction.target_columns, strict=True)
+        ]
+        links += [
+            exp.EQ(this=column(jref, ColumnExpr(scol)), expression=column(parent, ColumnExpr(col)))
+            for scol, col in zip(junction.source_columns, rel.columns, strict=True)
+        ]
+    nested = {item.join_alias: item for item in embed.select if isinstance(item, EmbedPlan)}
+    links += [_count_condition(ref, cond, nested) for cond in embed.where]
+    links += [exp.Exists(this=_embed_rows(ref, item)) for item in nested.values() if item.inner]
+    query = exp.Select(expressions=[exp.Literal.number(1)])
+    query.set("from_", exp.From(this=source))
+    if joins:
+        query.set("joins", joins)
+    if links:
+        query.set("where", exp.Where(this=chain(exp.And, links)))
+    return query

@@ -337,14 +337,14 @@ async def test_null_filter_on_a_column_named_like_the_relation(client: httpx.Asy
 async def test_other_operators_on_an_embed_without_such_a_column(
     client: httpx.AsyncClient,
 ) -> None:
-    # No column of that name: PostgreSQL's own error, as in PostgREST (which dropped its
-    # PGRST120 answer for this with issue 2862).
+    # No column of that name: PostgreSQL's own error and hint, as in PostgREST (which dropped
+    # its PGRST120 answer for this with issue 2862).
     assert await error(client, "/ee_tournaments?select=id,status:ee_status(id)&status=eq.1") == (
         400,
         {
             "code": "42703",
             "details": None,
-            "hint": None,
+            "hint": 'Perhaps you meant to reference the column "ee_tournaments.ee_status".',
             "message": "column ee_tournaments.status does not exist",
         },
     )
