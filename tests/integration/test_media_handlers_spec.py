@@ -130,6 +130,15 @@ async def test_written_rows_through_a_handler(client: httpx.AsyncClient) -> None
     )
     assert (resp.status_code, resp.content) == (201, b"\x00\x00\x00\x03line-3")
     assert resp.headers["content-type"] == "application/vnd.twkb"
+    # Without representation the type is still negotiated, and nothing is sent.
+    resp = await client.post(
+        "/mh_lines",
+        json={"id": 4, "name": "line-4", "geom": "LINESTRING(4 4,8 8)"},
+        headers={"Accept": "application/vnd.twkb"},
+    )
+    assert (resp.status_code, resp.content) == (201, b"")
+    resp = await client.post("/mh_lines", json={"id": 5}, headers={"Accept": "text/plain"})
+    assert (resp.status_code, resp.json()["code"]) == (406, "PGRST107")
 
 
 # -- "for tables with anyelement aggregate" -----------------------------------------------------
