@@ -150,7 +150,7 @@ def negotiate(
                 name = "application/json"
             elif name in _PLAN_TYPES:
                 if plan_enabled:
-                    return _explain(media, _PLAN_TYPES[name], geojson)
+                    return _explain(media, _PLAN_TYPES[name], geojson, own, generic)
                 continue
         if own is not None:
             handler = own.get(_ANY) or own.get(name)
@@ -186,14 +186,29 @@ def _builtin(accept: Sequence[MediaType], plan_enabled: bool, geojson: bool) -> 
     raise ApiRequestError.not_acceptable([str(m) for m in accept])
 
 
-def _explain(media: MediaType, fmt: str, geojson: bool) -> Negotiated:
-    """``application/vnd.pgrst.plan``: the plan of the query for the ``for=`` type."""
+def _explain(
+    media: MediaType,
+    fmt: str,
+    geojson: bool,
+    own: Mapping[str, MediaHandler] | None = None,
+    generic: Mapping[str, MediaHandler] | None = None,
+) -> Negotiated:
+    """``application/vnd.pgrst.plan``: the plan of the query for the ``for=`` type (a
+    handler's too)."""
     params = dict(media.params)
-    target = negotiate(parse_accept(params.get("for", "").strip('"') or None), geojson=geojson)
+    target = negotiate(
+        parse_accept(params.get("for", "").strip('"') or None),
+        geojson=geojson,
+        own=own,
+        generic=generic,
+    )
     options = params.get("options", "").strip('"').split("|")
     chosen = tuple(o for o in _EXPLAIN_OPTIONS if o in options)
     return Negotiated(
-        target.media, target.strip_nulls, Explain("json" if fmt == "json" else "text", chosen)
+        target.media,
+        target.strip_nulls,
+        Explain("json" if fmt == "json" else "text", chosen),
+        target.handler,
     )
 
 

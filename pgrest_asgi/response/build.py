@@ -203,9 +203,9 @@ def legacy_names_warning(pairs: Sequence[tuple[str, str]], product: str) -> byte
 def plan_response(plan: ReadPlan, body: bytes) -> Response:
     """``application/vnd.pgrst.plan+text|json``: the EXPLAIN output of the would-be query."""
     assert plan.explain is not None
+    target = plan.handler.media_type if plan.handler is not None else MEDIA_NAMES[plan.media]
     content_type = (
-        f'application/vnd.pgrst.plan+{plan.explain.format}; for="{MEDIA_NAMES[plan.media]}"; '
-        "charset=utf-8"
+        f'application/vnd.pgrst.plan+{plan.explain.format}; for="{target}"; charset=utf-8'
     )
     return Response(200, [(b"content-type", content_type.encode())], body)
 

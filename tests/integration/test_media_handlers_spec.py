@@ -462,3 +462,17 @@ async def test_browsers_get_json(client: httpx.AsyncClient, header: str) -> None
         {"id": 1, "name": "Windows 7", "client_id": 1},
         {"id": 2, "name": "Windows 10", "client_id": 1},
     ]
+
+
+# -- plans (not in the spec; PostgREST looks the for= type up among the handlers too) -----------
+async def test_the_plan_of_a_handlers_query(app_factory: Any) -> None:
+    async with app_factory(db_plan_enabled=True) as (_, client):
+        plan_of = 'application/vnd.pgrst.plan+text; for="application/vnd.twkb"; options=verbose'
+        resp = await client.get("/mh_lines", headers=accept(plan_of))
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["content-type"] == (
+            'application/vnd.pgrst.plan+text; for="application/vnd.twkb"; charset=utf-8'
+        )
+        assert "mh_twkb_agg(" in resp.text, resp.text
+        plan_of = 'application/vnd.pgrst.plan; for="text/plain"'
+        refused(await client.get("/mh_lines", headers=accept(plan_of)), "text/plain")
