@@ -396,7 +396,7 @@ def _media_handlers(rows: Iterable[Row]) -> dict[QualifiedName, dict[str, MediaH
     media type; the first of two for the same pair wins (rows come in exposed-schema order)."""
     handlers: dict[QualifiedName, dict[str, MediaHandler]] = defaultdict(dict)
     for row in rows:
-        media: str = row["media_type"]
+        media: str = row["media_type"].lower()
         if media in _VENDOR_ONLY:
             continue
         if media in _JSON_ALIASES:
