@@ -385,16 +385,6 @@ class ApiRequestError(PgRestError):
         )
 
     @classmethod
-    def bad_embed_operator(cls, name: str) -> ApiRequestError:
-        """PGRST120 (400): a filter on an embedded resource other than ``is.null``."""
-        return cls(
-            f"Bad operator on the '{name}' embedded resource",
-            code="PGRST120",
-            status=400,
-            details="Only is null or not is null filters are allowed on embedded resources",
-        )
-
-    @classmethod
     def bad_raise_pgrst(cls, details: str, hint: str) -> ApiRequestError:
         """PGRST121 (500): ``RAISE SQLSTATE 'PGRST'`` with a MESSAGE or DETAIL unread."""
         return cls(

@@ -347,8 +347,6 @@ def plan_count(plan: ReadPlan, ctx: PlanContext) -> ReadPlan:
     if count is None:
         return plan
     max_rows = ctx.settings.db_max_rows
-    if count == "estimated" and max_rows is None:
-        count = "exact"  # nothing to cap: the exact count is the estimate
     count_cap = max_rows + 1 if count == "estimated" and max_rows is not None else None
     return msgspec.structs.replace(plan, count=count, count_cap=count_cap)
 
@@ -423,7 +421,7 @@ def plan_select(
         keys = [step.key for step in field.json_path if not step.is_index]
         alias = keys[-1] if keys else field.name
     function = None
-    if table.has_representations and not field.json_path and item.cast is None:
+    if table.has_representations and not field.json_path:
         column = table.column(field.name)
         function = column.json_cast if column is not None else None
     return (SelectColumn(expr, alias, item.cast, function),)
@@ -522,8 +520,16 @@ def resolve_relationship(item: SelectEmbed, parent: Table, schema: SchemaCache) 
                 rel.foreign_table.name == name
                 and (rel.table != rel.foreign_table or rel.cardinality != "m2o")
             )
-            or (rel.junction is None and rel.constraint == name)
-            or (rel.cardinality == "m2o" and rel.columns == (name,))
+            or (
+                # A constraint or a foreign-key column as the target names the referenced
+                # table, not the views over it (PostgREST issue 2238); self-references are
+                # exempt (PostgREST matches those apart, views included).
+                (
+                    (rel.junction is None and rel.constraint == name)
+                    or (rel.cardinality == "m2o" and rel.columns == (name,))
+                )
+                and (rel.table == rel.foreign_table or not _is_view(schema, rel.foreign_table))
+            )
         )
     ]
     hint = item.hint
@@ -558,6 +564,11 @@ def resolve_relationship(item: SelectEmbed, parent: Table, schema: SchemaCache) 
     raise ambiguous_relationship(parent, name, candidates)
 
 
+def _is_view(schema: SchemaCache, name: QualifiedName) -> bool:
+    table = schema.tables.get(name)
+    return table is not None and table.kind in ("view", "materialized_view")
+
+
 def column_expr(field: Field, table: Table, ctx: PlanContext) -> ColumnExpr:
     if "\x00" in field.name:
         raise ApiRequestError.parse("field", field.name, 1, "a name without NUL bytes")
@@ -577,9 +588,9 @@ def column_expr(field: Field, table: Table, ctx: PlanContext) -> ColumnExpr:
 def plan_filter(filt: Filter, table: Table, ctx: PlanContext) -> Condition:
     op = filt.op
     embed = None if filt.field.json_path else ctx.level_embeds.get(filt.field.name)
-    if embed is not None:
-        if op.operator != "is" or op.value not in ("null", "not_null"):
-            raise ApiRequestError.bad_embed_operator(embed.name)
+    # Only is.null / not.is.null on an embed's name tests the embed; any other operator
+    # filters the column of that name (PostgREST issue 2862).
+    if embed is not None and op.operator == "is" and op.value in ("null", "not_null"):
         return EmbedIsNull(embed.join_alias, (op.value == "null") != op.negated)
     expr = column_expr(filt.field, table, ctx)
     text_cast = None

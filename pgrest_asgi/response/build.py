@@ -214,10 +214,12 @@ def resolve_total(
     count: str | None, cap: int | None, counted: int | None, planned: int | None
 ) -> int | None:
     """The total for ``Content-Range``: exact, planned, or estimated (PostgREST's rule: the
-    exact count up to ``db-max-rows``; past it, the larger of that and the planner's)."""
+    exact count up to ``db-max-rows``; past it, the larger of that and the planner's). With no
+    ``db-max-rows`` every count is past it, so estimated is the larger of the two: odd, but
+    PostgREST's (its check ``total > max-rows`` holds when there is no max-rows)."""
     if count == "planned":
         return planned
-    if count == "estimated" and cap is not None and counted is not None and counted >= cap:
+    if count == "estimated" and counted is not None and (cap is None or counted >= cap):
         return max(counted, planned or 0)
     return counted
 

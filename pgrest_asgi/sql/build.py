@@ -45,6 +45,8 @@ from .nodes import (
     column,
     condition,
     conjunction,
+    count_conjunction,
+    count_embeds,
     ident,
     order_item,
     param,
@@ -174,6 +176,13 @@ def build_planned_count(plan: ReadPlan) -> tuple[str, tuple[int, ...]]:
         for item in plan.select
         if isinstance(item, EmbedPlan) and item.inner
     )
+    # …and the embeds null filters test (as EXISTS), reduced to what that reads.
+    tested = tuple(
+        _renumber(item, mapping, used)
+        for item in count_embeds(plan.select, plan.where)
+        if not item.inner
+    )
+    inner = (*inner, *tested)
     where = tuple(_renumber(cond, mapping, used) for cond in plan.where)
     query = count_select(
         msgspec.structs.replace(plan, source=source, select=inner, where=where, count_cap=None)
@@ -496,7 +505,8 @@ def count_select(plan: ReadPlan) -> exp.Select:
     # !inner embeds filter the parent rows, so the count joins them too.
     _add_joins(query, plan.table, plan.select, only_inner=True, base=joins)
     if plan.where:
-        query.set("where", exp.Where(this=conjunction(plan.table, plan.where)))
+        # Null filters on embeds are EXISTS here: the count query joins only !inner embeds.
+        query.set("where", exp.Where(this=count_conjunction(plan.table, plan.where, plan.select)))
     if plan.count_cap is not None:
         # A configuration value (db-max-rows + 1), never request text.
         query.set("limit", exp.Limit(expression=exp.Literal.number(int(plan.count_cap))))

@@ -48,12 +48,6 @@ TODOS = [
     },
 ]
 
-NEEDS_CAST_ON_TOP = pytest.mark.xfail(
-    strict=True,
-    reason="needs plan/read.py: a cast on a represented column keeps the representation "
-    "(plan_select passes json_cast with the cast; sql/nodes.py casts the formatted value)",
-)
-
 
 async def ok(client: httpx.AsyncClient, url: str) -> Any:
     resp = await client.get(url)
@@ -107,7 +101,6 @@ async def test_formats_and_renames(client: httpx.AsyncClient) -> None:
     ]
 
 
-@NEEDS_CAST_ON_TOP
 async def test_formats_renames_and_casts_on_top(client: httpx.AsyncClient) -> None:
     # The cast applies to the formatted (json) value: its text keeps the JSON quotes. Odd, but
     # PostgREST's answer.
@@ -118,7 +111,6 @@ async def test_formats_renames_and_casts_on_top(client: httpx.AsyncClient) -> No
     ]
 
 
-@NEEDS_CAST_ON_TOP
 async def test_cast_without_rename(client: httpx.AsyncClient) -> None:
     # Not in PostgREST's spec; the same rule, the column keeping its name.
     assert await ok(client, "/dr_todos?select=id,label_color::text&id=eq.2") == [
@@ -176,7 +168,6 @@ async def test_formats_through_embeds(client: httpx.AsyncClient) -> None:
     ]
 
 
-@NEEDS_CAST_ON_TOP
 async def test_embedded_rename_and_cast(client: httpx.AsyncClient) -> None:
     # Not in PostgREST's spec: rename and cast inside an embed follow the same rule.
     body = await ok(

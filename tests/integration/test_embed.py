@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
 
 async def get(client: httpx.AsyncClient, url: str, **kwargs: Any) -> Any:
@@ -173,11 +172,6 @@ async def test_null_filters_on_embeds(client: httpx.AsyncClient) -> None:
     assert either == [{"id": 1}, {"id": 3}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs plan/read.py: only is.null/not.is.null on an embed's name tests the embed; "
-    "any other operator filters the column of that name (PostgREST issue 2862 dropped PGRST120)",
-)
 async def test_other_operators_on_an_embed_name_filter_the_column(
     client: httpx.AsyncClient,
 ) -> None:

@@ -18,23 +18,6 @@ from tests.conftest import API_DB
 
 JSON = "application/json; charset=utf-8"
 
-# The fix lives in files other helpers own; see each reason.
-NEEDS_NULL_FILTER_COUNT = pytest.mark.xfail(
-    strict=True,
-    reason="needs sql/build.py: the count query must test embeds filtered with is.null/"
-    "not.is.null (nodes.count_conjunction), as PostgREST's EXISTS does",
-)
-NEEDS_TABLE_TARGET = pytest.mark.xfail(
-    strict=True,
-    reason="needs plan/read.py: a foreign-key column (or constraint) named as the target of a "
-    "table's embed leaves out views over the referenced table (PostgREST issue 2238)",
-)
-NEEDS_COLUMN_FILTER = pytest.mark.xfail(
-    strict=True,
-    reason="needs plan/read.py: a filter on an embed's name with an operator other than "
-    "is.null/not.is.null filters the column of that name (PostgREST issue 2862)",
-)
-
 
 async def ok(client: httpx.AsyncClient, url: str, **kwargs: Any) -> Any:
     resp = await client.get(url, **kwargs)
@@ -238,7 +221,6 @@ async def test_a_partition_is_not_found_before_its_embeds(
 # --- QuerySpec/EmbedDisambiguationSpec: a view through a foreign-key column (issue 2238) ----
 
 
-@NEEDS_TABLE_TARGET
 async def test_column_target_does_not_consider_views(client: httpx.AsyncClient) -> None:
     # ``ee_series`` names the table and the column; a column target picks the table, not the
     # view over it that carries the same key.
@@ -249,7 +231,6 @@ async def test_column_target_does_not_consider_views(client: httpx.AsyncClient) 
     )
 
 
-@NEEDS_TABLE_TARGET
 async def test_view_embedded_through_a_column(client: httpx.AsyncClient) -> None:
     by_column = await ok(client, "/ee_episodes?select=title,ee_shows(title)&order=id")
     assert by_column == [
@@ -295,7 +276,6 @@ async def test_filtering_on_the_column_used_to_embed(client: httpx.AsyncClient) 
     ]
 
 
-@NEEDS_COLUMN_FILTER
 async def test_filtering_on_a_column_used_for_disambiguation(client: httpx.AsyncClient) -> None:
     assert (
         await ok(
@@ -311,7 +291,6 @@ async def test_filtering_on_a_column_used_for_disambiguation(client: httpx.Async
     assert body == [{"id": 1, "user1": {"username": "bob"}}]
 
 
-@NEEDS_COLUMN_FILTER
 async def test_filtering_on_a_column_named_like_the_relation(client: httpx.AsyncClient) -> None:
     assert await ok(client, "/ee_tournaments?select=*,ee_status(*)&ee_status=eq.2") == []
     body = await ok(client, "/ee_tournaments?select=id,ee_status(id)&ee_status=eq.3")
@@ -333,7 +312,6 @@ async def test_null_filter_on_a_column_named_like_the_relation(client: httpx.Asy
     assert body == [{"id": 1, "ee_status": {"id": 1}}, {"id": 2, "ee_status": {"id": 3}}]
 
 
-@NEEDS_COLUMN_FILTER
 async def test_other_operators_on_an_embed_without_such_a_column(
     client: httpx.AsyncClient,
 ) -> None:
@@ -399,7 +377,6 @@ async def test_null_filters_with_count_exact(client: httpx.AsyncClient) -> None:
     assert resp.headers["content-range"] == "0-1/2"
 
 
-@NEEDS_NULL_FILTER_COUNT
 async def test_null_filters_with_count_exact_and_a_limit(client: httpx.AsyncClient) -> None:
     # With a page, the total comes from a count query of its own.
     resp = await _get(client, WITH + "&limit=2", "exact")
@@ -437,7 +414,6 @@ BODIES = {
 }
 
 
-@NEEDS_NULL_FILTER_COUNT
 @pytest.mark.parametrize("url", [WITH, WITHOUT, EITHER])
 async def test_null_filters_with_count_planned(
     client: httpx.AsyncClient, api_db: Any, url: str
@@ -453,10 +429,10 @@ async def test_null_filters_with_count_planned(
 @pytest.mark.parametrize(
     "url",
     [
-        pytest.param(WITH, marks=NEEDS_NULL_FILTER_COUNT),
+        WITH,
         # Exact and planned agree here (1).
         WITHOUT,
-        pytest.param(EITHER, marks=NEEDS_NULL_FILTER_COUNT),
+        EITHER,
     ],
 )
 async def test_null_filters_with_count_estimated(
@@ -473,7 +449,6 @@ async def test_null_filters_with_count_estimated(
     assert resp.headers["content-range"] == f"0-{len(rows) - 1}/{total}"
 
 
-@NEEDS_NULL_FILTER_COUNT
 async def test_null_filters_with_count_estimated_under_max_rows(app_factory: Any) -> None:
     # Under db-max-rows the count is exact.
     async with app_factory(db_max_rows=10) as (_, http):

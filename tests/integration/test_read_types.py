@@ -182,9 +182,20 @@ async def test_domain_representations(client: httpx.AsyncClient) -> None:
         "/paints", params={"select": "id", "color": "in.(#0000ff,#ff0000)", "order": "id"}
     )
     assert listed.json() == [{"id": 1}, {"id": 3}]
-    # An explicit cast replaces the representation.
+    # A cast applies to the formatted (json) value, as PostgREST's does: json has no cast to
+    # int, and its text keeps the JSON quotes.
     raw = await client.get("/paints?select=color::int&id=eq.3")
-    assert raw.json() == [{"color": 255}]
+    assert (raw.status_code, raw.json()) == (
+        400,
+        {
+            "code": "42846",
+            "details": None,
+            "hint": None,
+            "message": "cannot cast type json to integer",
+        },
+    )
+    text = await client.get("/paints?select=color::text&id=eq.3")
+    assert text.json() == [{"color": '"#0000ff"'}]
 
 
 async def test_geojson(client: httpx.AsyncClient, api_db: Any) -> None:

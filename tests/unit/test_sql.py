@@ -403,7 +403,8 @@ def test_estimated_count_is_capped_at_max_rows() -> None:
         "LIMIT 11)" in sql
     )
     unlimited, _ = SqlglotPlanner(Settings()).plan(request, SCHEMA)
-    assert unlimited.count == "exact"
+    # No max-rows: still estimated (the larger of the exact count and the planner's).
+    assert (unlimited.count, unlimited.count_cap) == ("estimated", None)
 
 
 def test_cache_hit_skips_sqlglot(monkeypatch: pytest.MonkeyPatch) -> None:
