@@ -110,6 +110,8 @@ _VENDOR = "application/vnd.pgrst."
 _SINGULAR = frozenset({"application/vnd.pgrst.object+json", "application/vnd.pgrst.object"})
 _ARRAY = frozenset({"application/vnd.pgrst.array+json", "application/vnd.pgrst.array"})
 _ANY = "*/*"
+#: ``nulls=stripped`` counts only as the one parameter (``q`` aside), as PostgREST reads it.
+_STRIPPED = (("nulls", "stripped"),)
 #: No ``Accept`` header is ``Accept: */*``.
 _ANY_ACCEPT = (MediaType(_ANY),)
 #: ``select`` as written when absent or ``*``: a relation's handlers apply only then.
@@ -140,7 +142,7 @@ def negotiate(
     for media in accept:
         name = media.type
         if name.startswith(_VENDOR):
-            strip = ("nulls", "stripped") in media.params
+            strip = media.params == _STRIPPED
             if name in _SINGULAR:
                 return Negotiated("singular", strip)
             if name in _ARRAY:
@@ -177,7 +179,7 @@ def _builtin(accept: Sequence[MediaType], plan_enabled: bool, geojson: bool) -> 
         if kind is None and geojson and name == "application/geo+json":
             kind = "geojson"
         if kind is not None:
-            if ("nulls", "stripped") in media.params and name.startswith(_VENDOR):
+            if media.params == _STRIPPED and name.startswith(_VENDOR):
                 return Negotiated(kind, True)
             return _DEFAULT_MEDIA if kind == "json" else Negotiated(kind)
         fmt = _PLAN_TYPES.get(name)

@@ -49,6 +49,11 @@ _CONTENT_TYPES: Mapping[MediaKind, bytes] = {
     "csv": b"text/csv; charset=utf-8",
     "geojson": b"application/geo+json; charset=utf-8",
 }
+#: The stripped types as PostgREST names them (the parameter joined without a space).
+_STRIPPED_CONTENT_TYPES: Mapping[MediaKind, bytes] = {
+    "json": b"application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8",
+    "singular": b"application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8",
+}
 _VARY = (b"vary", b"Accept, Prefer, Range")
 _EXPOSE = (
     b"Content-Encoding, Content-Location, Content-Range, Content-Type, Date, Location, Server, "
@@ -167,7 +172,7 @@ def read_response(
     if content_type is None:
         content_type = _CONTENT_TYPES[media]
         if strip_nulls:
-            content_type = content_type.replace(b"; charset", b"; nulls=stripped; charset")
+            content_type = _STRIPPED_CONTENT_TYPES.get(media, content_type)
     target = request.target
     rpc = target.kind == "rpc"
     headers: Headers = [(b"content-range", content_range.encode())]
@@ -300,7 +305,7 @@ def write_response(
         if content_type is None:
             content_type = _CONTENT_TYPES[media]
             if strip_nulls:
-                content_type = content_type.replace(b"; charset", b"; nulls=stripped; charset")
+                content_type = _STRIPPED_CONTENT_TYPES.get(media, content_type)
         headers.insert(0, (b"content-type", content_type))
     else:
         body = b""

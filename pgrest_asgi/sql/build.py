@@ -610,10 +610,15 @@ def _body(plan: ReadPlan, rows: exp.Expr) -> exp.Expr:
         # A scalar function: its values, not rows (one bare value, or an array of them).
         rows = exp.Column(this=ident(SCALAR), table=exp.to_identifier("_postgrest_t"))
         values = pg("json_agg", rows)
+        scalar: exp.Expr
         if source.scalar == "one":
             first = exp.JSONExtract(this=values, expression=exp.Literal.number(0))
-            return exp.Coalesce(this=first, expressions=[exp.Literal.string("null")])
-        return exp.Coalesce(this=values, expressions=[exp.Literal.string("[]")])
+            scalar = exp.Coalesce(this=first, expressions=[exp.Literal.string("null")])
+        else:
+            scalar = exp.Coalesce(this=values, expressions=[exp.Literal.string("[]")])
+        if plan.strip_nulls:  # the value's null members too, as PostgREST strips
+            scalar = pg("json_strip_nulls", exp.Cast(this=scalar, to=exp.DataType.build("json")))
+        return scalar
     if plan.media == "csv":
         return _csv_body(rows)
     if plan.media == "geojson" and plan.geojson_function is not None:

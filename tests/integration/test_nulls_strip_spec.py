@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.integration.test_rpc import error
 
@@ -29,11 +28,6 @@ SINGULAR_STRIP = "application/vnd.pgrst.object+json;nulls=stripped"
 ARRAY_STRIP_CT = "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8"
 SINGULAR_STRIP_CT = "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8"
 JSON_CT = "application/json; charset=utf-8"
-NEEDS_CONTENT_TYPE = pytest.mark.xfail(
-    strict=True,
-    reason="needs response/build.py to name the stripped types as PostgREST does (the diff "
-    "in the issue 12 item 4 report)",
-)
 
 ALL_STRIPPED = [
     {"id": 1, "name": "Referee Org", "manager_id": 1},
@@ -165,11 +159,6 @@ async def test_accept_parameters_as_postgrest_reads_them(client: httpx.AsyncClie
         assert body(await client.get(url, headers=accept(media))) == [{"id": 1}, {"id": 2}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs plan/read.py to strip only when nulls=stripped is the only parameter (the "
-    "diff in the issue 12 item 4 report)",
-)
 async def test_other_parameters_cancel_the_strip(client: httpx.AsyncClient) -> None:
     # PostgREST decodes a vendor array type as stripping only when its parameters are exactly
     # nulls=stripped; with another one it is plain JSON.
@@ -179,7 +168,6 @@ async def test_other_parameters_cancel_the_strip(client: httpx.AsyncClient) -> N
     assert resp.headers["content-type"] == JSON_CT
 
 
-@NEEDS_CONTENT_TYPE
 async def test_content_types_of_stripped_responses(
     client: httpx.AsyncClient, app_factory: Any
 ) -> None:
@@ -241,11 +229,6 @@ async def test_strip_on_function_results(client: httpx.AsyncClient) -> None:
     assert body(await client.get("/rpc/ns_ints", headers=accept(ARRAY_STRIP))) == [1, None, 3]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs sql/build.py to strip a scalar function's value too (the diff in the issue 12 "
-    "item 4 report)",
-)
 async def test_strip_inside_a_json_result(client: httpx.AsyncClient) -> None:
     # json_strip_nulls takes the whole body: a json value's null members go, at every depth.
     resp = await client.get("/rpc/ns_document", headers=accept(ARRAY_STRIP))

@@ -98,7 +98,9 @@ async def test_nulls_stripped(client: httpx.AsyncClient) -> None:
         headers={"Accept": "application/vnd.pgrst.array+json;nulls=stripped"},
     )
     assert resp.content == b'[{"id":3}]'
-    assert resp.headers["content-type"] == ("application/json; nulls=stripped; charset=utf-8")
+    assert resp.headers["content-type"] == (
+        "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8"
+    )
 
 
 async def test_in_list_with_70000_values_is_one_parameter(app_factory: Any) -> None:
