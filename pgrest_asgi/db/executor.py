@@ -583,15 +583,19 @@ class PsycopgExecutor:
             lines = (row.get_value(i, 0) or b"" for i in range(row.ntuples))
             return DbResult(total=None, page_total=0, body=b"\n".join(lines))
         total = row.get_value(0, 0)
+        # PostgREST's columns: total, page total, [a write's Location keys,] body, response
+        # headers, response status[, a write's inserted count and row-check verdict].
+        write = fields > 5
+        body = 3 if write else 2
         return DbResult(
             total=None if total is None else int(total),
             page_total=int(row.get_value(0, 1) or 0),
-            body=row.get_value(0, 2) or b"",
-            response_headers=row.get_value(0, 3),
-            response_status=row.get_value(0, 4),
+            body=row.get_value(0, body) or b"",
+            response_headers=row.get_value(0, body + 1),
+            response_status=row.get_value(0, body + 2),
             planned_total=_plan_rows(explained) if explained is not None else None,
-            inserted=_int_or_none(row.get_value(0, 5)) if fields > 5 else None,
-            location=row.get_value(0, 6) if fields > 6 else None,
+            inserted=_int_or_none(row.get_value(0, 6)) if write else None,
+            location=row.get_value(0, 2) if write else None,
         )
 
     async def _failed(

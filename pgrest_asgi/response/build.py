@@ -208,9 +208,12 @@ def legacy_names_warning(pairs: Sequence[tuple[str, str]], product: str) -> byte
 def plan_response(plan: ReadPlan, body: bytes) -> Response:
     """``application/vnd.pgrst.plan+text|json``: the EXPLAIN output of the would-be query."""
     assert plan.explain is not None
+    explain = plan.explain
     target = plan.handler.media_type if plan.handler is not None else MEDIA_NAMES[plan.media]
+    # PostgREST's names: for= always, options= when any (in its fixed order), then charset.
+    options = f"; options={'|'.join(explain.options)}" if explain.options else ""
     content_type = (
-        f'application/vnd.pgrst.plan+{plan.explain.format}; for="{target}"; charset=utf-8'
+        f'application/vnd.pgrst.plan+{explain.format}; for="{target}"{options}; charset=utf-8'
     )
     return Response(200, [(b"content-type", content_type.encode())], body)
 

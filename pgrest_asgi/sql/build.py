@@ -300,8 +300,8 @@ def _select_entries(
                 out.append((select_item(ref, plain), False))
             else:
                 out.append((select_item(ref, item), item.aggregate is not None))
-        elif not item.select:
-            continue  # rel(): joined for filtering, not shown
+        elif _shows_nothing(item):
+            continue  # rel(), a(b()): joined for filtering, not shown
         elif item.spread:
             out.extend(_spread_columns(item, hoist=hoist))
         elif item.relationship.to_one:
@@ -313,6 +313,11 @@ def _select_entries(
             found = exp.Coalesce(this=rows, expressions=[exp.Literal.string("[]")])
             out.append((exp.Alias(this=found, alias=ident(item.name)), False))
     return out or [(exp.Alias(this=exp.Null(), alias=ident("pgrst_none")), False)]
+
+
+def _shows_nothing(embed: EmbedPlan) -> bool:
+    """An embed with no output: ``rel()``, or one of such embeds only (``a(b())``)."""
+    return all(isinstance(sub, EmbedPlan) and _shows_nothing(sub) for sub in embed.select)
 
 
 def _spread_columns(embed: EmbedPlan, *, hoist: bool = False) -> list[tuple[exp.Expr, bool]]:
@@ -689,14 +694,14 @@ def read_expression(plan: ReadPlan) -> exp.Select:
         ),
     ]
     if write is not None:
+        # PostgREST's shape (visible in verbose plans): the Location keys before the body,
+        # the inserted count after the response settings.
         inserted: exp.Expr = inserted_count() if write.resolution == "merge" else exp.Null()
         location: exp.Expr = (
             location_keys(plan.location, MUTATION_CTE) if plan.location else exp.Null()
         )
-        columns += [
-            exp.Alias(this=inserted, alias=exp.to_identifier("response_inserted")),
-            exp.Alias(this=location, alias=exp.to_identifier("location")),
-        ]
+        columns.insert(2, exp.Alias(this=location, alias=exp.to_identifier("header")))
+        columns.append(exp.Alias(this=inserted, alias=exp.to_identifier("response_inserted")))
         if write.check:
             # Every written row meets the write rules' checks (read before COMMIT).
             rows_as_table = QualifiedName("", write.table.name)

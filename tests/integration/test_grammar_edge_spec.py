@@ -212,15 +212,6 @@ async def test_empty_embeds(client: httpx.AsyncClient) -> None:
     assert await rows(client, url) == [{"id": 1, "name": "Angela Martin"}]
 
 
-#: The grammar reads them (tests/unit/test_grammar.py); the SQL shows an embed of empty embeds
-#: as ``{"pgrst_none": null}``: pgrest_asgi/sql/build.py must skip it as it skips ``rel()``.
-EMPTY_EMBEDS_IN_SQL = (
-    "sql/build.py: an embed whose items are only empty embeds (a(b())) is shown; PostgREST "
-    "hides it like rel()"
-)
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=EMPTY_EMBEDS_IN_SQL)
 async def test_empty_embeds_nested_in_embeds(client: httpx.AsyncClient) -> None:
     users = [
         {"id": 1, "name": "Angela Martin"},

@@ -471,7 +471,8 @@ async def test_the_plan_of_a_handlers_query(app_factory: Any) -> None:
         resp = await client.get("/mh_lines", headers=accept(plan_of))
         assert resp.status_code == 200, resp.text
         assert resp.headers["content-type"] == (
-            'application/vnd.pgrst.plan+text; for="application/vnd.twkb"; charset=utf-8'
+            'application/vnd.pgrst.plan+text; for="application/vnd.twkb"; options=verbose; '
+            "charset=utf-8"
         )
         assert "mh_twkb_agg(" in resp.text, resp.text
         plan_of = 'application/vnd.pgrst.plan; for="text/plain"'

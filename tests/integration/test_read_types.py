@@ -153,7 +153,8 @@ async def test_plan_media_type(app_factory: Any) -> None:
             },
         )
         assert plan.headers["content-type"] == (
-            'application/vnd.pgrst.plan+json; for="text/csv"; charset=utf-8'
+            'application/vnd.pgrst.plan+json; for="text/csv"; options=analyze|verbose; '
+            "charset=utf-8"
         )
         (explained,) = plan.json()
         assert "Actual Rows" in explained["Plan"]  # analyze ran
