@@ -45,7 +45,8 @@ def plan_of(accept: str) -> dict[str, str]:
         (
             # PostgREST splits the Accept value at every ";", quotes or not: the stripped type
             # in for= loses its parameter, and the plan is JSON's. We read it the same way.
-            'application/vnd.pgrst.plan+json; for="application/vnd.pgrst.array+json;nulls=stripped"',
+            "application/vnd.pgrst.plan+json; "
+            'for="application/vnd.pgrst.array+json;nulls=stripped"',
             'application/vnd.pgrst.plan+json; for="application/json"; charset=utf-8',
         ),
         (
