@@ -24,7 +24,7 @@ from ..request.model import ApiRequest
 from ..request.payload import FORM, JSON, RAW_BODY_TYPES, Payload, media_type
 from ..schema.model import QualifiedName, Routine, SchemaCache, Table
 from .context import PlanContext, PlanPass
-from .fuzzy import closest
+from .fuzzy import NAME_MIN_SCORE, closest
 from .model import (
     CallArg,
     CallPlan,
@@ -52,9 +52,6 @@ __all__ = [
     "resolve_routine",
 ]
 
-#: Minimum scores of PostgREST's fuzzy hints: function names, parameter lists.
-_SIMILARITY = 0.75
-_PARAMS_SIMILARITY = 0.33
 #: Unnamed parameter types a function may take a whole request body through.
 _RAW_PARAM_TYPES = frozenset({"json", "jsonb", "text", "xml", "bytea"})
 #: The single unnamed parameter types a POST falls back to, by the body's media type.
@@ -369,12 +366,12 @@ def _not_found(
     if raw_type is None:
         if overloads:
             # PostgREST's rule: the overload whose sorted parameter list reads closest to
-            # the arguments given, at a low bar (parameters are not secret).
+            # the arguments given.
             def listed_params(names: Sequence[str]) -> str:
                 return "(" + ", ".join(sorted(names)) + ")"
 
             signatures = [listed_params([p.name for p in r.params]) for r in overloads]
-            close = closest(listed_params(keys), signatures, _PARAMS_SIMILARITY)
+            close = closest(listed_params(keys), signatures)
             if close is not None:
                 hint = f"Perhaps you meant to call the function {name}{close}"
         else:
@@ -383,7 +380,7 @@ def _not_found(
                 for q, routines in schema.routines.items()
                 if q.schema == name.schema and any(callable_routine(r) for r in routines)
             ]
-            close = closest(name.name, known, _SIMILARITY)
+            close = closest(name.name, known, NAME_MIN_SCORE)
             if close is not None:
                 hint = f"Perhaps you meant to call the function {name.schema}.{close}"
     return SchemaCacheError.function_not_found(

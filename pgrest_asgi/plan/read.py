@@ -41,7 +41,7 @@ from ..schema.model import (
     Table,
 )
 from .context import PlanContext, PlanPass
-from .fuzzy import closest
+from .fuzzy import NAME_MIN_SCORE, closest
 from .model import (
     ColumnExpr,
     Cond,
@@ -75,7 +75,6 @@ __all__ = [
 _JSON_TYPES = frozenset({"json", "jsonb"})
 #: ``select=*`` (or no ``select``) on a table without domain representations.
 _STAR = (SelectColumn(ColumnExpr("*")),)
-_SIMILARITY = 0.75
 _MAX_TABLES_FOR_HINT = 500
 
 # Producible media types for reads, by Accept name.
@@ -674,7 +673,7 @@ def no_relationship(
     related = schema.relationships.get(parent.qualified, ())
     # An exact match is no suggestion (the target exists; the hint is what is wrong).
     known = sorted({rel.foreign_table.name for rel in related} - {name})
-    close = closest(name, known, _SIMILARITY)
+    close = closest(name, known)
     return SchemaCacheError.relationship_not_found(parent.name, name, parent.schema, hint, close)
 
 
@@ -718,5 +717,5 @@ def find_table(schema: SchemaCache, target: Target) -> Table:
     names = schema.table_names(target.schema)
     suggestion = None
     if len(names) < _MAX_TABLES_FOR_HINT:
-        suggestion = closest(target.name, names, _SIMILARITY)
+        suggestion = closest(target.name, names, NAME_MIN_SCORE)
     raise SchemaCacheError.table_not_found(target.schema, target.name, suggestion)

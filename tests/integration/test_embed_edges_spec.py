@@ -162,11 +162,6 @@ def no_relationship(parent: str, target: str, hint: str | None) -> dict[str, Any
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs plan/read.py: relationship hints scored as PostgREST's fuzzy set (any match "
-    "from 0.33 up; ours asks 0.75, so no hint here)",
-)
 async def test_a_partition_is_no_embed_target(client: httpx.AsyncClient) -> None:
     # The embed is refused before the unknown column ``id`` of the filter and the order is
     # looked at: PostgREST resolves the select first.
