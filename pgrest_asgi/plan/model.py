@@ -102,8 +102,12 @@ class EmbedPlan(msgspec.Struct, frozen=True, kw_only=True, tag="embed"):
     offset: Param | None = None
     #: ``!inner``: keep only parent rows that have a match.
     inner: bool = False
-    #: ``...rel(cols)``: the embed's columns are lifted into the parent object (to-one).
+    #: ``...rel(cols)``: the embed's columns are lifted into the parent object (to-one), or
+    #: aggregated into one array per column (to-many).
     spread: bool = False
+    #: ``..rel(cols)``: the arrays a to-many spread makes of this embed's own columns keep
+    #: distinct non-null values only.
+    distinct: bool = False
 
     @property
     def relation(self) -> QualifiedName:

@@ -437,14 +437,9 @@ def plan_embed(
     depth: int,
 ) -> EmbedPlan:
     rel = resolve_relationship(item, parent, ctx.schema)
-    if (
-        item.spread
-        and not rel.to_one
-        and any(isinstance(sub, SelectField) and sub.aggregate for sub in item.items)
-    ):
-        raise ApiRequestError.not_implemented(
-            "Aggregates are not implemented for one-to-many or many-to-many spreads."
-        )
+    if item.spread and not rel.to_one and not ctx.settings.db_aggregates_enabled:
+        # A to-many spread aggregates its rows into arrays: an aggregate, as PostgREST counts.
+        raise ApiRequestError.aggregates_disabled()
     target = ctx.schema.tables[rel.foreign_table]
     name = item.alias or item.relation
     here = (*path, name)
@@ -460,11 +455,13 @@ def plan_embed(
             for sub in items
             for expanded in (
                 [SelectField(Field(c.name)) for c in target.columns]
-                if isinstance(sub, SelectField) and sub.field.name == "*"
+                if isinstance(sub, SelectField) and sub.field.name == "*" and not sub.aggregate
                 else [sub]
             )
         )
-    ctx.in_many_spread = in_many_spread or (item.spread and not rel.to_one)
+    # Inside a to-many spread, nested spreads are joined to its rows (a non-spread embed
+    # starts afresh).
+    ctx.in_many_spread = item.spread and (in_many_spread or not rel.to_one)
     select = tuple(column for sub in items for column in plan_select(sub, target, ctx, here, depth))
     ctx.in_many_spread = in_many_spread
     outer_level = ctx.level_embeds
@@ -503,6 +500,7 @@ def plan_embed(
         offset=offset,
         inner=item.join == "inner",
         spread=item.spread,
+        distinct=item.distinct,
     )
 
 

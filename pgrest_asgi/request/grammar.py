@@ -509,7 +509,12 @@ class PostgrestGrammar:
                 return tuple(items)
 
     def _select_item(self, p: _Parser, depth: int) -> SelectItem:
+        # ``...rel(…)`` spreads; ``..rel(…)`` too, its to-many arrays without nulls and
+        # duplicates.
+        distinct = False
         spread = p.eat("...")
+        if not spread and p.eat(".."):
+            spread = distinct = True
         start = p.pos
         alias: str | None = None
         first = p.field(",.:()!", strict=True)
@@ -546,7 +551,7 @@ class PostgrestGrammar:
             p.expect("(")
             items = self._select_list(p, depth + 1)
             p.expect(")")
-            return SelectEmbed(first.name, items, alias, hint, join, spread)
+            return SelectEmbed(first.name, items, alias, hint, join, spread, distinct)
         if spread:
             raise p.fail('"("')
         cast_to: str | None = None

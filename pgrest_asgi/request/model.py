@@ -154,7 +154,8 @@ class SelectField(msgspec.Struct, frozen=True, tag="field"):
 
 
 class SelectEmbed(msgspec.Struct, frozen=True, tag="embed"):
-    """``[alias:]relation[!hint][!inner|!left](items)`` or ``...relation(items)``."""
+    """``[alias:]relation[!hint][!inner|!left](items)``, ``...relation(items)`` or
+    ``..relation(items)``."""
 
     relation: str
     items: tuple[SelectItem, ...]
@@ -162,6 +163,9 @@ class SelectEmbed(msgspec.Struct, frozen=True, tag="embed"):
     hint: str | None = None
     join: Literal["left", "inner"] | None = None
     spread: bool = False
+    #: ``..relation(items)``: a spread whose to-many arrays keep distinct non-null values
+    #: only (on a to-one spread outside any to-many spread, the same as ``...``).
+    distinct: bool = False
 
 
 SelectItem = SelectField | SelectEmbed

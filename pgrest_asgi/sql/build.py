@@ -280,22 +280,39 @@ def _group_by(entries: list[tuple[exp.Expr, bool]]) -> exp.Group | None:
     return exp.Group(expressions=positions) if positions else None
 
 
+#: How a level combines an aggregate a to-many spread computed per row of it (one value per
+#: row) when it groups its rows: counts add up; sums, minimums and maximums compose.
+_COMBINE = {"count": "sum", "sum": "sum", "min": "min", "max": "max", "avg": "avg"}
+
+
 def _select_entries(
-    ref: QualifiedName, items: tuple[SelectColumn | EmbedPlan, ...], *, hoist: bool = False
+    ref: QualifiedName,
+    items: tuple[SelectColumn | EmbedPlan, ...],
+    *,
+    hoist: bool = False,
+    flat: bool = False,
 ) -> list[tuple[exp.Expr, bool]]:
     """The select list, each entry flagged when it is an aggregate.
 
-    ``hoist``: this is a to-one spread whose aggregates the parent computes, so they are
+    ``hoist``: this is a spread's level whose aggregates a level above computes, so they are
     selected here as plain columns under the aggregate's output name.
+
+    ``flat``: this level's embeds are joined to the rows of a to-many spread: a to-many embed
+    gives one row (an object) per related row instead of an array, and ``count()`` is a
+    marker (``1``, NULL where the join found nothing) that the spread counts.
     """
     out: list[tuple[exp.Expr, bool]] = []
     for item in items:
         if not isinstance(item, EmbedPlan):
             if hoist and item.aggregate is not None:
+                name = _output_name(item)
                 if item.expr.name == "*":
-                    continue  # count(): the parent counts rows, nothing to select here
+                    if flat:
+                        marker = exp.Alias(this=exp.Literal.number(1), alias=ident(name))
+                        out.append((marker, False))
+                    continue  # else the parent counts rows: nothing to select here
                 plain = msgspec.structs.replace(
-                    item, alias=_output_name(item), aggregate=None, aggregate_cast=None
+                    item, alias=name, aggregate=None, aggregate_cast=None
                 )
                 out.append((select_item(ref, plain), False))
             else:
@@ -303,8 +320,8 @@ def _select_entries(
         elif _shows_nothing(item):
             continue  # rel(), a(b()): joined for filtering, not shown
         elif item.spread:
-            out.extend(_spread_columns(item, hoist=hoist))
-        elif item.relationship.to_one:
+            out.extend(_spread_columns(item, hoist=hoist, flat=flat))
+        elif item.relationship.to_one or flat:
             row = pg("row_to_json", exp.Column(this=exp.Star(), table=ident(item.join_alias)))
             cast = exp.Cast(this=row, to=exp.DataType.build("jsonb"))
             out.append((exp.Alias(this=cast, alias=ident(item.name)), False))
@@ -320,62 +337,74 @@ def _shows_nothing(embed: EmbedPlan) -> bool:
     return all(isinstance(sub, EmbedPlan) and _shows_nothing(sub) for sub in embed.select)
 
 
-def _spread_columns(embed: EmbedPlan, *, hoist: bool = False) -> list[tuple[exp.Expr, bool]]:
-    """``...rel(a, b)``: the parent selects the lateral's own output columns. Aggregates of
-    to-one spreads (``...rel(x.sum())``, nested ones too) are computed at the first level
-    that is not itself a hoisting to-one spread (``hoist``), over the plain values below."""
+def _spread_columns(
+    embed: EmbedPlan, *, hoist: bool = False, flat: bool = False
+) -> list[tuple[exp.Expr, bool]]:
+    """``...rel(a, b)``: the parent selects the lateral's own output columns.
+
+    Aggregates are computed at the first level that neither hoists them (a spread's level,
+    ``hoist``) nor aggregates rows into arrays (a to-many spread, which computes the
+    aggregates of the rows it joins, one value per parent row): over the plain values of the
+    joined rows, or by combining the values to-many spreads computed (``_COMBINE``).
+    ``flat``: the spread is joined to the rows of a to-many spread (see ``_select_entries``).
+    """
     source = ident(embed.join_alias)
     out: list[tuple[exp.Expr, bool]] = []
-    for name, item, to_one in _spread_items(embed.select, embed.relationship.to_one):
-        if item is None:  # a nested non-spread embed: its object or array
-            out.append((exp.Column(this=ident(name), table=source.copy()), False))
-        elif item.expr.name == "*" and item.aggregate is None:
-            out.append((exp.Column(this=exp.Star(), table=source.copy()), False))
-        elif item.aggregate is not None and to_one:
-            if hoist:  # computed further up: pass the plain value (count() needs none)
-                if item.expr.name != "*":
-                    out.append((exp.Column(this=ident(name), table=source.copy()), False))
-                continue
-            value = exp.Column(this=ident(name), table=source.copy())
-            node = pg(item.aggregate, exp.Star() if item.expr.name == "*" else value)
+    for name, item, combined, _ in _spread_items((embed,), flat=flat):
+        value = exp.Column(this=ident(name), table=source.copy())
+        if item is None or item.aggregate is None:
+            # A column, or a nested non-spread embed's object or array.
+            if item is not None and item.expr.name == "*":
+                value = exp.Column(this=exp.Star(), table=source.copy())
+            out.append((value, False))
+        elif hoist:
+            # Computed further up: pass the value on (count() of joined rows needs none,
+            # unless a to-many spread counts markers).
+            if item.expr.name != "*" or combined or flat:
+                out.append((value, False))
+        else:
+            if combined:
+                node = pg(_COMBINE[item.aggregate], value)
+            else:
+                node = pg(item.aggregate, exp.Star() if item.expr.name == "*" else value)
             if item.aggregate_cast is not None:
                 node = cast_to(node, item.aggregate_cast)
             out.append((exp.Alias(this=node, alias=ident(name)), True))
-        else:
-            out.append((exp.Column(this=ident(name), table=source.copy()), False))
     return out
 
 
 def _spread_items(
-    items: tuple[SelectColumn | EmbedPlan, ...], to_one: bool
-) -> list[tuple[str, SelectColumn | None, bool]]:
-    """A spread's output columns, nested spreads flattened: (name, the column or ``None`` for
-    a nested embed, whether every spread on the way is to-one)."""
-    out: list[tuple[str, SelectColumn | None, bool]] = []
+    items: tuple[SelectColumn | EmbedPlan, ...],
+    *,
+    flat: bool,
+    combined: bool = False,
+    distinct: bool = False,
+) -> list[tuple[str, SelectColumn | None, bool, bool]]:
+    """The output columns spreads among ``items`` give the level that selects them, nested
+    spreads flattened: (name, the column or ``None`` for a nested non-spread embed, whether
+    a to-many spread on the way made it an array or an aggregate per row, whether the
+    spread that names it is ``..``). ``flat``: the spreads are joined to the rows of a
+    to-many spread, which aggregates for them."""
+    out: list[tuple[str, SelectColumn | None, bool, bool]] = []
     for item in items:
         if isinstance(item, EmbedPlan):
-            if not item.select:
+            if _shows_nothing(item):
                 continue
             if item.spread:
-                out.extend(_spread_items(item.select, to_one and item.relationship.to_one))
+                many = not item.relationship.to_one
+                out.extend(
+                    _spread_items(
+                        item.select,
+                        flat=flat or many,
+                        combined=combined or (many and not flat),
+                        distinct=item.distinct,
+                    )
+                )
             else:
-                out.append((item.name, None, to_one))
+                out.append((item.name, None, combined, distinct))
         else:
-            out.append((_output_name(item), item, to_one))
+            out.append((_output_name(item), item, combined, distinct))
     return out
-
-
-def _spread_names(items: tuple[SelectColumn | EmbedPlan, ...]) -> list[str]:
-    """The output columns a spread's level has, nested spreads flattened into it (``*`` has
-    no name to list: the planner spells it out where it must)."""
-    names: list[str] = []
-    for item in items:
-        if isinstance(item, EmbedPlan):
-            if item.select:
-                names.extend(_spread_names(item.select) if item.spread else [item.name])
-        elif item.expr.name != "*" or item.aggregate is not None:
-            names.append(_output_name(item))
-    return names
 
 
 def _output_name(item: SelectColumn | EmbedPlan) -> str:
@@ -402,11 +431,49 @@ def _add_joins(
         query.set("joins", joins)
 
 
-def _embed_join(parent: QualifiedName, embed: EmbedPlan) -> exp.Join:
-    """``LEFT|INNER JOIN LATERAL (…) AS "join_alias" ON …`` for one embedded relation."""
+def _spread_arrays(embed: EmbedPlan, alias: exp.Identifier) -> list[exp.Expr]:
+    """A to-many spread's one row per parent row, from its joined rows (``alias``): each
+    column an array of its values (distinct and non-null ones for ``..``), each aggregate
+    computed over them, and a column named like the join, NULL when nothing matched (for
+    ``rel=is.null`` and ``!inner``, as for other to-many embeds)."""
+    columns: list[exp.Expr] = []
+    for name, item, _, distinct in _spread_items(embed.select, flat=True, distinct=embed.distinct):
+        value = exp.Column(this=ident(name), table=alias.copy())
+        node: exp.Expr
+        if item is not None and item.aggregate is not None:
+            # count() counts markers, NULL where a nested join found nothing.
+            node = pg(item.aggregate, value)
+        else:
+            if distinct:
+                node = exp.Filter(
+                    this=pg("json_agg", exp.Distinct(expressions=[value])),
+                    expression=exp.Where(
+                        this=exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))
+                    ),
+                )
+            else:
+                node = pg("json_agg", value)
+            node = exp.Cast(
+                this=exp.Coalesce(this=node, expressions=[exp.Literal.string("[]")]),
+                to=exp.DataType.build("jsonb"),
+            )
+        columns.append(exp.Alias(this=node, alias=ident(name)))
+    found = exp.Nullif(this=pg("count", exp.Star()), expression=exp.Literal.number(0))
+    columns.append(exp.Alias(this=found, alias=alias.copy()))
+    return columns
+
+
+def _embed_join(parent: QualifiedName, embed: EmbedPlan, flat: bool = False) -> exp.Join:
+    """``LEFT|INNER JOIN LATERAL (…) AS "join_alias" ON …`` for one embedded relation.
+
+    ``flat``: the embed is joined to the rows of a to-many spread (see ``_select_entries``):
+    a to-many one gives its rows, not an array of them."""
     rel = embed.relationship
+    many = not rel.to_one
+    # Inside a spread that is to-many or so joined, embeds join their rows to its rows.
+    nested_flat = embed.spread and (flat or many)
     ref = QualifiedName("", embed.table_alias)
-    entries = _select_entries(ref, embed.select, hoist=embed.spread and rel.to_one)
+    entries = _select_entries(ref, embed.select, hoist=embed.spread, flat=nested_flat)
     level = exp.Select(expressions=[entry for entry, _ in entries])
     level.set("group", _group_by(entries))
     sources: list[exp.Expr] = [table_node(rel.foreign_table, embed.table_alias)]
@@ -435,7 +502,9 @@ def _embed_join(parent: QualifiedName, embed: EmbedPlan) -> exp.Join:
     level.set("from_", exp.From(this=sources[0]))
     # The junction joins the target (PostgREST lists it after a comma; same meaning).
     joins: list[exp.Expr] = [exp.Join(this=extra, kind="CROSS") for extra in sources[1:]]
-    nested = [_embed_join(ref, item) for item in embed.select if isinstance(item, EmbedPlan)]
+    nested = [
+        _embed_join(ref, item, nested_flat) for item in embed.select if isinstance(item, EmbedPlan)
+    ]
     if joins or nested:
         level.set("joins", joins + nested)
     links += [condition(ref, cond) for cond in embed.where]
@@ -444,45 +513,24 @@ def _embed_join(parent: QualifiedName, embed: EmbedPlan) -> exp.Join:
     _set_paging(level, ref, embed.order, embed.limit, embed.offset)
     alias = ident(embed.join_alias)
     on: exp.Expr = exp.true()
-    if not rel.to_one and embed.spread:
-        # A to-many spread: one array per column, lifted into the parent object; and a
-        # column named like the join, NULL when nothing matched (for ``rel=is.null`` and
-        # ``!inner``, as for other to-many embeds).
-        arrays: list[exp.Expr] = []
-        for column_name in _spread_names(embed.select):
-            name = ident(column_name)
-            values = pg("json_agg", exp.Column(this=name.copy(), table=alias.copy()))
-            array = exp.Coalesce(this=values, expressions=[exp.Literal.string("[]")])
-            arrays.append(
-                exp.Alias(this=exp.Cast(this=array, to=exp.DataType.build("jsonb")), alias=name)
+    if many and not flat:
+        if embed.spread:
+            # A to-many spread: one array per column (and its aggregates), lifted into the
+            # parent object.
+            agg = exp.Select(expressions=_spread_arrays(embed, alias))
+        else:
+            # Aggregate the rows into one json array per parent row (NULL when there are none).
+            agg = exp.Select(
+                expressions=[
+                    exp.Alias(
+                        this=exp.Cast(
+                            this=pg("json_agg", exp.Column(this=alias.copy())),
+                            to=exp.DataType.build("jsonb"),
+                        ),
+                        alias=alias.copy(),
+                    )
+                ]
             )
-        found = exp.Nullif(this=pg("count", exp.Star()), expression=exp.Literal.number(0))
-        arrays.append(exp.Alias(this=found, alias=alias.copy()))
-        agg = exp.Select(expressions=arrays)
-        agg.set(
-            "from_",
-            exp.From(this=exp.Subquery(this=level, alias=exp.TableAlias(this=alias.copy()))),
-        )
-        level = agg
-        if embed.inner:
-            on = exp.Not(
-                this=exp.Is(
-                    this=exp.Column(this=alias.copy(), table=alias.copy()), expression=exp.Null()
-                )
-            )
-    elif not rel.to_one:
-        # Aggregate the rows into one json array per parent row (NULL when there are none).
-        agg = exp.Select(
-            expressions=[
-                exp.Alias(
-                    this=exp.Cast(
-                        this=pg("json_agg", exp.Column(this=alias.copy())),
-                        to=exp.DataType.build("jsonb"),
-                    ),
-                    alias=alias.copy(),
-                )
-            ]
-        )
         agg.set(
             "from_",
             exp.From(this=exp.Subquery(this=level, alias=exp.TableAlias(this=alias.copy()))),

@@ -305,7 +305,7 @@ async def test_aggregates(app_factory: Any) -> None:
 
 async def test_to_many_spread(app_factory: Any) -> None:
     # PostgREST serves to-many spreads only with aggregates enabled (400 PGRST123 otherwise: see
-    # test_one_to_many_spread_needs_aggregates in test_spread_agg_spec.py, where we differ).
+    # test_one_to_many_spread_needs_aggregates in test_spread_agg_spec.py).
     async with app_factory(db_aggregates_enabled=True) as (_, http):
         body = await get(
             http,
@@ -321,14 +321,38 @@ async def test_to_many_spread(app_factory: Any) -> None:
         assert junction == [{"title": "Ran", "name": ["Nakadai", "Shimura"]}]
         star = await get(http, "/actors?select=id,...roles(*)&id=eq.3")
         assert star == [{"id": 3, "film_id": [3], "actor_id": [3], "character": ["Cleo"]}]
-        resp = await http.get("/directors?select=name,...films!director_id(count())")
-        assert resp.status_code == 400
-        assert resp.json() == {
-            "code": "PGRST127",
-            "details": "Aggregates are not implemented for one-to-many or many-to-many spreads.",
-            "hint": None,
-            "message": "Feature not implemented",
-        }
+        # Aggregates are computed over each row's related rows, then combined where the
+        # parent groups its rows (counts add up).
+        # (grouped by name: order by a grouped column)
+        counted = await get(http, "/directors?select=name,...films!director_id(count())&order=name")
+        assert counted == [
+            {"name": "Kurosawa", "count": 2},
+            {"name": "Nobody", "count": 0},
+            {"name": "Varda", "count": 1},
+        ]
+        total = await get(http, "/directors?select=...films!director_id(n:count(),y:year.max())")
+        assert total == [{"n": 3, "y": 1985}]
+        cast = await get(http, "/directors?select=...films!director_id(count()::text)")
+        assert cast == [{"count": "3"}]
+        # ..: distinct non-null values; a to-many spread nested in one joins its rows.
+        years = await get(http, "/directors?select=name,..films!director_id(director_id)&order=id")
+        assert years == [
+            {"name": "Kurosawa", "director_id": [1]},
+            {"name": "Varda", "director_id": [2]},
+            {"name": "Nobody", "director_id": []},
+        ]
+        joined = await get(
+            http,
+            "/directors?select=name,...films!director_id(title,...roles(character))&id=eq.1"
+            "&films.order=id&films.roles.order=character",
+        )
+        assert joined == [
+            {
+                "name": "Kurosawa",
+                "title": ["Ikiru", "Ran", "Ran"],
+                "character": ["Watanabe", "Fujimaki", "Hidetora"],
+            }
+        ]
 
 
 async def test_computed_relationships(client: httpx.AsyncClient) -> None:

@@ -62,6 +62,27 @@ def parse(*params: tuple[str, str], method: str = "GET", **headers: str):  # typ
             (SelectEmbed("owner", (SelectField(Field("*")),), "o", "fk_owner", "inner"),),
         ),
         ("...tags(x)", (SelectEmbed("tags", (SelectField(Field("x")),), spread=True),)),
+        (
+            "..tags(t:x)",
+            (
+                SelectEmbed(
+                    "tags", (SelectField(Field("x"), alias="t"),), spread=True, distinct=True
+                ),
+            ),
+        ),
+        (
+            "..a:tags!inner(...b(x))",
+            (
+                SelectEmbed(
+                    "tags",
+                    (SelectEmbed("b", (SelectField(Field("x")),), spread=True),),
+                    "a",
+                    join="inner",
+                    spread=True,
+                    distinct=True,
+                ),
+            ),
+        ),
         ("rel()", (SelectEmbed("rel", ()),)),
         ("count()", (SelectField(Field("*"), aggregate="count"),)),
         (

@@ -158,6 +158,11 @@ EMBED_CASES = {
         "select=title,directors!inner(last_name),roles()&roles=not.is.null"
         "&order=directors(last_name).desc"
     ),
+    # A to-many spread: arrays (distinct non-null ones for ..), a nested to-many spread and
+    # embed joined to its rows, aggregates per parent row combined where the parent groups.
+    "spread_to_many_nested_and_aggregates": (
+        "select=director_id,...actors(..roles(character),n:count(),films(title))&actors.order=name"
+    ),
 }
 
 
