@@ -642,6 +642,84 @@ async def test_o2m_double_dot_distinct_values(app_factory: Any) -> None:
         ) == (200, [{"factory": "Factory C", "process_costs": [40.00, 70.00]}])
 
 
+async def test_o2m_double_dot_nested_and_empty(app_factory: Any) -> None:
+    async with app_factory(db_aggregates_enabled=True) as (_, http):
+        # context "using the .. operator to get distinct no null values" /
+        # it "should return an empty array when no elements are found"
+        resp = await http.get(
+            "/sa_factories?select=factory:name,..sa_processes(processes:name)&sa_processes=is.null"
+        )
+        assert answer(resp) == (200, [{"factory": "Factory D", "processes": []}])
+        # it "should work on a nested many-to-one relationship"
+        resp = await http.get(
+            "/sa_factories?select=factory:name,"
+            "...sa_processes(..sa_process_categories(categories:name))&id=eq(any).{2,3}"
+        )
+        assert answer(resp) == (
+            200,
+            unordered(
+                [
+                    {"factory": "Factory B", "categories": ["Batch"]},
+                    {"factory": "Factory C", "categories": ["Mass"]},
+                ]
+            ),
+        )
+        # it "should work on a nested one-to-many relationship"
+        resp = await http.get(
+            "/sa_factories?select=factory:name,"
+            "...sa_processes(..sa_process_supervisor(supervisor_ids:supervisor_id))&id=eq.3"
+        )
+        assert answer(resp) == (200, [{"factory": "Factory C", "supervisor_ids": [3]}])
+        # it "should work on a nested many-to-many relationship"
+        resp = await http.get(
+            "/sa_factories?select=factory:name,"
+            "...sa_processes(..sa_supervisors(supervisors:name))&id=eq.3"
+        )
+        assert answer(resp) == (200, [{"factory": "Factory C", "supervisors": ["Peter"]}])
+
+
+async def test_o2m_double_dot_nested_embeds(app_factory: Any) -> None:
+    async with app_factory(db_aggregates_enabled=True) as (_, http):
+        # context "using the .. operator to get distinct no null values" / it "should work on a
+        # nested non-spread one-to-one relationship, returning an array of objects with
+        # distinct no-null values" (and many-to-one, one-to-many, many-to-many)
+        resp = await http.get(
+            "/sa_factories?select=factory:name,..sa_processes(sa_process_costs(cost))&id=eq.3"
+        )
+        assert answer(resp) == (
+            200,
+            [{"factory": "Factory C", "sa_process_costs": [{"cost": 40.00}, {"cost": 70.00}]}],
+        )
+        resp = await http.get(
+            "/sa_factories?select=factory:name,..sa_processes(sa_process_categories(name))"
+            "&id=eq(any).{2,3}"
+        )
+        assert answer(resp) == (
+            200,
+            unordered(
+                [
+                    {"factory": "Factory B", "sa_process_categories": [{"name": "Batch"}]},
+                    {"factory": "Factory C", "sa_process_categories": [{"name": "Mass"}]},
+                ]
+            ),
+        )
+        resp = await http.get(
+            "/sa_factories?select=factory:name,..sa_processes(sa_process_supervisor(supervisor_id))"
+            "&id=eq.3"
+        )
+        assert answer(resp) == (
+            200,
+            [{"factory": "Factory C", "sa_process_supervisor": [{"supervisor_id": 3}]}],
+        )
+        resp = await http.get(
+            "/sa_factories?select=factory:name,..sa_processes(sa_supervisors(name))&id=eq.3"
+        )
+        assert answer(resp) == (
+            200,
+            [{"factory": "Factory C", "sa_supervisors": [{"name": "Peter"}]}],
+        )
+
+
 # == SpreadQueriesSpec: aggEnabledSpec, context "many-to-many relationships as array aggregates"
 async def test_m2m_spread_columns(app_factory: Any) -> None:
     async with app_factory(db_aggregates_enabled=True) as (_, http):
@@ -880,6 +958,111 @@ async def test_m2m_double_dot_distinct_values(app_factory: Any) -> None:
                 ]
             ),
         )
+
+
+async def test_m2m_double_dot_columns(app_factory: Any) -> None:
+    async with app_factory(db_aggregates_enabled=True) as (_, http):
+        # context "using the .. operator to get distinct no null values" /
+        # it "should work on a non-nested spread relationship"
+        resp = await http.get(
+            "/sa_operators?select=operator:name,..sa_processes(category_id)&id=lte.2"
+        )
+        assert answer(resp) == (
+            200,
+            unordered(
+                [
+                    {"operator": "Anne", "category_id": [1, 2]},
+                    {"operator": "Louis", "category_id": [1, 2]},
+                ]
+            ),
+        )
+        # it "should return an empty array when no elements are found"
+        resp = await http.get(
+            "/sa_operators?select=operator:name,..sa_processes(processes:name)&sa_processes=is.null"
+        )
+        assert answer(resp) == (200, [{"operator": "Liz", "processes": []}])
+        # it "should work when selecting all columns"
+        resp = await http.get("/sa_operators?select=operator:name,..sa_processes(*)&id=lte.2")
+        assert answer(resp) == (
+            200,
+            unordered(
+                [
+                    {
+                        "operator": "Anne",
+                        "id": [1, 2, 4],
+                        "name": ["Process A1", "Process A2", "Process B2"],
+                        "factory_id": [1, 2],
+                        "category_id": [1, 2],
+                    },
+                    {
+                        "operator": "Louis",
+                        "id": [1, 2],
+                        "name": ["Process A1", "Process A2"],
+                        "factory_id": [1],
+                        "category_id": [1, 2],
+                    },
+                ]
+            ),
+        )
+
+
+async def test_m2m_double_dot_nested(app_factory: Any) -> None:
+    async with app_factory(db_aggregates_enabled=True) as (_, http):
+        # context "using the .. operator to get distinct no null values" /
+        # it "should work on a nested one-to-one relationship"
+        resp = await http.get(
+            "/sa_operators?select=operator:name,"
+            "...sa_processes(..sa_process_costs(process_costs:cost))&id=eq(any).{3,5}"
+        )
+        assert answer(resp) == (
+            200,
+            unordered(
+                [
+                    {"operator": "Alfred", "process_costs": [70.00]},
+                    {"operator": "Jeff", "process_costs": [70.00, 180.00, 200.00]},
+                ]
+            ),
+        )
+        two = "&id=lte.2"
+        # it "should work on a nested many-to-one relationship" (one-to-many, many-to-many)
+        for select, key, values in (
+            ("..sa_process_categories(categories:name)", "categories", ["Batch", "Mass"]),
+            ("..sa_process_supervisor(supervisor_ids:supervisor_id)", "supervisor_ids", [1, 2]),
+            ("..sa_supervisors(supervisors:name)", "supervisors", ["John", "Mary"]),
+        ):
+            resp = await http.get(
+                f"/sa_operators?select=operator:name,...sa_processes({select}){two}"
+            )
+            assert answer(resp) == (
+                200,
+                unordered([{"operator": "Anne", key: values}, {"operator": "Louis", key: values}]),
+            )
+        # it "should work on a nested non-spread one-to-one relationship, returning an array of
+        # objects with distinct no-null values" (many-to-one, one-to-many, many-to-many)
+        costs = [{"cost": 150.00}, {"cost": 200.00}]
+        for embed, anne, louis in (
+            ("sa_process_costs(cost)", [{"cost": 70.00}, *costs], costs),
+            ("sa_process_categories(name)", [{"name": "Batch"}, {"name": "Mass"}], None),
+            (
+                "sa_process_supervisor(supervisor_id)",
+                [{"supervisor_id": 1}, {"supervisor_id": 2}],
+                None,
+            ),
+            ("sa_supervisors(name)", [{"name": "John"}, {"name": "Mary"}], None),
+        ):
+            key = embed.split("(")[0]
+            resp = await http.get(
+                f"/sa_operators?select=operator:name,..sa_processes({embed}){two}"
+            )
+            assert answer(resp) == (
+                200,
+                unordered(
+                    [
+                        {"operator": "Anne", key: anne},
+                        {"operator": "Louis", key: anne if louis is None else louis},
+                    ]
+                ),
+            )
 
 
 # == AggregateFunctionsSpec: allowed, describe "aggregate functions" ============================
