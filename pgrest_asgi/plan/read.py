@@ -41,7 +41,7 @@ from ..schema.model import (
     Table,
 )
 from .context import PlanContext, PlanPass
-from .fuzzy import NAME_MIN_SCORE, closest
+from .fuzzy import NAME_MIN_SCORE, closest, matches
 from .model import (
     ColumnExpr,
     Cond,
@@ -669,9 +669,10 @@ def no_relationship(
     parent: Table, name: str, hint: str | None, schema: SchemaCache
 ) -> SchemaCacheError:
     related = schema.relationships.get(parent.qualified, ())
-    # An exact match is no suggestion (the target exists; the hint is what is wrong).
-    known = sorted({rel.foreign_table.name for rel in related} - {name})
-    close = closest(name, known)
+    # When the target is related by name (the hint is what is wrong), the fuzzy set finds
+    # only that exact match, and an exact match is no suggestion: no hint, as PostgREST.
+    known = sorted({rel.foreign_table.name for rel in related})
+    close = next((found for score, found in matches(name, known) if score < 1.0), None)
     return SchemaCacheError.relationship_not_found(parent.name, name, parent.schema, hint, close)
 
 
