@@ -281,8 +281,15 @@ def _group_by(entries: list[tuple[exp.Expr, bool]]) -> exp.Group | None:
 
 
 #: How a level combines an aggregate a to-many spread computed per row of it (one value per
-#: row) when it groups its rows: counts add up; sums, minimums and maximums compose.
-_COMBINE = {"count": "sum", "sum": "sum", "min": "min", "max": "max", "avg": "avg"}
+#: row) when it groups its rows: counts add up; sums, minimums and maximums compose. An
+#: average is not an average of averages: the spread gives its sum and its count (the count
+#: under :func:`_avg_count`'s name), and the level divides their totals.
+_COMBINE = {"count": "sum", "sum": "sum", "min": "min", "max": "max", "avg": "sum"}
+
+
+def _avg_count(name: str) -> exp.Identifier:
+    """The column carrying the count beside an ``avg`` a to-many spread computed."""
+    return ident(f"pgrst_n_{name}")
 
 
 def _select_entries(
@@ -362,9 +369,17 @@ def _spread_columns(
             # unless a to-many spread counts markers).
             if item.expr.name != "*" or combined or flat:
                 out.append((value, False))
+            if combined and item.aggregate == "avg":
+                out.append((exp.Column(this=_avg_count(name), table=source.copy()), False))
         else:
             if combined:
                 node = pg(_COMBINE[item.aggregate], value)
+                if item.aggregate == "avg":
+                    counted = pg("sum", exp.Column(this=_avg_count(name), table=source.copy()))
+                    zero = exp.Literal.number(0)
+                    node = exp.Div(
+                        this=node, expression=exp.Nullif(this=counted, expression=zero), typed=True
+                    )
             else:
                 node = pg(item.aggregate, exp.Star() if item.expr.name == "*" else value)
             if item.aggregate_cast is not None:
@@ -440,7 +455,11 @@ def _spread_arrays(embed: EmbedPlan, alias: exp.Identifier) -> list[exp.Expr]:
     for name, item, _, distinct in _spread_items(embed.select, flat=True, distinct=embed.distinct):
         value = exp.Column(this=ident(name), table=alias.copy())
         node: exp.Expr
-        if item is not None and item.aggregate is not None:
+        if item is not None and item.aggregate == "avg":
+            # Its sum and count: the level above divides the totals (``_COMBINE``).
+            columns.append(exp.Alias(this=pg("count", value.copy()), alias=_avg_count(name)))
+            node = pg("sum", value)
+        elif item is not None and item.aggregate is not None:
             # count() counts markers, NULL where a nested join found nothing.
             node = pg(item.aggregate, value)
         else:
