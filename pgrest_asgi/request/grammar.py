@@ -355,6 +355,22 @@ def _skip_spaces(p: _Parser) -> bool:
     return p.pos > start
 
 
+#: The methods that parse ``select=``: when a subclass overrides none of them, parsed selects
+#: are cached by their text (see ``PostgrestGrammar._select``).
+_SELECT_METHODS = (
+    "parse_select",
+    "_select_list",
+    "_select_item",
+    "_cast",
+    "_type_words",
+    "_type_modifiers",
+    "parse_op",
+)
+_SELECT_CACHE_SIZE = 1024
+#: Longer ``select=`` values are parsed each time (a bound on the cache's memory).
+_SELECT_CACHE_TEXT = 2048
+
+
 class PostgrestGrammar:
     """The default grammar hook: ``parse(context, query pairs, body) → ApiRequest``.
 
@@ -380,6 +396,18 @@ class PostgrestGrammar:
         )
         self._op_expecting = f'"not" or {_OPERATOR_HINT}'
         self._op_names = alternatives
+        # Parsed ``select=`` values by their text: a handful of shapes come back on every
+        # request. Only while this class's own select parsing runs: a subclass that
+        # overrides a piece of it may answer differently for the same text (per caller, say),
+        # so its selects are parsed each time.
+        self._selects: dict[str, tuple[SelectItem, ...]] | None = (
+            {}
+            if all(
+                getattr(type(self), name) is getattr(PostgrestGrammar, name)
+                for name in _SELECT_METHODS
+            )
+            else None
+        )
 
     # -- entry point ---------------------------------------------------------------------
     def parse(
@@ -407,7 +435,7 @@ class PostgrestGrammar:
         for key, value in params:
             if key == "select":
                 # ``select=`` is every column, as no select is (PostgREST's spec).
-                select = self.parse_select(value) or select
+                select = self._select(value) or select
             elif key == "columns":
                 columns = self.parse_name_list("columns parameter", value)
             elif key == "on_conflict":
@@ -484,6 +512,22 @@ class PostgrestGrammar:
         )
 
     # -- select ----------------------------------------------------------------------------
+    def _select(self, value: str) -> tuple[SelectItem, ...]:
+        """``parse_select``, through the cache of parsed selects when it is on (the items are
+        immutable, so one parse serves every request of that shape). Failures are not kept;
+        the cache is emptied when full, and long values are not kept at all."""
+        cache = self._selects
+        if cache is None:
+            return self.parse_select(value)
+        items = cache.get(value)
+        if items is None:
+            items = self.parse_select(value)
+            if len(value) <= _SELECT_CACHE_TEXT:
+                if len(cache) >= _SELECT_CACHE_SIZE:
+                    cache.clear()
+                cache[value] = items
+        return items
+
     def parse_select(self, value: str) -> tuple[SelectItem, ...]:
         p = _Parser("select parameter", value)
         items = self._select_list(p, depth=0)

@@ -19,6 +19,7 @@ from pgrest_asgi.request.model import (
     OrderTerm,
     SelectEmbed,
     SelectField,
+    SelectItem,
     Target,
 )
 from pgrest_asgi.request.operators import OPERATORS
@@ -717,3 +718,50 @@ def test_an_embed_path_may_be_quoted(key: str, path: tuple[str, ...], last: str)
     req = parse(('"a.b".x->>k', "eq.1"))
     assert req.embedded[0].path == ("a.b",)
     assert req.embedded[0].filters == (Filter(Field("x", (JsonStep("->>", "k"),)), Op("eq", "1")),)
+
+
+# -- the cache of parsed selects ----------------------------------------------------------------
+SHAPE = "id,name,category:categories(name),reviews(stars,body)"
+
+
+def _context() -> RequestContext:
+    return RequestContext(method="GET", target=Target("relation", "api", "items"))
+
+
+def test_a_select_shape_is_parsed_once() -> None:
+    grammar = PostgrestGrammar()
+    first = grammar.parse(_context(), [("select", SHAPE), ("id", "eq.1")])
+    again = grammar.parse(_context(), [("select", SHAPE), ("id", "eq.2")])
+    assert again.select is first.select  # the same immutable items
+    assert again.filters != first.filters  # values are parsed per request
+
+
+def test_a_failed_or_long_select_is_not_kept() -> None:
+    grammar = PostgrestGrammar()
+    with pytest.raises(ApiRequestError):
+        grammar.parse(_context(), [("select", "id,(")])
+    long = ",".join(f"c{i}" for i in range(600))  # over 2 KB
+    grammar.parse(_context(), [("select", long)])
+    assert grammar._selects == {}
+
+
+def test_a_grammar_that_changes_select_parsing_is_not_cached() -> None:
+    calls: list[str] = []
+
+    class PerCaller(PostgrestGrammar):
+        def parse_select(self, value: str) -> tuple[SelectItem, ...]:
+            calls.append(value)  # e.g. a select that depends on who is asking
+            return super().parse_select(value)
+
+    grammar = PerCaller()
+    for _ in range(3):
+        grammar.parse(_context(), [("select", SHAPE)])
+    assert calls == [SHAPE] * 3
+    assert grammar._selects is None
+
+
+def test_the_cache_is_bounded() -> None:
+    grammar = PostgrestGrammar()
+    for i in range(1100):
+        grammar.parse(_context(), [("select", f"c{i}")])
+    assert grammar._selects is not None and len(grammar._selects) <= 1024
