@@ -36,7 +36,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import LUA, ROOT, SCHEMA, free_port, run_wrk, wait_http
+from harness import ROOT, SCHEMA, free_port, run_wrk, wait_http
+from scenarios import GET_LUA
 
 BENCH = ROOT / "bench"
 
@@ -223,7 +224,7 @@ def main() -> int:
             procs.append(proc)
             servers[name] = port
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-            lua.write(LUA % "")
+            lua.write(GET_LUA % "")
         try:
             summary = compare(servers, lua.name, args)
         finally:

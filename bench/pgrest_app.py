@@ -10,6 +10,8 @@ app = PgRestApp(
     os.environ["BENCH_DSN"],
     schemas=["api"],
     db_anon_role="web_anon",
+    # Row a sends HS256 tokens whose role claim is web_user; the other rows are anonymous.
+    jwt_secret=os.environ.get("BENCH_JWT_SECRET", "x" * 32),
     db_pool=int(os.environ.get("BENCH_POOL", "10")),
     db_pool_min=int(os.environ.get("BENCH_POOL", "10")),
     db_channel_enabled=False,

@@ -1,150 +1,62 @@
-"""One-command benchmark: pgrest_asgi vs a hand-written ASGI + psycopg endpoint.
+"""One-command benchmark: pgrest_asgi against the same requests written by hand.
 
-    python bench/run.py [--duration 10] [--rounds 3] [--connections 50]
+    python bench/run.py [--duration 8] [--rounds 3] [--connections 50] [--only ROWS] [--scale]
 
-Both apps serve GET /items?id=eq.N (N random per request, 100 000-row table, primary key)
-from the same throwaway PostgreSQL, under the same server (uvicorn, 1 worker, no access log)
-and pool size, driven by `wrk` on loopback. Rounds alternate between the two apps so drift on
-a shared machine hits both alike; the median round of each is reported. It also measures the
-per-request planning cost on an SQL-cache hit (no database).
+Every row is a ratio of pgrest_asgi (``bench/pgrest_app.py``) to its hand-written counterpart
+(``bench/handwritten.py``: bare ASGI + psycopg, the same pool settings, JSON built in
+PostgreSQL and passed through as bytes, values always bound as parameters), measured in the
+same run. Both serve one throwaway PostgreSQL (100 000 items, 300 000 reviews) under the same
+server (uvicorn, 1 worker, no access log), driven by ``wrk -t1`` on loopback. Rounds alternate
+between the apps so that drift on a shared machine hits both alike; the median round of each
+is reported.
 
-Needs `wrk` (apt-get install wrk). It is a benchmark, not a test: numbers swing 20-40 % on a
-shared 2-core machine; compare within one run.
+  a  jwt      GET /items?id=eq.N with a JWT and role switch, vs the naive hand-written
+              transaction (BEGIN; set_config role and claims; the query; COMMIT)
+  b  get      the same GET, anonymous, vs one statement (no transaction, no role switch)
+  c  reviews  GET /items?select=id,name,reviews(stars,body)&id=eq.N vs one statement
+  d  embed    the two-level embed (to-one + to-many) vs one statement
+  e  planning planning on an SQL-cache hit (µs per request, no database, no ratio)
+  f  insert   POST /items_w, one row, return=minimal, vs INSERT … VALUES
+  f  bulk     POST /items_w, 1 000 rows, return=minimal, vs json_populate_recordset (+ rows/s)
+  g  rpc      POST /rpc/item_total (two arguments, a scalar) vs SELECT to_json(fn($1, $2))
+  h  memory   peak RSS increase of the server for a 100 000-row insert and read
+  i  scale    (only with --scale or --only scale) `pgrest-asgi serve`: 1 and 2 workers,
+              pools of 5, 10, 20, req/s of row b's request
+
+The default run (rows a to h) takes about 6 minutes. Needs ``wrk`` (apt-get install wrk). It
+is a benchmark, not a test: numbers swing 20-40 % on a shared 2-core machine; compare within
+one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
-import re
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SCHEMA = """
-CREATE ROLE authenticator LOGIN NOINHERIT;
-CREATE ROLE web_anon NOLOGIN;
-GRANT web_anon TO authenticator;
-CREATE SCHEMA api;
-GRANT USAGE ON SCHEMA api TO web_anon, authenticator;
-CREATE TABLE api.items (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2),
-                        created_at timestamptz NOT NULL DEFAULT now());
-INSERT INTO api.items (id, name, price) SELECT g, 'item ' || g, g % 1000 FROM
-  generate_series(1, 100000) g;
-GRANT SELECT ON api.items TO web_anon, authenticator;
-CREATE TABLE api.categories (id int PRIMARY KEY, name text NOT NULL);
-INSERT INTO api.categories SELECT g, 'category ' || g FROM generate_series(1, 100) g;
-ALTER TABLE api.items ADD COLUMN category_id int REFERENCES api.categories (id);
-UPDATE api.items SET category_id = id % 100 + 1;
-CREATE TABLE api.reviews (id int PRIMARY KEY, item_id int NOT NULL REFERENCES api.items (id),
-                          stars int NOT NULL, body text NOT NULL);
-INSERT INTO api.reviews SELECT g, (g + 2) / 3, g % 5 + 1, 'review ' || g
-  FROM generate_series(1, 300000) g;
-CREATE INDEX ON api.reviews (item_id);
-GRANT SELECT ON api.categories, api.reviews TO web_anon, authenticator;
-ANALYZE;
-"""
+from harness import (
+    EMPTY_WRITES,
+    ROOT,
+    SCHEMA,
+    Summary,
+    compare,
+    http_request,
+    start_server,
+    stop_process,
+)
+from scenarios import JWT_SECRET, WRK_SCENARIOS, Scenario, lua_script, tokens
 
-LUA = """
-math.randomseed(os.time())
-request = function()
-  return wrk.format("GET", "/items?%sid=eq." .. math.random(1, 100000))
-end
-"""
-SCENARIOS = {
-    "GET /items?id=eq.N": "",
-    "two-level embed (to-one + to-many)": "select=id,name,category:categories(name),"
-    "reviews(stars,body)&",
-}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"GET /items?id=eq.1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                if s.recv(12).startswith(b"HTTP/1.1 200"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server on port {port} did not answer 200")
-
-
-def start_server(module: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            module,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--lifespan",
-            "on",
-        ],
-        cwd=ROOT / "bench",
-        env=env,
-    )
-    try:
-        wait_http(port)
-    except RuntimeError:
-        proc.kill()
-        proc.wait()
-        raise
-    return proc, port
-
-
-def run_wrk(port: int, duration: int, connections: int, script: str) -> dict[str, float]:
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--latency",
-            "-s",
-            script,
-            f"http://127.0.0.1:{port}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    lat = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"\s+(50|99)%\s+([\d.]+\w+)", out)}
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise RuntimeError(f"{errors.group(1)} non-2xx responses:\n{out}")
-    return {"rps": rps, "p50": lat["50"], "p99": lat["99"]}
-
-
-def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+ROWS = [s.key for s in WRK_SCENARIOS] + ["planning", "memory", "scale"]
 
 
 def planning_cost(iterations: int = 20000) -> dict[str, float]:
@@ -155,7 +67,7 @@ def planning_cost(iterations: int = 20000) -> dict[str, float]:
     from pgrest_asgi.request.model import Target
     from pgrest_asgi.schema.model import Column, QualifiedName, SchemaCache, Table
     from pgrest_asgi.settings import Settings
-    from pgrest_asgi.sql.build import read_sql_cache
+    from pgrest_asgi.sql.build import SqlCache, build_read, read_sql_cache
 
     cache = SchemaCache(
         schemas=("api",),
@@ -186,7 +98,6 @@ def planning_cost(iterations: int = 20000) -> dict[str, float]:
         once(i)
     hit_us = (time.perf_counter() - start) / iterations * 1e6
     assert read_sql_cache.misses == misses, "the benchmark loop missed the SQL cache"
-    from pgrest_asgi.sql.build import SqlCache, build_read
 
     plan, _ = planner.plan(grammar.parse(context, [("id", "eq.1")]), cache, context)
     start = time.perf_counter()
@@ -196,44 +107,13 @@ def planning_cost(iterations: int = 20000) -> dict[str, float]:
     return {"hit_us": hit_us, "sqlglot_us": miss_us}
 
 
-def compare(servers: dict[str, int], script: str, args: argparse.Namespace) -> None:
-    """Interleaved rounds of every server on one request shape; prints medians and ratio."""
-    results: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
-    for port in servers.values():  # warm-up: prepared statements, caches
-        run_wrk(port, 2, args.connections, script)
-    for round_no in range(args.rounds):
-        for name, port in servers.items():
-            r = run_wrk(port, args.duration, args.connections, script)
-            results[name].append(r)
-            print(
-                f"round {round_no + 1} {name:>13}: {r['rps']:8.0f} req/s  "
-                f"p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms",
-                flush=True,
-            )
-    summary = {
-        name: {k: statistics.median(r[k] for r in rows) for k in ("rps", "p50", "p99")}
-        for name, rows in results.items()
-    }
-    base = summary["hand-written"]
-    print("median of rounds   req/s     p50 ms   p99 ms")
-    for name, row in summary.items():
-        print(f"{name:>14}  {row['rps']:8.0f}  {row['p50']:8.2f} {row['p99']:8.2f}")
-    for name, ours in summary.items():
-        if name == "hand-written":
-            continue
-        print(
-            f"ratio {name} / hand-written: throughput {ours['rps'] / base['rps']:.3f}, "
-            f"p50 latency {ours['p50'] / base['p50']:.2f}",
-            flush=True,
-        )
-
-
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1, help="seconds of wrk before timing")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--pool", type=int, default=10)
     parser.add_argument(
@@ -242,59 +122,206 @@ def main() -> int:
         help="also run pgrest_asgi from another checkout (e.g. a `git worktree` of an older "
         "commit), interleaved with the others, to measure a change",
     )
-    parser.add_argument("--only", choices=["get", "embed"], help="run one scenario")
+    parser.add_argument(
+        "--only",
+        metavar="ROWS",
+        help="comma-separated rows to run, of: " + ", ".join(ROWS),
+    )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="also run row i (`pgrest-asgi serve` with 1 and 2 workers, pools of 5/10/20)",
+    )
     args = parser.parse_args()
+    if args.only:
+        args.rows = [row.strip() for row in args.only.split(",") if row.strip()]
+        unknown = set(args.rows) - set(ROWS)
+        if unknown:
+            parser.error(f"--only: unknown rows {', '.join(sorted(unknown))}; rows: {ROWS}")
+        if args.scale and "scale" not in args.rows:
+            args.rows.append("scale")
+    else:
+        args.rows = [row for row in ROWS if row != "scale" or args.scale]
+    return args
+
+
+def main() -> int:
+    args = parse_args()
     if shutil.which("wrk") is None:
         print("bench: `wrk` is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
 
     from pgrest_asgi.testing import PostgresCluster
 
-    costs = planning_cost()
+    started = time.monotonic()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
-        f"planning on an SQL-cache hit: {costs['hit_us']:.1f} µs/request "
-        f"(sqlglot build+generate on a miss: {costs['sqlglot_us']:.0f} µs)",
+        f"{os.cpu_count()} CPUs, load average {load}; {args.rounds} interleaved round(s) of "
+        f"{args.duration} s per app, wrk -t1 -c{args.connections}, pool {args.pool}",
         flush=True,
     )
+    results: dict[str, object] = {}
+    if "planning" in args.rows:
+        results["planning"] = costs = planning_cost()
+        print(
+            f"\n== e. planning on an SQL-cache hit: {costs['hit_us']:.1f} µs/request "
+            f"(sqlglot build+generate on a miss: {costs['sqlglot_us']:.0f} µs)",
+            flush=True,
+        )
 
     cluster = PostgresCluster(settings={"max_connections": "100"})
     cluster.start()
-    procs: list[subprocess.Popen[bytes]] = []
     try:
         cluster.create_database("bench")
         cluster.run_sql(SCHEMA, dbname="bench")
+        dsn = cluster.dsn("bench", user="authenticator")
         env = dict(
             os.environ,
-            BENCH_DSN=cluster.dsn("bench", user="authenticator"),
+            BENCH_DSN=dsn,
             BENCH_POOL=str(args.pool),
+            BENCH_JWT_SECRET=JWT_SECRET,
             PYTHONPATH=str(ROOT),
         )
-        servers = {}
-        runs = [("pgrest_asgi", "pgrest_app:app", env), ("hand-written", "handwritten:app", env)]
-        if args.baseline:
-            older = dict(env, PYTHONPATH=str(Path(args.baseline).resolve()))
-            runs.insert(1, ("baseline", "pgrest_app:app", older))
+
+        def empty_writes() -> None:
+            cluster.run_sql(EMPTY_WRITES, dbname="bench")
+
+        scenarios = [s for s in WRK_SCENARIOS if s.key in args.rows]
+        if scenarios:
+            results.update(run_wrk_rows(scenarios, env, empty_writes, args))
+        if "memory" in args.rows:
+            from memory import run_memory
+
+            print("\n== h. memory: the server's peak RSS over its idle RSS, one request")
+            apps = {
+                "pgrest_asgi": ("pgrest_app:app", env),
+                "hand-written": ("handwritten:app", env),
+            }
+            results["memory"] = run_memory(apps, empty_writes)
+        if "scale" in args.rows:
+            from scale import run_scale
+
+            print("\n== i. pgrest-asgi serve: workers and pool sizes, GET /items?id=eq.N")
+            with lua_file(lua_script(WRK_SCENARIOS[1])) as script:
+                results["scale"] = run_scale(dsn, env, script, args)
+    finally:
+        cluster.stop()
+    report(results, args)
+    print(f"\n({time.monotonic() - started:.0f} s in all)")
+    return 0
+
+
+def run_wrk_rows(
+    scenarios: list[Scenario],
+    env: dict[str, str],
+    empty_writes: Callable[[], None],
+    args: argparse.Namespace,
+) -> dict[str, Summary]:
+    """Rows a-d, f, g: both apps started once, each scenario in interleaved rounds."""
+    runs = [("pgrest_asgi", "pgrest_app:app", env), ("hand-written", "handwritten:app", env)]
+    if args.baseline:
+        older = dict(env, PYTHONPATH=str(Path(args.baseline).resolve()))
+        runs.insert(1, ("baseline", "pgrest_app:app", older))
+    procs: list[subprocess.Popen[bytes]] = []
+    servers: dict[str, int] = {}
+    summaries: dict[str, Summary] = {}
+    try:
         for name, module, server_env in runs:
             proc, port = start_server(module, server_env)
             procs.append(proc)
             servers[name] = port
-        scenarios = list(SCENARIOS.items())
-        if args.only:
-            scenarios = scenarios[:1] if args.only == "get" else scenarios[1:]
-        for scenario, select in scenarios:
-            print(f"\n== {scenario}", flush=True)
-            with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-                lua.write(LUA % select)
-            try:
-                compare(servers, lua.name, args)
-            finally:
-                os.unlink(lua.name)
+        for scenario in scenarios:
+            print(f"\n== {scenario.row}. {scenario.title}", flush=True)
+            print(f"   pgrest_asgi:  {scenario.ours}\n   hand-written: {scenario.theirs}")
+            same_answer(scenario, servers)
+            before = empty_writes if scenario.writes else None
+            with lua_file(lua_script(scenario)) as script:
+                summaries[scenario.key] = compare(servers, script, args, before_run=before)
+            if scenario.writes:
+                empty_writes()
     finally:
         for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=10)
-        cluster.stop()
-    return 0
+            stop_process(proc)
+    return summaries
+
+
+def same_answer(scenario: Scenario, servers: dict[str, int]) -> None:
+    """The scenario's probe request to every app: a 2xx, and the same status and JSON."""
+    method, path, body = scenario.probe
+    headers = {"Content-Type": "application/json", "Prefer": "return=minimal"}
+    if scenario.jwt:
+        headers["Authorization"] = f"Bearer {tokens(users=1)[0]}"
+    answers = {}
+    for name, port in servers.items():
+        status, data = http_request(port, method, path, body and body.encode(), headers)
+        answers[name] = (status, json.loads(data) if data else None)
+        if not 200 <= status < 300:
+            raise RuntimeError(f"{name}: {method} {path} answered {status}: {data[:300]!r}")
+    first = next(iter(answers.values()))
+    if any(answer != first for answer in answers.values()):
+        raise RuntimeError(f"the apps answer {method} {path} differently: {answers}")
+    shown = json.dumps(first[1])
+    print(f"   both answer {first[0]} {shown[:70] + '…' if len(shown) > 70 else shown}")
+
+
+@contextlib.contextmanager
+def lua_file(text: str) -> Iterator[str]:
+    """A wrk script in a temporary file, removed afterwards."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(text)
+    try:
+        yield f.name
+    finally:
+        os.unlink(f.name)
+
+
+def report(results: dict[str, object], args: argparse.Namespace) -> None:
+    """Every row measured, one line each: pgrest_asgi against hand-written."""
+    print(f"\n== summary: pgrest_asgi / hand-written, median of {args.rounds} round(s)")
+    measured = [s for s in WRK_SCENARIOS if isinstance(results.get(s.key), dict)]
+    if measured:
+        print(f"{'':3}{'request':<68}{'ours':>9}{'theirs':>9}  ratio  p50 ratio")
+    for scenario in measured:
+        summary = results[scenario.key]
+        assert isinstance(summary, dict)
+        ours, theirs = summary["pgrest_asgi"], summary["hand-written"]
+        print(
+            f"{scenario.row:<3}{scenario.title[:67]:<68}{ours['rps']:9.0f}{theirs['rps']:9.0f}"
+            f"  {ours['rps'] / theirs['rps']:.3f}  {ours['p50'] / theirs['p50']:.2f}"
+        )
+        if scenario.rows_per_request:
+            n = scenario.rows_per_request
+            print(
+                f"{'':3}{'  rows/s':<68}{ours['rps'] * n:9.0f}{theirs['rps'] * n:9.0f}"
+                f"  {ours['rps'] / theirs['rps']:.3f}"
+            )
+    if measured:
+        print("   (ours, theirs: req/s; ratio: of throughputs; p50 ratio: of median latencies)")
+    costs = results.get("planning")
+    if isinstance(costs, dict):
+        print(f"e  planning on an SQL-cache hit: {costs['hit_us']:.1f} µs/request (no database)")
+    memory = results.get("memory")
+    if isinstance(memory, dict):
+        print(
+            "h  memory: the server process's peak RSS during one request minus its idle RSS "
+            "(uvicorn, 1 worker)"
+        )
+        for what, by_app in memory.items():
+            ours, theirs = by_app["pgrest_asgi"], by_app["hand-written"]
+            size = ours.body_bytes / 1e6
+            print(
+                f"   100 000-row {what:<6} ({size:4.1f} MB body): pgrest_asgi "
+                f"+{ours.growth_mb:5.1f} MB ({ours.growth_mb / size:4.1f} x the body), "
+                f"hand-written +{theirs.growth_mb:5.1f} MB, ratio "
+                f"{ours.growth_mb / max(theirs.growth_mb, 0.1):.2f}"
+            )
+    scale = results.get("scale")
+    if isinstance(scale, dict):
+        print("i  pgrest-asgi serve (asyncio loop), GET /items?id=eq.N anonymous, req/s:")
+        base = scale.get("1 worker, pool 10")
+        for name, row in scale.items():
+            versus = f"  {row['rps'] / base['rps']:.2f} x 1 worker, pool 10" if base else ""
+            print(f"   {name:<26}{row['rps']:8.0f}  p50 {row['p50']:6.2f} ms{versus}")
 
 
 if __name__ == "__main__":
