@@ -154,6 +154,10 @@ def _invalid() -> ApiRequestError:
 
 
 def _json(body: bytes, columns: Sequence[str] | None) -> Payload:
+    if columns is None and body[:1] == b"[":
+        fast = _json_array(body)
+        if fast is not None:
+            return fast
     try:
         value = _decode.decode(body)
     except (msgspec.DecodeError, RecursionError):  # RecursionError: absurdly deep nesting
@@ -176,6 +180,58 @@ def _json(body: bytes, columns: Sequence[str] | None) -> Payload:
         if not isinstance(item, dict) or item.keys() != expected:
             raise ApiRequestError.object_keys_differ()
     return Payload(body, tuple(first), True, first)
+
+
+def _json_array(body: bytes) -> Payload | None:
+    """A JSON array of objects without building its values (the common bulk write): the
+    first object decoded, the others checked against its keys by a decoder made for them.
+    ``None`` when the body is not such an array, or a check fails: ``_json`` then decodes it
+    whole and answers as it always does (invalid JSON before differing keys)."""
+    try:
+        items = _decode_items.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+    if not items:
+        return Payload(body, (), True)
+    try:
+        first = _decode.decode(items[0])
+    except (msgspec.DecodeError, RecursionError):  # pragma: no cover - checked above
+        return None
+    del items  # only the first item is kept; the others are checked below
+    if not isinstance(first, dict):
+        return None
+    keys = tuple(first)
+    try:
+        _rows_decoder(keys).decode(body)
+    except (msgspec.ValidationError, RecursionError):
+        return None
+    return Payload(body, keys, True, first)
+
+
+#: An array's items, left undecoded.
+_decode_items = msgspec.json.Decoder(list[msgspec.Raw])
+_ROW_DECODERS: dict[tuple[str, ...], msgspec.json.Decoder[Any]] = {}
+
+
+def _rows_decoder(keys: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+    """A decoder that accepts an array of objects with exactly these keys (values skipped
+    as raw text, no objects kept alive for the garbage collector): ValidationError
+    otherwise. Kept by key set, a bounded number of them."""
+    decoder = _ROW_DECODERS.get(keys)
+    if decoder is None:
+        fields = [(f"f{i}", msgspec.Raw) for i in range(len(keys))]
+        row = msgspec.defstruct(
+            "Row",
+            fields,
+            rename={f"f{i}": key for i, key in enumerate(keys)},
+            forbid_unknown_fields=True,
+            gc=False,
+        )
+        decoder = msgspec.json.Decoder(list[row])  # type: ignore[valid-type]
+        if len(_ROW_DECODERS) >= 256:
+            _ROW_DECODERS.clear()
+        _ROW_DECODERS[keys] = decoder
+    return decoder
 
 
 def _first_object(value: list[Any]) -> dict[str, Any] | None:

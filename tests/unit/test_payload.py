@@ -116,3 +116,39 @@ def test_request_payload_of_a_call() -> None:
         request_payload("POST", "rpc", None, b"  ")
     assert request_payload("POST", "rpc", "text/plain", b"x") is None
     assert request_payload("GET", "rpc", None, b"") is None
+
+
+# -- arrays of objects: checked without decoding their values ------------------------------------
+@pytest.mark.parametrize(
+    ("body", "keys", "first"),
+    [
+        (b'[{"a":1,"b":"x"},{"b":"y","a":2}]', ("a", "b"), {"a": 1, "b": "x"}),
+        (b'[{"":1},{"":2}]', ("",), {"": 1}),
+        (b'[{"a":1,"a":2},{"a":3}]', ("a",), {"a": 2}),  # a repeated key: the last value
+        (b"[{}, {}]", (), {}),
+        (b'[{"a":{"x":[1,2]}},{"a":null}]', ("a",), {"a": {"x": [1, 2]}}),
+        (b'[{"n":1e400}]', ("n",), {"n": "1e400"}),  # floats stay text for numeric
+    ],
+)
+def test_arrays_of_objects(body: bytes, keys: tuple[str, ...], first: dict[str, object]) -> None:
+    payload = parse_payload("application/json", body)
+    assert (payload.json, payload.keys, payload.array, payload.first) == (body, keys, True, first)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'[{"a":1},{"b":2}]', "All object keys must match"),
+        (b'[{"a":1},{"a":1,"b":2}]', "All object keys must match"),
+        (b'[{"a":1},{}]', "All object keys must match"),
+        (b'[{"a":1},3]', "All object keys must match"),
+        (b"[1,2]", "All object keys must match"),
+        # Invalid JSON is said first, wherever the keys differ.
+        (b"[1,{]", "Empty or invalid json"),
+        (b'[{"a":1},{"b":', "Empty or invalid json"),
+    ],
+)
+def test_arrays_that_do_not_fit(body: bytes, message: str) -> None:
+    with pytest.raises(ApiRequestError) as raised:
+        parse_payload("application/json", body)
+    assert raised.value.message == message
