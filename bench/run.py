@@ -317,7 +317,7 @@ def report(results: dict[str, object], args: argparse.Namespace) -> None:
             )
     scale = results.get("scale")
     if isinstance(scale, dict):
-        print("i  pgrest-asgi serve (asyncio loop), GET /items?id=eq.N anonymous, req/s:")
+        print("i  pgrest-asgi serve (uvloop), GET /items?id=eq.N anonymous, req/s:")
         base = scale.get("1 worker, pool 10")
         for name, row in scale.items():
             versus = f"  {row['rps'] / base['rps']:.2f} x 1 worker, pool 10" if base else ""

@@ -6,8 +6,9 @@ so every pool is full from the start, the listener off as in the other rows, ``s
 127.0.0.1 and a free ``server-port``). Row b's request (``GET /items?id=eq.N``, anonymous).
 All the configurations run at once and take their wrk runs in turn, round after round.
 
-``serve`` runs uvicorn on the standard asyncio loop (it never asks for uvloop), unlike rows
-a to g, which run ``python -m uvicorn`` (uvloop): compare these figures with each other.
+``serve`` runs uvicorn on uvloop when it is installed (as here), like rows a to g, which run
+``python -m uvicorn``; its own HTTP limits (``server-*``) are on, so compare these figures with
+each other rather than with the other rows.
 """
 
 from __future__ import annotations
