@@ -26,7 +26,6 @@ from sqlglot import exp
 from ..cache import BoundedCache
 from ..plan.model import (
     CallPlan,
-    ColumnExpr,
     EmbedPlan,
     MutatePlan,
     OrderBy,
@@ -42,11 +41,11 @@ from .nodes import (
     call,
     cast_to,
     chain,
-    column,
     condition,
     conjunction,
     count_conjunction,
     count_embeds,
+    embed_sources,
     ident,
     order_item,
     param,
@@ -495,29 +494,8 @@ def _embed_join(parent: QualifiedName, embed: EmbedPlan, flat: bool = False) -> 
     entries = _select_entries(ref, embed.select, hoist=embed.spread, flat=nested_flat)
     level = exp.Select(expressions=[entry for entry, _ in entries])
     level.set("group", _group_by(entries))
-    sources: list[exp.Expr] = [table_node(rel.foreign_table, embed.table_alias)]
-    links: list[exp.Expr] = []
-    if rel.function is not None:
-        # A computed relationship: the function of the parent's row gives the related rows.
-        parent_row = exp.Column(this=ident(parent.name))
-        sources = [exp.Alias(this=call(rel.function, parent_row), alias=ident(embed.table_alias))]
-    elif rel.junction is None:
-        links += [
-            exp.EQ(this=column(ref, ColumnExpr(fcol)), expression=column(parent, ColumnExpr(col)))
-            for col, fcol in zip(rel.columns, rel.foreign_columns, strict=True)
-        ]
-    else:
-        junction = rel.junction
-        jref = QualifiedName("", f"{junction.table.name}_j{embed.table_alias}")
-        sources.append(table_node(junction.table, jref.name))
-        links += [
-            exp.EQ(this=column(ref, ColumnExpr(fcol)), expression=column(jref, ColumnExpr(tcol)))
-            for fcol, tcol in zip(rel.foreign_columns, junction.target_columns, strict=True)
-        ]
-        links += [
-            exp.EQ(this=column(jref, ColumnExpr(scol)), expression=column(parent, ColumnExpr(col)))
-            for scol, col in zip(junction.source_columns, rel.columns, strict=True)
-        ]
+    # A computed relationship's function of the parent's row, or the table (and a junction).
+    sources, links = embed_sources(parent, embed)
     level.set("from_", exp.From(this=sources[0]))
     # The junction joins the target (PostgREST lists it after a comma; same meaning).
     joins: list[exp.Expr] = [exp.Join(this=extra, kind="CROSS") for extra in sources[1:]]

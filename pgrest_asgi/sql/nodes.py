@@ -343,16 +343,17 @@ def _count_condition(
     return condition(table, cond)
 
 
-def _embed_rows(parent: QualifiedName, embed: EmbedPlan) -> exp.Select:
-    """``SELECT 1 FROM <target> [, <junction>] WHERE <links> AND <the embed's filters>``."""
+def embed_sources(parent: QualifiedName, embed: EmbedPlan) -> tuple[list[exp.Expr], list[exp.Expr]]:
+    """Where an embed's rows come from, and how they link to the parent's row: the related
+    table (or a computed relationship's function of the parent's row), then a many-to-many
+    junction to join to it; the join conditions."""
     rel = embed.relationship
     ref = QualifiedName("", embed.table_alias)
-    source: exp.Expr = table_node(rel.foreign_table, embed.table_alias)
-    joins: list[exp.Expr] = []
+    sources: list[exp.Expr] = [table_node(rel.foreign_table, embed.table_alias)]
     links: list[exp.Expr] = []
     if rel.function is not None:
-        row = exp.Column(this=ident(parent.name))
-        source = exp.Alias(this=call(rel.function, row), alias=ident(embed.table_alias))
+        parent_row = exp.Column(this=ident(parent.name))
+        sources = [exp.Alias(this=call(rel.function, parent_row), alias=ident(embed.table_alias))]
     elif rel.junction is None:
         links += [
             exp.EQ(this=column(ref, ColumnExpr(fcol)), expression=column(parent, ColumnExpr(col)))
@@ -361,7 +362,7 @@ def _embed_rows(parent: QualifiedName, embed: EmbedPlan) -> exp.Select:
     else:
         junction = rel.junction
         jref = QualifiedName("", f"{junction.table.name}_j{embed.table_alias}")
-        joins.append(exp.Join(this=table_node(junction.table, jref.name), kind="CROSS"))
+        sources.append(table_node(junction.table, jref.name))
         links += [
             exp.EQ(this=column(ref, ColumnExpr(fcol)), expression=column(jref, ColumnExpr(tcol)))
             for fcol, tcol in zip(rel.foreign_columns, junction.target_columns, strict=True)
@@ -370,13 +371,20 @@ def _embed_rows(parent: QualifiedName, embed: EmbedPlan) -> exp.Select:
             exp.EQ(this=column(jref, ColumnExpr(scol)), expression=column(parent, ColumnExpr(col)))
             for scol, col in zip(junction.source_columns, rel.columns, strict=True)
         ]
+    return sources, links
+
+
+def _embed_rows(parent: QualifiedName, embed: EmbedPlan) -> exp.Select:
+    """``SELECT 1 FROM <target> [, <junction>] WHERE <links> AND <the embed's filters>``."""
+    ref = QualifiedName("", embed.table_alias)
+    sources, links = embed_sources(parent, embed)
     nested = {item.join_alias: item for item in embed.select if isinstance(item, EmbedPlan)}
     links += [_count_condition(ref, cond, nested) for cond in embed.where]
     links += [exp.Exists(this=_embed_rows(ref, item)) for item in nested.values() if item.inner]
     query = exp.Select(expressions=[exp.Literal.number(1)])
-    query.set("from_", exp.From(this=source))
-    if joins:
-        query.set("joins", joins)
+    query.set("from_", exp.From(this=sources[0]))
+    if len(sources) > 1:
+        query.set("joins", [exp.Join(this=extra, kind="CROSS") for extra in sources[1:]])
     if links:
         query.set("where", exp.Where(this=chain(exp.And, links)))
     return query
