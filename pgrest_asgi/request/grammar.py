@@ -380,6 +380,9 @@ class PostgrestGrammar:
     or the full-text operators, which the grammar parses itself.
     """
 
+    #: Parsed selects by their text; ``None`` (no cache) unless ``__init__`` turns it on.
+    _selects: dict[str, tuple[SelectItem, ...]] | None = None
+
     def __init__(
         self, *, operators: Mapping[str, Operator] = OPERATORS, limits: Limits | None = None
     ) -> None:
@@ -400,7 +403,7 @@ class PostgrestGrammar:
         # request. Only while this class's own select parsing runs: a subclass that
         # overrides a piece of it may answer differently for the same text (per caller, say),
         # so its selects are parsed each time.
-        self._selects: dict[str, tuple[SelectItem, ...]] | None = (
+        self._selects = (
             {}
             if all(
                 getattr(type(self), name) is getattr(PostgrestGrammar, name)
