@@ -201,8 +201,11 @@ def _json_array(body: bytes) -> Payload | None:
     if not isinstance(first, dict):
         return None
     keys = tuple(first)
+    decoder = _rows_decoder(keys)
+    if decoder is None:
+        return None
     try:
-        _rows_decoder(keys).decode(body)
+        decoder.decode(body)
     except (msgspec.ValidationError, RecursionError):
         return None
     return Payload(body, keys, True, first)
@@ -213,20 +216,25 @@ _decode_items = msgspec.json.Decoder(list[msgspec.Raw])
 _ROW_DECODERS: dict[tuple[str, ...], msgspec.json.Decoder[Any]] = {}
 
 
-def _rows_decoder(keys: tuple[str, ...]) -> msgspec.json.Decoder[Any]:
+def _rows_decoder(keys: tuple[str, ...]) -> msgspec.json.Decoder[Any] | None:
     """A decoder that accepts an array of objects with exactly these keys (values skipped
     as raw text, no objects kept alive for the garbage collector): ValidationError
-    otherwise. Kept by key set, a bounded number of them."""
+    otherwise. Kept by key set, a bounded number of them. ``None`` for keys msgspec cannot
+    name a field (backslashes, quotes, control characters): those bodies take the full
+    decode."""
     decoder = _ROW_DECODERS.get(keys)
     if decoder is None:
         fields = [(f"f{i}", msgspec.Raw) for i in range(len(keys))]
-        row = msgspec.defstruct(
-            "Row",
-            fields,
-            rename={f"f{i}": key for i, key in enumerate(keys)},
-            forbid_unknown_fields=True,
-            gc=False,
-        )
+        try:
+            row = msgspec.defstruct(
+                "Row",
+                fields,
+                rename={f"f{i}": key for i, key in enumerate(keys)},
+                forbid_unknown_fields=True,
+                gc=False,
+            )
+        except (ValueError, TypeError):
+            return None
         decoder = msgspec.json.Decoder(list[row])  # type: ignore[valid-type]
         if len(_ROW_DECODERS) >= 256:
             _ROW_DECODERS.clear()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pgrest_asgi.errors import ApiRequestError
@@ -128,6 +130,14 @@ def test_request_payload_of_a_call() -> None:
         (b"[{}, {}]", (), {}),
         (b'[{"a":{"x":[1,2]}},{"a":null}]', ("a",), {"a": {"x": [1, 2]}}),
         (b'[{"n":1e400}]', ("n",), {"n": "1e400"}),  # floats stay text for numeric
+        # Keys no struct field can be renamed to: the full decode reads them.
+        (
+            json.dumps(
+                [{"a\\b": 1, 'q"': 2, "c\x01": 3}, {"a\\b": 4, 'q"': 5, "c\x01": 6}]
+            ).encode(),
+            ("a\\b", 'q"', "c\x01"),
+            {"a\\b": 1, 'q"': 2, "c\x01": 3},
+        ),
     ],
 )
 def test_arrays_of_objects(body: bytes, keys: tuple[str, ...], first: dict[str, object]) -> None:
