@@ -355,6 +355,10 @@ def _skip_spaces(p: _Parser) -> bool:
     return p.pos > start
 
 
+#: A column name that needs no quoting, path or cast: the filter fast path's keys.
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: ``[not.]op.`` with a plain operator name and no modifier: the fast path's values.
+_SIMPLE_OP = re.compile(r"(not\.)?([A-Za-z]+)\.")
 #: The methods that parse ``select=``: when a subclass overrides none of them, parsed selects
 #: are cached by their text (see ``PostgrestGrammar._select``).
 _SELECT_METHODS = (
@@ -382,6 +386,9 @@ class PostgrestGrammar:
 
     #: Parsed selects by their text; ``None`` (no cache) unless ``__init__`` turns it on.
     _selects: dict[str, tuple[SelectItem, ...]] | None = None
+    #: Whether ``parse_filter`` may read the common filter shape itself (not when a subclass
+    #: reads operators its own way).
+    _plain_filters = False
 
     def __init__(
         self, *, operators: Mapping[str, Operator] = OPERATORS, limits: Limits | None = None
@@ -403,6 +410,7 @@ class PostgrestGrammar:
         # request. Only while this class's own select parsing runs: a subclass that
         # overrides a piece of it may answer differently for the same text (per caller, say),
         # so its selects are parsed each time.
+        self._plain_filters = type(self).parse_op is PostgrestGrammar.parse_op
         self._selects = (
             {}
             if all(
@@ -706,6 +714,19 @@ class PostgrestGrammar:
         return True
 
     def parse_filter(self, key: str, value: str) -> Filter:
+        if self._plain_filters and _PLAIN_NAME.match(key):
+            # The common filter (``col=op.value``, an operator of the table without a
+            # modifier), read without the parser's objects: the same answer, sooner.
+            simple = _SIMPLE_OP.match(value)
+            if simple is not None:
+                name = simple.group(2)
+                operator = self.operators.get(name)
+                if operator is not None:
+                    raw = value[simple.end() :]
+                    if operator.wildcard:
+                        raw = raw.replace("*", "%")
+                    negated = simple.group(1) is not None
+                    return Filter(Field(key), OpExpr(name, raw, negated, definition=operator))
         kp = _Parser("filter", key)
         field = kp.field(",:()!")
         if not kp.at_end():

@@ -765,3 +765,59 @@ def test_the_cache_is_bounded() -> None:
     for i in range(1100):
         grammar.parse(_context(), [("select", f"c{i}")])
     assert grammar._selects is not None and len(grammar._selects) <= 1024
+
+
+# -- the common filter's fast path ---------------------------------------------------------------
+@pytest.mark.parametrize("key", ["id", "name", "_x", "Weird_9", "a1"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "eq.5",
+        "eq.",
+        "not.eq.5",
+        "neq.a.b.c",
+        "gt.(1,2)",
+        'eq."quoted"',
+        "like.*abc*",
+        "not.ilike.A*",
+        "match.^a.*$",
+        "eq.with space",
+        "lte.2020-01-01T00:00:00+00:00",
+        "cs.{1,2}",
+        "ov.[1,5)",
+        "isdistinct.null",
+    ],
+)
+def test_plain_filters_read_as_the_parser_reads_them(key: str, value: str) -> None:
+    slow = PostgrestGrammar()
+    slow._plain_filters = False
+    assert G.parse_filter(key, value) == slow.parse_filter(key, value)
+
+
+def test_other_filters_take_the_parser() -> None:
+    # Modifiers, built-in operators, paths and casts are the parser's: same answers, same errors.
+    slow = PostgrestGrammar()
+    slow._plain_filters = False
+    for key, value in [
+        ("id", "eq(any).{1,2}"),
+        ("id", "in.(1,2)"),
+        ("id", "is.null"),
+        ("doc", "fts(english).cat"),
+        ("data->a", "eq.1"),
+        ("id", "not.in.(1)"),
+    ]:
+        assert G.parse_filter(key, value) == slow.parse_filter(key, value)
+    for key, value in [("id", "nope.1"), ("id", "eq1"), ("id", "Eq.1")]:
+        with pytest.raises(ApiRequestError) as fast_error:
+            G.parse_filter(key, value)
+        with pytest.raises(ApiRequestError) as slow_error:
+            slow.parse_filter(key, value)
+        assert fast_error.value.body() == slow_error.value.body()
+
+
+def test_a_grammar_with_its_own_operators_reading_keeps_it() -> None:
+    class Custom(PostgrestGrammar):
+        def parse_op(self, key: str, value: str, *args: Any, **kwargs: Any) -> OpExpr:
+            return OpExpr("eq", "always")
+
+    assert Custom().parse_filter("id", "gt.1").op == OpExpr("eq", "always")
