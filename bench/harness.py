@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import re
 import socket
 import statistics
@@ -96,6 +97,11 @@ def start_server(module: str, env: dict[str, str]) -> tuple[subprocess.Popen[byt
         "on",
     ]
     return start_process(argv, env, port), port
+
+
+def machine_note() -> str:
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} CPUs, load average {load}"
 
 
 def start_process(argv: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import ROOT, SCHEMA, free_port, run_wrk, wait_http
+from harness import ROOT, SCHEMA, free_port, machine_note, run_wrk, start_process, stop_process
 from scenarios import GET_LUA
 
 BENCH = ROOT / "bench"
@@ -129,19 +129,7 @@ def start(
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     argv = commands(port, args.granian_loop, args.granian_option)[name]
-    proc = subprocess.Popen(argv, cwd=BENCH, env=env)
-    try:
-        wait_http(port)
-    except RuntimeError:
-        proc.kill()
-        proc.wait()
-        raise
-    return proc, port
-
-
-def machine_note() -> str:
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{os.cpu_count()} CPUs, load average {load}"
+    return start_process(argv, env, port), port
 
 
 def versions() -> str:
@@ -231,12 +219,7 @@ def main() -> int:
             os.unlink(lua.name)
     finally:
         for proc in procs:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
         cluster.stop()
     report(summary)
     print(f"machine after the run: {machine_note()}")

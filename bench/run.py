@@ -51,6 +51,7 @@ from harness import (
     Summary,
     compare,
     http_request,
+    machine_note,
     start_server,
     stop_process,
 )
@@ -154,9 +155,8 @@ def main() -> int:
     from pgrest_asgi.testing import PostgresCluster
 
     started = time.monotonic()
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
-        f"{os.cpu_count()} CPUs, load average {load}; {args.rounds} interleaved round(s) of "
+        f"{machine_note()}; {args.rounds} interleaved round(s) of "
         f"{args.duration} s per app, wrk -t1 -c{args.connections}, pool {args.pool}",
         flush=True,
     )
