@@ -177,6 +177,11 @@ def redacted_config(settings: Settings) -> str:
         key = line.partition(" = ")[0]
         if key == "db-uri":
             line = f"db-uri = {dump_value(redact_dsn(settings.db_uri))}"
+        elif key == "db-listen-uri" and settings.db_listen_uri is not None:
+            line = f"db-listen-uri = {dump_value(redact_dsn(settings.db_listen_uri))}"
+        elif key == "db-replica-uris":
+            uris = " ".join(redact_dsn(uri) for uri in settings.db_replica_uris)
+            line = f"db-replica-uris = {dump_value(uris)}"
         elif key == "jwt-secret" and settings.jwt_secret is not None:
             line = f"jwt-secret = {dump_value(MASK)}"
         lines.append(line)

@@ -163,6 +163,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: Serve Swagger UI for the API at this path (``/docs``: the page is ``/docs/``), its
     #: files from the ``docs-ui`` extra, never a CDN. ``None``: no page.
     openapi_docs_path: str | None = None
+    #: The NOTIFY listener's own connection string (``None``: ``db-uri``). ``LISTEN`` needs a
+    #: session of its own, which PgBouncer's transaction pooling does not give: behind such a
+    #: pooler, point this at PostgreSQL itself (or at a session-pooling PgBouncer).
+    db_listen_uri: str | None = None
+    #: Read-only connection strings (streaming replicas), separated by spaces. ``GET`` and
+    #: ``HEAD`` requests, and calls of functions that are not volatile, run on one of them;
+    #: everything else, and the schema cache, on ``db-uri``.
+    db_replica_uris: tuple[str, ...] = ()
+    #: A replica further behind the primary than this many seconds of replay is skipped
+    #: (its requests go to another replica, or to the primary) until it catches up.
+    db_replica_max_lag: Seconds = 10.0
+    #: Seconds a client that has just written reads from the primary, so that it reads its
+    #: own write (a cookie set on the write's response says until when; 0: never).
+    db_replica_read_your_writes: Annotated[float, msgspec.Meta(ge=0)] = 5.0
 
     def __post_init__(self) -> None:
         for schema in self.db_schemas:
@@ -297,7 +311,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         for name in sorted(self.__struct_fields__):
             if name == "app_settings":
                 continue
-            lines.append(f"{name.replace('_', '-')} = {dump_value(getattr(self, name))}")
+            value = getattr(self, name)
+            if name == "db_replica_uris":
+                value = " ".join(value)
+            lines.append(f"{name.replace('_', '-')} = {dump_value(value)}")
         for key, value in sorted(self.app_settings.items()):
             lines.append(f"app.settings.{key} = {dump_value(value)}")
         return "\n".join(lines) + "\n"
@@ -322,6 +339,7 @@ _INT_FIELDS = {f for f, t in _FIELD_TYPES.items() if t is int} | {
 }
 _FLOAT_FIELDS = {f for f, t in _FIELD_TYPES.items() if t is float}
 _LIST_FIELDS = {
+    "db_replica_uris",
     "db_schemas",
     "db_extra_search_path",
     "db_hoisted_tx_settings",
@@ -344,6 +362,8 @@ RESTART_FIELDS: frozenset[str] = frozenset(
     | {
         "db_pool_min",
         "db_pool_max_waiting",
+        "db_listen_uri",
+        "db_replica_uris",
         "server_max_header_size",
         "server_max_header_count",
         "server_header_timeout",
@@ -454,7 +474,7 @@ class _Layers:
                 data[field] = coerced
         if self.app_settings:
             data["app_settings"] = {**data.get("app_settings", {}), **self.app_settings}
-        for name in ("db_uri", "jwt_secret"):
+        for name in ("db_uri", "db_listen_uri", "jwt_secret"):
             value = data.get(name)
             if isinstance(value, str) and value.startswith("@"):
                 data[name] = _read_value_file(value[1:], self.origins.get(name, f"{name}: "))
@@ -498,6 +518,9 @@ def _coerce(field: str, value: Any, origin: str) -> Any:
     text = value.strip()
     if field == "db_extra_search_path":
         return tuple(p.strip() for p in text.split(",") if p.strip())
+    if field == "db_replica_uris":
+        # Spaces separate them: a libpq URI may itself hold commas (several hosts).
+        return tuple(text.split())
     if text == "":
         return _UNSET
     if field in _LIST_FIELDS:
