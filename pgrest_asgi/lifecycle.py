@@ -98,7 +98,7 @@ class Lifecycle:
             from .schema.listener import SchemaListener
 
             self.listener = SchemaListener(
-                self.settings.db_uri,
+                self.settings.db_listen_uri or self.settings.db_uri,
                 channel=self.settings.db_channel,
                 on_reload_schema=self._reload,
                 on_reload_config=self._reload_config,
