@@ -508,6 +508,14 @@ def _embed_join(parent: QualifiedName, embed: EmbedPlan, flat: bool = False) -> 
     if links:
         level.set("where", exp.Where(this=chain(exp.And, links)))
     _set_paging(level, ref, embed.order, embed.limit, embed.offset)
+    if rel.to_one and not embed.inner and not flat and embed.limit is None and embed.offset is None:
+        # OFFSET 0 keeps PostgreSQL from pulling the lateral up into a join of the whole
+        # table: for a small embedded table (a lookup) it would scan and hash all of it for
+        # every request (a hash join), where a lookup per parent row (memoized over many rows)
+        # is what a to-one embed needs. Measured: a 1-row GET with a to-one embed 18 % faster
+        # in PostgreSQL, 1 000 and 100 000 rows no slower. !inner joins stay free to reorder
+        # (their filters may select few parent rows).
+        level.set("offset", exp.Offset(expression=exp.Literal.number(0)))
     alias = ident(embed.join_alias)
     on: exp.Expr = exp.true()
     if many and not flat:
