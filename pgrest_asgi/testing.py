@@ -16,12 +16,19 @@ when this process is root the server runs as the ``postgres`` system user (or ``
 Authentication is ``trust``: whoever can reach the socket can connect as the superuser. This is
 meant for tests and demos only. ``hba=`` puts ``pg_hba.conf`` lines before that (the first line
 that matches a connection decides), e.g. to make one role log in with a password.
+
+For tests of an API: :class:`DatabaseTemplates` loads SQL files into a template database once
+and clones it for each test (``CREATE DATABASE … TEMPLATE``); :func:`asgi_lifespan` runs any
+ASGI app's start-up and shut-down as a server would. The pytest plugin
+(:mod:`pgrest_asgi.pytest_plugin`) is built on them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
+import hashlib
 import importlib.util
 import os
 import re
@@ -34,10 +41,12 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import Any
 
 import psycopg
 from psycopg import sql as pgsql
@@ -47,8 +56,14 @@ __all__ = [
     "DIR_PREFIX",
     "MARKER_NAME",
     "PG_BIN_ENV",
+    "Database",
+    "DatabaseTemplates",
     "PostgresCluster",
+    "SqlLoadError",
+    "SqlSource",
+    "asgi_lifespan",
     "find_pg_bin_dir",
+    "load_sql",
     "sweep_stale_clusters",
 ]
 
@@ -956,3 +971,235 @@ class PostgresCluster:
                 return
         if not _kill_postmaster(pid, data_dir):
             raise RuntimeError(f"could not stop the PostgreSQL server (pid {pid}) in {base}")
+
+
+# --------------------------------------------------------------------------------------------
+# Databases loaded from SQL, cloned per test
+# --------------------------------------------------------------------------------------------
+
+#: One piece of a database's SQL: a file (a :class:`~pathlib.Path`, or any ``os.PathLike``) or
+#: SQL text (a ``str``).
+SqlSource = str | os.PathLike[str]
+
+
+class SqlLoadError(RuntimeError):
+    """SQL that did not load: the message names the file (and the line, where PostgreSQL
+    gives a position) and PostgreSQL's error, e.g.
+    ``db/schema.sql:12: syntax error at or near "CRATE" (SQLSTATE 42601)``."""
+
+    def __init__(self, source: str, message: str, line: int | None = None) -> None:
+        self.source = source
+        self.line = line
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {message}")
+
+
+def _read_sources(sources: Sequence[SqlSource]) -> list[tuple[str, str]]:
+    """``(label, text)`` of each source: a file's label is its path, SQL text's its place."""
+    if isinstance(sources, str | os.PathLike):
+        raise TypeError("sources is a sequence of files and SQL texts, not one")
+    read: list[tuple[str, str]] = []
+    for index, source in enumerate(sources):
+        if isinstance(source, str):
+            read.append((f"SQL text #{index + 1}", source))
+            continue
+        path = os.fspath(source)
+        try:
+            read.append((path, Path(path).read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise SqlLoadError(path, f"cannot read the file: {reason}") from exc
+    return read
+
+
+def _error_line(text: str, exc: psycopg.Error) -> int | None:
+    """The 1-based line of ``text`` that PostgreSQL's error position points into."""
+    position = exc.diag.statement_position
+    if not position or not position.isdigit():
+        return None
+    return text.count("\n", 0, max(0, int(position) - 1)) + 1
+
+
+def _run_source(cluster: PostgresCluster, dbname: str, label: str, text: str) -> None:
+    try:
+        cluster.run_sql(text, dbname=dbname)
+    except psycopg.Error as exc:
+        diag = exc.diag
+        message = diag.message_primary or str(exc).strip()
+        if diag.sqlstate:
+            message += f" (SQLSTATE {diag.sqlstate})"
+        if diag.context:
+            message += f"\n{diag.context.strip()}"
+        raise SqlLoadError(label, message, _error_line(text, exc)) from exc
+
+
+def load_sql(cluster: PostgresCluster, dbname: str, sources: Sequence[SqlSource]) -> None:
+    """Run each source in ``dbname`` as the superuser, in order; a file's statements run as
+    one transaction. Raises :class:`SqlLoadError` naming the source that failed."""
+    for label, text in _read_sources(sources):
+        _run_source(cluster, dbname, label, text)
+
+
+@dataclass(frozen=True)
+class Database:
+    """A database in a :class:`PostgresCluster`, by name."""
+
+    cluster: PostgresCluster
+    name: str
+
+    def dsn(self, user: str | None = None, **params: str) -> str:
+        """Its conninfo as ``user`` (default: the superuser)."""
+        return self.cluster.dsn(self.name, user=user, **params)
+
+    def run_sql(self, sql: str) -> None:
+        """Run ``sql`` in it as the superuser (see :meth:`PostgresCluster.run_sql`)."""
+        self.cluster.run_sql(sql, dbname=self.name)
+
+
+class DatabaseTemplates:
+    """Databases loaded from SQL once per cluster and cloned for each use.
+
+    :meth:`template` loads a list of SQL sources into a database of its own the first time it
+    sees their contents (the same files with other contents are loaded again, into another
+    template); :meth:`clone` makes a new database from it with ``CREATE DATABASE … TEMPLATE``,
+    which copies the loaded database file by file instead of running the SQL again. Roles are
+    cluster-wide, so ``CREATE ROLE`` in the SQL runs once per cluster per distinct SQL: two
+    different SQL sets that create the same role must guard it (``IF NOT EXISTS`` in a ``DO``
+    block). SQL that fails is not retried: every later call raises the same
+    :class:`SqlLoadError`.
+
+        templates = DatabaseTemplates(cluster)
+        with templates.database([Path("db/schema.sql")]) as db:
+            app = PgRestApp(db.dsn(user="authenticator"), schemas="api")
+    """
+
+    def __init__(self, cluster: PostgresCluster, *, prefix: str = "pgrest") -> None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,20}", prefix):
+            raise ValueError(f"prefix must be a short lower-case identifier, not {prefix!r}")
+        self.cluster = cluster
+        self.prefix = prefix
+        self._lock = threading.Lock()
+        self._templates: dict[str, str | SqlLoadError] = {}
+
+    def template(self, sources: Sequence[SqlSource]) -> str:
+        """The name of the template database holding ``sources``, loaded on first use."""
+        read = _read_sources(sources)
+        digest = hashlib.sha256()
+        for label, text in read:
+            for part in (label, text):
+                data = part.encode()
+                digest.update(len(data).to_bytes(8, "big") + data)
+        key = digest.hexdigest()
+        with self._lock:
+            known = self._templates.get(key)
+            if isinstance(known, SqlLoadError):
+                raise known
+            if known is not None:
+                return known
+            name = f"{self.prefix}_tpl_{key[:16]}"
+            self.cluster.drop_database(name)  # a left-over of a cluster shared with others
+            self.cluster.create_database(name)
+            try:
+                for label, text in read:
+                    _run_source(self.cluster, name, label, text)
+            except SqlLoadError as exc:
+                self._templates[key] = exc
+                self.cluster.drop_database(name)
+                raise
+            self._templates[key] = name
+            return name
+
+    def clone(self, sources: Sequence[SqlSource], name: str | None = None) -> Database:
+        """A new database (``name``, default ``<prefix>_<random>``) cloned from the template
+        of ``sources``."""
+        template = self.template(sources)
+        name = name or f"{self.prefix}_{uuid.uuid4().hex[:16]}"
+        self.cluster.create_database(name, template=template)
+        return Database(self.cluster, name)
+
+    @contextlib.contextmanager
+    def database(self, sources: Sequence[SqlSource]) -> Iterator[Database]:
+        """A clone of the template of ``sources``, dropped on exit."""
+        db = self.clone(sources)
+        try:
+            yield db
+        finally:
+            self.cluster.drop_database(db.name)
+
+    def drop_all(self) -> None:
+        """Drop the template databases made so far."""
+        with self._lock:
+            names = [n for n in self._templates.values() if isinstance(n, str)]
+            self._templates.clear()
+        for name in names:
+            self.cluster.drop_database(name)
+
+
+# --------------------------------------------------------------------------------------------
+# The ASGI lifespan, as a server runs it
+# --------------------------------------------------------------------------------------------
+
+
+async def _next_message(
+    task: asyncio.Task[None], messages: asyncio.Queue[dict[str, Any]], timeout: float
+) -> dict[str, Any] | None:
+    """The app's next message, or None when the app returned first; raises what it raised."""
+    getter = asyncio.ensure_future(messages.get())
+    try:
+        done, _ = await asyncio.wait(
+            {getter, task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        if not getter.done():
+            getter.cancel()
+    if getter in done:
+        return getter.result()
+    if task in done:
+        task.result()  # raises the app's exception, if any
+        return None
+    raise TimeoutError(f"the app did not answer the lifespan within {timeout:g}s")
+
+
+async def _lifespan_shutdown(
+    task: asyncio.Task[None],
+    to_app: asyncio.Queue[dict[str, Any]],
+    from_app: asyncio.Queue[dict[str, Any]],
+    timeout: float,
+) -> None:
+    await to_app.put({"type": "lifespan.shutdown"})
+    message = await _next_message(task, from_app, timeout)
+    if message is not None and message["type"] != "lifespan.shutdown.complete":
+        raise RuntimeError(f"the app's shut-down failed: {message.get('message', '')}")
+    await asyncio.wait_for(task, timeout)
+
+
+@contextlib.asynccontextmanager
+async def asgi_lifespan(app: Any, *, timeout: float = 60.0) -> AsyncIterator[dict[str, Any]]:
+    """Run ``app``'s ASGI lifespan (``lifespan.startup`` on entry, ``lifespan.shutdown`` on
+    exit, also when the body raised) as a server would, for a client that does not
+    (``httpx.ASGITransport``): any ASGI app, e.g. a FastAPI app with a mounted ``PgRestApp``.
+    Yields the lifespan state. Raises ``RuntimeError`` when the app reports a failed start-up
+    or shut-down, and what the app raised if it raised."""
+    state: dict[str, Any] = {}
+    scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": state}
+    to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    task: asyncio.Task[None] = asyncio.ensure_future(app(scope, to_app.get, from_app.put))
+    try:
+        await to_app.put({"type": "lifespan.startup"})
+        message = await _next_message(task, from_app, timeout)
+        if message is None or message["type"] != "lifespan.startup.complete":
+            detail = (message or {}).get("message") or "no answer to lifespan.startup"
+            raise RuntimeError(f"the app's start-up failed: {detail}")
+        try:
+            yield state
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await _lifespan_shutdown(task, to_app, from_app, timeout)
+            raise
+        await _lifespan_shutdown(task, to_app, from_app, timeout)
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -1,12 +1,13 @@
 """The custom-operator example: ``startswith`` (``^@``) end to end, next to the built-in ones.
 
-The tests share one database loaded with the example's schema (they only read), and compare
-with an app on the default operator table, which does not know the name.
+Each test gets a database cloned from the example's schema (the pytest plugin's
+``pgrest_database``); an app on the default operator table, which does not know the name, is
+the comparison.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,27 +16,34 @@ import pytest
 
 from examples.custom_operator import SCHEMA_SQL, create_app
 from pgrest_asgi import PgRestApp
-from pgrest_asgi.testing import PostgresCluster
-from tests.conftest import client_for, loaded_database
-
-SETTINGS: dict[str, Any] = {"db_anon_role": "lib_anon", "db_pool": 2}
-
-
-@pytest.fixture(scope="module")
-def lib_db(pg_cluster: PostgresCluster) -> Iterator[str]:
-    with loaded_database(pg_cluster, "lib", SCHEMA_SQL) as name:
-        yield name
+from pgrest_asgi.testing import Database, SqlSource
+from tests.conftest import client_for
 
 
 @pytest.fixture
-async def http(pg_cluster: PostgresCluster, lib_db: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(pg_cluster.dsn(lib_db, user="lib_authenticator"), **SETTINGS)
-    async with app.lifespan(), client_for(app) as client:
-        yield client
+def pgrest_sql() -> list[SqlSource]:
+    return [SCHEMA_SQL]
 
 
-async def _ids(http: httpx.AsyncClient, query: str) -> list[int]:
-    resp = await http.get(f"/books?select=id&order=id&{query}")
+@pytest.fixture
+def pgrest_settings(pgrest_settings: dict[str, Any], pgrest_database: Database) -> dict[str, Any]:
+    return {
+        **pgrest_settings,
+        "db_uri": pgrest_database.dsn(user="lib_authenticator"),
+        "db_anon_role": "lib_anon",
+    }
+
+
+@pytest.fixture
+async def pgrest_app(pgrest_settings: dict[str, Any]) -> AsyncIterator[PgRestApp]:
+    settings = dict(pgrest_settings)
+    app = create_app(settings.pop("db_uri"), **settings)
+    async with app.lifespan():
+        yield app
+
+
+async def _ids(client: httpx.AsyncClient, query: str) -> list[int]:
+    resp = await client.get(f"/books?select=id&order=id&{query}")
     assert resp.status_code == 200, resp.text
     return [row["id"] for row in resp.json()]
 
@@ -44,43 +52,45 @@ def _parse_error(details: str, message: str) -> dict[str, Any]:
     return {"code": "PGRST100", "details": details, "hint": None, "message": message}
 
 
-async def test_startswith_keeps_rows_with_the_literal_prefix(http: httpx.AsyncClient) -> None:
-    assert await _ids(http, "title=startswith.Dune") == [1, 2]  # case-sensitive: not 3
+async def test_startswith_keeps_rows_with_the_literal_prefix(
+    pgrest_client: httpx.AsyncClient,
+) -> None:
+    assert await _ids(pgrest_client, "title=startswith.Dune") == [1, 2]  # case-sensitive: not 3
     # The value is literal: "%" is no wildcard, unlike in like.
-    assert await _ids(http, "title=startswith.100%25") == [4]
-    assert await _ids(http, "title=like.100%25*") == [4, 5]
-    assert await _ids(http, "title=startswith.50_") == [6]  # not 500 Miles
+    assert await _ids(pgrest_client, "title=startswith.100%25") == [4]
+    assert await _ids(pgrest_client, "title=like.100%25*") == [4, 5]
+    assert await _ids(pgrest_client, "title=startswith.50_") == [6]  # not 500 Miles
 
 
-async def test_negation_quantifiers_and_logic_trees(http: httpx.AsyncClient) -> None:
-    assert await _ids(http, "title=not.startswith.Dune") == [3, 4, 5, 6, 7, 8]
-    assert await _ids(http, "title=startswith(any).{Dune,50_}") == [1, 2, 6]
-    assert await _ids(http, "title=startswith(all).{Dune,Dune M}") == [2]
-    assert await _ids(http, "or=(title.startswith.Dune,id.eq.8)") == [1, 2, 8]
-    assert await _ids(http, "not.or=(title.startswith.D,id.eq.8)") == [3, 4, 5, 6, 7]
+async def test_negation_quantifiers_and_logic_trees(pgrest_client: httpx.AsyncClient) -> None:
+    assert await _ids(pgrest_client, "title=not.startswith.Dune") == [3, 4, 5, 6, 7, 8]
+    assert await _ids(pgrest_client, "title=startswith(any).{Dune,50_}") == [1, 2, 6]
+    assert await _ids(pgrest_client, "title=startswith(all).{Dune,Dune M}") == [2]
+    assert await _ids(pgrest_client, "or=(title.startswith.Dune,id.eq.8)") == [1, 2, 8]
+    assert await _ids(pgrest_client, "not.or=(title.startswith.D,id.eq.8)") == [3, 4, 5, 6, 7]
 
 
 async def test_values_are_bind_parameters(
-    http: httpx.AsyncClient, pg_cluster: PostgresCluster, lib_db: str
+    pgrest_client: httpx.AsyncClient, pgrest_database: Database
 ) -> None:
-    assert await _ids(http, "title=startswith.Don't") == [8]
-    resp = await http.get(
+    assert await _ids(pgrest_client, "title=startswith.Don't") == [8]
+    resp = await pgrest_client.get(
         "/books", params={"select": "id", "title": "startswith.'; DROP TABLE lib.books; --"}
     )
     assert (resp.status_code, resp.json()) == (200, [])
-    with psycopg.connect(pg_cluster.dsn(lib_db)) as db:
+    with psycopg.connect(pgrest_database.dsn()) as db:
         assert db.execute("SELECT count(*) FROM lib.books").fetchone() == (8,)
 
 
-async def test_unknown_operators_are_still_parse_errors(http: httpx.AsyncClient) -> None:
-    resp = await http.get("/books?title=sw.Dune")
+async def test_unknown_operators_are_still_parse_errors(pgrest_client: httpx.AsyncClient) -> None:
+    resp = await pgrest_client.get("/books?title=sw.Dune")
     assert resp.status_code == 400
     assert resp.headers["proxy-status"] == "PostgREST; error=PGRST100"
     assert resp.json() == _parse_error(
         'unexpected "s" expecting "not" or operator (eq, gt, ...)',
         '"failed to parse filter (sw.Dune)" (line 1, column 1)',
     )
-    resp = await http.get("/books?title=startswith(some).Dune")
+    resp = await pgrest_client.get("/books?title=startswith(some).Dune")
     assert resp.status_code == 400
     assert resp.json() == _parse_error(
         'unexpected "(" expecting "." after the operator',
@@ -88,10 +98,12 @@ async def test_unknown_operators_are_still_parse_errors(http: httpx.AsyncClient)
     )
 
 
-async def test_a_column_without_the_operator_is_postgresqls_error(http: httpx.AsyncClient) -> None:
+async def test_a_column_without_the_operator_is_postgresqls_error(
+    pgrest_client: httpx.AsyncClient,
+) -> None:
     """``^@`` is defined for text: PostgreSQL rejects it on an integer (42883, answered 404
     as PostgREST maps that code)."""
-    resp = await http.get("/books?id=startswith.1")
+    resp = await pgrest_client.get("/books?id=startswith.1")
     assert resp.status_code == 404
     assert resp.json() == {
         "code": "42883",
@@ -102,8 +114,8 @@ async def test_a_column_without_the_operator_is_postgresqls_error(http: httpx.As
     }
 
 
-async def test_the_default_table_does_not_know_it(pg_cluster: PostgresCluster, lib_db: str) -> None:
-    plain = PgRestApp(pg_cluster.dsn(lib_db, user="lib_authenticator"), schemas=["lib"], **SETTINGS)
+async def test_the_default_table_does_not_know_it(pgrest_settings: dict[str, Any]) -> None:
+    plain = PgRestApp(schemas=["lib"], **pgrest_settings)
     async with plain.lifespan(), client_for(plain) as http:
         resp = await http.get("/books?title=startswith.Dune")
     assert resp.status_code == 400

@@ -19,12 +19,13 @@ import psycopg
 import pytest
 
 from examples.response_cache import SCHEMA_SQL, ResponseCache, create_app
-from pgrest_asgi import DbResult, ExecutorWrapper, RequestContext, Statement, TxSpec
-from pgrest_asgi.testing import PostgresCluster
-from tests.conftest import JWT_SECRET, client_for, loaded_database, make_token
+from pgrest_asgi import DbResult, ExecutorWrapper, PgRestApp, RequestContext, Statement, TxSpec
+from pgrest_asgi.pytest_plugin import DEFAULT_JWT_SECRET, TokenMaker
+from pgrest_asgi.testing import Database, SqlSource
 
-ANN = {"Authorization": f"Bearer {make_token({'role': 'rc_user', 'sub': 'ann'})}"}
-BO = {"Authorization": f"Bearer {make_token({'role': 'rc_user', 'sub': 'bo'})}"}
+# The plugin's app signs with its default secret: tokens can be made at import.
+ANN = TokenMaker(DEFAULT_JWT_SECRET).headers("rc_user", sub="ann")
+BO = TokenMaker(DEFAULT_JWT_SECRET).headers("rc_user", sub="bo")
 
 
 class Counting(ExecutorWrapper):
@@ -66,27 +67,44 @@ class Setup:
 
 
 @pytest.fixture
-def cache_db(pg_cluster: PostgresCluster) -> Iterator[str]:
-    with loaded_database(pg_cluster, "rcache", SCHEMA_SQL) as name:
-        yield name
+def pgrest_sql() -> list[SqlSource]:
+    return [SCHEMA_SQL]
 
 
 @pytest.fixture
-async def setup(pg_cluster: PostgresCluster, cache_db: str) -> AsyncIterator[Setup]:
-    inner, clock = Counting(), Clock()
+def inner() -> Counting:
+    return Counting()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def pgrest_app(
+    pgrest_settings: dict[str, Any], pgrest_database: Database, inner: Counting, clock: Clock
+) -> AsyncIterator[PgRestApp]:
+    settings = {**pgrest_settings, "db_anon_role": "rc_anon"}
+    del settings["db_uri"]
     app = create_app(
-        pg_cluster.dsn(cache_db, user="rc_authenticator"),
-        inner=inner,
-        ttl=5.0,
-        clock=clock,
-        db_anon_role="rc_anon",
-        jwt_secret=JWT_SECRET,
-        db_pool=2,
+        pgrest_database.dsn(user="rc_authenticator"), inner=inner, ttl=5.0, clock=clock, **settings
     )
-    assert isinstance(app.executor, ResponseCache)
-    with psycopg.connect(pg_cluster.dsn(cache_db), autocommit=True) as db:
-        async with app.lifespan(), client_for(app) as http:
-            yield Setup(http, inner, app.executor, clock, db)
+    async with app.lifespan():
+        yield app
+
+
+@pytest.fixture
+def setup(
+    pgrest_client: httpx.AsyncClient,
+    pgrest_app: PgRestApp,
+    pgrest_database: Database,
+    inner: Counting,
+    clock: Clock,
+) -> Iterator[Setup]:
+    assert isinstance(pgrest_app.executor, ResponseCache)
+    with psycopg.connect(pgrest_database.dsn(), autocommit=True) as db:
+        yield Setup(pgrest_client, inner, pgrest_app.executor, clock, db)
 
 
 async def _json(http: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None) -> Any:

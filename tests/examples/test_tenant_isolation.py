@@ -8,7 +8,7 @@ the pass leak every one of them, which shows that each case does test the rule.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -17,8 +17,9 @@ import pytest
 
 from examples.tenant_isolation import SCHEMA_SQL, create_app
 from pgrest_asgi import PgRestApp
-from pgrest_asgi.testing import PostgresCluster
-from tests.conftest import JWT_SECRET, client_for, loaded_database, make_token
+from pgrest_asgi.pytest_plugin import TokenMaker
+from pgrest_asgi.testing import Database, SqlSource
+from tests.conftest import client_for
 
 B_ORDERS = {2, 4, 5}
 Case = Callable[[httpx.AsyncClient, psycopg.Connection[Any]], Awaitable[bool]]
@@ -150,9 +151,8 @@ async def put_over_another_tenant(http: httpx.AsyncClient, db: psycopg.Connectio
     ) != ("b", 20)
 
 
-async def leaks(app: PgRestApp, dsn: str) -> set[str]:
+async def leaks(app: PgRestApp, dsn: str, token: str) -> set[str]:
     """The cases in which tenant ``a`` saw or touched an order of tenant ``b``."""
-    token = make_token({"role": "shop_user", "tenant": "a"})
     found: set[str] = set()
     with psycopg.connect(dsn, autocommit=True) as db:
         async with app.lifespan(), client_for(app) as http:
@@ -164,66 +164,76 @@ async def leaks(app: PgRestApp, dsn: str) -> set[str]:
 
 
 @pytest.fixture
-def shop_db(pg_cluster: PostgresCluster) -> Iterator[str]:
-    with loaded_database(pg_cluster, "shop", SCHEMA_SQL) as name:
-        yield name
+def pgrest_sql() -> list[SqlSource]:
+    return [SCHEMA_SQL]
 
 
-def _settings(cluster: PostgresCluster, db: str) -> dict[str, Any]:
+@pytest.fixture
+def pgrest_settings(pgrest_settings: dict[str, Any], pgrest_database: Database) -> dict[str, Any]:
     return {
+        **pgrest_settings,
+        "db_uri": pgrest_database.dsn(user="shop_authenticator"),
         "db_anon_role": "shop_anon",
-        "jwt_secret": JWT_SECRET,
-        "db_pool": 2,
         "db_aggregates_enabled": True,
-        "dsn": cluster.dsn(db, user="shop_authenticator"),
     }
 
 
 @pytest.fixture
-async def with_rule(pg_cluster: PostgresCluster, shop_db: str) -> AsyncIterator[PgRestApp]:
-    settings = _settings(pg_cluster, shop_db)
-    yield create_app(settings.pop("dsn"), **settings)
+def tenant_a(pgrest_token: TokenMaker) -> str:
+    return pgrest_token("shop_user", tenant="a")
+
+
+@pytest.fixture
+def with_rule(pgrest_settings: dict[str, Any]) -> PgRestApp:
+    settings = dict(pgrest_settings)
+    return create_app(settings.pop("db_uri"), **settings)
+
+
+@pytest.fixture
+async def pgrest_app(with_rule: PgRestApp) -> AsyncIterator[PgRestApp]:
+    async with with_rule.lifespan():
+        yield with_rule
 
 
 async def test_no_case_leaks_with_the_rule(
-    with_rule: PgRestApp, pg_cluster: PostgresCluster, shop_db: str
+    with_rule: PgRestApp, pgrest_database: Database, tenant_a: str
 ) -> None:
-    assert await leaks(with_rule, pg_cluster.dsn(shop_db)) == set()
+    assert await leaks(with_rule, pgrest_database.dsn(), tenant_a) == set()
 
 
-async def test_every_case_leaks_without_the_rule(pg_cluster: PostgresCluster, shop_db: str) -> None:
-    settings = _settings(pg_cluster, shop_db)
-    plain = PgRestApp(settings.pop("dsn"), schemas=["shop"], **settings)
-    assert await leaks(plain, pg_cluster.dsn(shop_db)) == set(CASES)
+async def test_every_case_leaks_without_the_rule(
+    pgrest_settings: dict[str, Any], pgrest_database: Database, tenant_a: str
+) -> None:
+    plain = PgRestApp(schemas=["shop"], **pgrest_settings)
+    assert await leaks(plain, pgrest_database.dsn(), tenant_a) == set(CASES)
 
 
 async def test_the_rule_keeps_tenant_a_working(
-    with_rule: PgRestApp, pg_cluster: PostgresCluster, shop_db: str
+    pgrest_client: httpx.AsyncClient, tenant_a: str
 ) -> None:
     """The rule hides b's orders, not a's: a reads, embeds, counts and changes its own."""
-    token = make_token({"role": "shop_user", "tenant": "a"})
-    async with with_rule.lifespan(), client_for(with_rule) as http:
-        http.headers["Authorization"] = f"Bearer {token}"
-        resp = await http.get("/orders?select=id,tenant_id,customers(name)&order=id")
-        assert resp.json() == [
-            {"id": 1, "tenant_id": "a", "customers": {"name": "ann"}},
-            {"id": 3, "tenant_id": "a", "customers": {"name": "bo"}},
-        ]
-        resp = await http.patch(
-            "/orders?id=eq.3", json={"total": 31}, headers={"Prefer": "return=representation"}
-        )
-        assert (resp.status_code, resp.json()) == (
-            200,
-            [{"id": 3, "tenant_id": "a", "customer_id": 2, "total": 31}],
-        )
-        resp = await http.post(
-            "/orders",
-            json={"id": 1, "tenant_id": "a", "customer_id": 1, "total": 11},
-            headers={"Prefer": "return=representation,resolution=merge-duplicates"},
-        )
-        assert (resp.status_code, resp.json()) == (
-            200,
-            [{"id": 1, "tenant_id": "a", "customer_id": 1, "total": 11}],
-        )
-        anonymous = await client_for(with_rule).get("/orders")
-        assert anonymous.status_code == 401
+    anonymous = await pgrest_client.get("/orders")
+    assert anonymous.status_code == 401
+    http = pgrest_client
+    http.headers["Authorization"] = f"Bearer {tenant_a}"
+    resp = await http.get("/orders?select=id,tenant_id,customers(name)&order=id")
+    assert resp.json() == [
+        {"id": 1, "tenant_id": "a", "customers": {"name": "ann"}},
+        {"id": 3, "tenant_id": "a", "customers": {"name": "bo"}},
+    ]
+    resp = await http.patch(
+        "/orders?id=eq.3", json={"total": 31}, headers={"Prefer": "return=representation"}
+    )
+    assert (resp.status_code, resp.json()) == (
+        200,
+        [{"id": 3, "tenant_id": "a", "customer_id": 2, "total": 31}],
+    )
+    resp = await http.post(
+        "/orders",
+        json={"id": 1, "tenant_id": "a", "customer_id": 1, "total": 11},
+        headers={"Prefer": "return=representation,resolution=merge-duplicates"},
+    )
+    assert (resp.status_code, resp.json()) == (
+        200,
+        [{"id": 1, "tenant_id": "a", "customer_id": 1, "total": 11}],
+    )
