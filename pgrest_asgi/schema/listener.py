@@ -16,6 +16,18 @@ When the connection is lost the listener reconnects with exponential backoff (1,
 capped at ``max_backoff``) and, once ``LISTEN`` is active again, reloads the schema, because
 notifications sent while it was disconnected are gone. A failing reload callback, or observer,
 never stops the listener.
+
+``LISTEN`` needs a session of its own. Through a connection pooler in transaction mode
+(PgBouncer's ``pool_mode = transaction``) it lasts only as long as the server connection it
+ran on stays with that server, which is one transaction: PgBouncer hands that server
+connection to other clients (whose ``DISCARD ALL`` or ``UNLISTEN`` drops it) and discards a
+notification that arrives while the server connection is not lent to a client ("got packet
+'A' from server when not linked"). The listener notices a pooler after ``LISTEN``: the backend
+pid the connection reported at start-up (a pooler makes one up) is not the one
+``pg_backend_pid()`` answers. It then says so (``listener.pooler``, a warning: in session
+pooling ``LISTEN`` works) and its idle-time probe checks, instead of ``SELECT 1``, that the same
+backend still serves it and still listens; when not, it reports ``listener.not_listening``
+(an error naming ``db-listen-uri``, the direct connection it needs) and reconnects.
 """
 
 from __future__ import annotations
@@ -40,6 +52,10 @@ ReloadKind = Literal["schema", "config"]
 _HEALTH_INTERVAL = 30.0
 _HEALTH_TIMEOUT = 10.0
 _CONNECT_TIMEOUT = 10.0
+
+
+class _NotListening(Exception):
+    """``LISTEN`` is not (or no longer) in effect on the listener's connection."""
 
 
 class SchemaListener:
@@ -95,6 +111,9 @@ class SchemaListener:
         self.listening = False
         #: Successful (re)connections so far.
         self.connections = 0
+        #: Whether the connection goes through a pooler (see the module docstring).
+        self.pooled = False
+        self._server_pid = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -164,7 +183,7 @@ class SchemaListener:
             self._conn = conn
             try:
                 await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-                self.backend_pid = conn.info.backend_pid
+                self.backend_pid = await self._check_pooler(conn)
                 self.listening = True
                 self.connections += 1
                 reconnected = self.connections > 1
@@ -181,6 +200,14 @@ class SchemaListener:
                 if reconnected:  # what was sent while disconnected is lost: reload anyway
                     self._request("schema")
                 await self._listen(conn)
+            except _NotListening as exc:
+                self._emit(
+                    "listener.not_listening",
+                    f"{exc}; reconnecting in {backoff:g}s",
+                    "error",
+                    retry_in=backoff,
+                    channel=self.channel,
+                )
             except Exception as exc:  # any failure: drop the connection, retry
                 self._emit(
                     "listener.connection_lost",
@@ -202,9 +229,65 @@ class SchemaListener:
             async with contextlib.aclosing(gen):
                 async for notify in gen:
                     self._dispatch(notify.payload)
-            # Nothing for a while: make sure the connection is still there.
+            # Nothing for a while: make sure the connection is still there (and, through a
+            # pooler, that it is still the listening session).
             async with asyncio.timeout(_HEALTH_TIMEOUT):
-                await conn.execute("SELECT 1")
+                if self.pooled:
+                    await self._check_listening(conn)
+                else:
+                    await conn.execute("SELECT 1")
+
+    async def _check_pooler(self, conn: psycopg.AsyncConnection[Any]) -> int:
+        """After ``LISTEN``: the backend's pid; warns (``listener.pooler``) and sets
+        ``pooled`` when the connection goes through a pooler, then checks at once that the
+        next transaction is still served by that backend, listening."""
+        cur = await conn.execute("SELECT pg_catalog.pg_backend_pid()")
+        row = await cur.fetchone()
+        server_pid = int(row[0]) if row is not None else 0
+        reported = conn.info.backend_pid
+        self.pooled = server_pid != reported
+        if not self.pooled:
+            return server_pid
+        self._emit(
+            "listener.pooler",
+            "the listener's connection goes through a connection pooler (PostgreSQL backend "
+            f"{server_pid}, the connection reported {reported}): LISTEN works through it only "
+            "in session pooling; in transaction pooling "
+            "notifications are lost. Set db-listen-uri to a direct connection to PostgreSQL",
+            "warning",
+            backend_pid=server_pid,
+            reported_pid=reported,
+            channel=self.channel,
+        )
+        self._server_pid = server_pid
+        await self._check_listening(conn)
+        return server_pid
+
+    async def _check_listening(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Raise :class:`_NotListening` unless this transaction runs on the backend that
+        ran ``LISTEN`` and that backend still listens on the channel."""
+        cur = await conn.execute(
+            "SELECT pg_catalog.pg_backend_pid(), ARRAY(SELECT pg_catalog.pg_listening_channels())"
+        )
+        row = await cur.fetchone()
+        if row is None:  # pragma: no cover - a SELECT without FROM gives one row
+            raise _NotListening("the listener's probe returned no row")
+        pid, channels = int(row[0]), list(row[1] or ())
+        hint = (
+            "the connection goes through a pooler in transaction mode, where LISTEN lasts "
+            "one transaction and notifications are lost: set db-listen-uri to a direct "
+            "connection to PostgreSQL"
+        )
+        if pid != self._server_pid:
+            raise _NotListening(
+                f"the listener's connection moved from PostgreSQL backend {self._server_pid} "
+                f"to {pid} between two transactions: {hint}"
+            )
+        if self.channel not in channels:
+            raise _NotListening(
+                f"LISTEN on {self.channel!r} is no longer active in the listener's session "
+                f"(an UNLISTEN or DISCARD ALL ran in it, e.g. another client's): {hint}"
+            )
 
     def _dispatch(self, payload: str) -> None:
         command = payload.strip().lower()
