@@ -13,6 +13,11 @@ PostgREST's metrics, with its names, types, help texts and labels, and two of ou
     pgrst_jwt_cache_evictions_total                   counter
     pgrst_requests_total{method,status}               counter   (ours)
     pgrst_request_duration_seconds{method,status}     histogram (ours)
+    pgrst_db_replica_healthy{replica}                 gauge     (ours, with db-replica-uris)
+    pgrst_db_replica_lag_seconds{replica}             gauge     (ours)
+    pgrst_db_replica_pool_available{replica}          gauge     (ours)
+    pgrst_db_replica_pool_waiting{replica}            gauge     (ours)
+    pgrst_db_replica_pool_max{replica}                gauge     (ours)
 
 Everything is one ``prometheus_client`` *collector*, ``Metrics.collector``, registered in the
 app's own ``CollectorRegistry`` (``Metrics.registry``, what ``/metrics`` on ``app.admin``
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -144,6 +150,13 @@ class Metrics:
         stats = _read(_unwrapped(self.executor, "pool_stats"))
         if stats is not None:
             yield from _pool_families(stats)
+        replicas = _unwrapped(self.executor, "replica_stats")
+        if replicas is not None:
+            try:
+                figures = replicas()
+            except Exception:  # a scrape answers whatever one source does
+                figures = []
+            yield from _replica_families(figures)
         schema = self.schema
         if schema is not None:
             yield from _schema_families(schema.loads, schema.load_seconds or 0.0)
@@ -165,6 +178,25 @@ def _pool_families(stats: dict[str, int]) -> Iterator[Metric]:
         ("pgrst_db_pool_max", "max", "Max pool connections"),
     ):
         yield GaugeMetricFamily(name, text, value=stats.get(key, 0))
+
+
+def _replica_families(replicas: list[dict[str, Any]]) -> Iterator[Metric]:
+    """One sample per read replica, labelled with its ``host:port/dbname``; nothing without
+    replicas. The lag is NaN while unknown (down, or not measurable)."""
+    if not replicas:
+        return
+    for name, key, text in (
+        ("pgrst_db_replica_healthy", "healthy", "1 when the replica takes reads"),
+        ("pgrst_db_replica_lag_seconds", "lag", "Replay lag at the last check"),
+        ("pgrst_db_replica_pool_available", "available", "Available connections"),
+        ("pgrst_db_replica_pool_waiting", "waiting", "Requests waiting for a connection"),
+        ("pgrst_db_replica_pool_max", "max", "Max connections of the replica's pool"),
+    ):
+        family = GaugeMetricFamily(name, text, labels=["replica"])
+        for replica in replicas:
+            value = replica.get(key)
+            family.add_metric([str(replica["replica"])], math.nan if value is None else value)
+        yield family
 
 
 def _schema_families(loads: dict[str, int], seconds: float) -> Iterator[Metric]:

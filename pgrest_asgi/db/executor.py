@@ -32,6 +32,10 @@ The statements go through ``db/pipeline.py`` (libpq's pipeline mode, prepared st
 every value is a server-side ``$n`` parameter, nothing is interpolated client-side (so a ``%``
 in an identifier is harmless), and the main statement's row is read as the server sent it —
 the JSON body stays ``bytes`` from the socket to the response.
+
+With read replicas (``db-replica-uris``) a read-only transaction runs on a replica's pool,
+chosen by ``db/replicas.py`` (everything else, and ``maintenance_connection``, on the
+primary's); without them the only cost is a test of ``self.replicas``.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from ..sql.build import DbResult, Statement
 from ..sql.gucs import begin_sql, guc_statement, pre_request_sql
 from .errors import database_error
 from .pipeline import Message, PipelineBroken, PreparedRegistry, run_pipeline
+from .replicas import Replica, ReplicaSet
 
 __all__ = ["DbResult", "PsycopgExecutor"]
 
@@ -148,6 +153,8 @@ class PsycopgExecutor:
         #: Requests answered PGRST003 (no connection within the acquisition timeout, or too
         #: many waiting), for ``pgrst_db_pool_timeouts_total``.
         self.pool_timeouts = 0
+        #: The read replicas (``db-replica-uris``) while open; ``None`` without any.
+        self.replicas: ReplicaSet | None = None
 
     def bind(self, settings: Settings, observer: Observer | None = None) -> None:
         """Take the app's settings (and observer), at start-up and on every configuration
@@ -166,12 +173,28 @@ class PsycopgExecutor:
         self._available.set()
         pool = self.pool = self._new_pool()
         await pool.open(wait=wait, timeout=self.settings.db_pool_acquisition_timeout)
+        if self.settings.db_replica_uris:
+            # Their pools open as the background check finds each one healthy: a replica
+            # never delays the start, and until then reads go to the primary.
+            self.replicas = ReplicaSet(
+                self.settings.db_replica_uris,
+                self,
+                self._new_replica_pool,
+                application_name=self._application_name,
+            )
+            self.replicas.open()
 
-    def _new_pool(self) -> psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]]:
+    def _new_pool(
+        self,
+        dsn: str | None = None,
+        connection_class: type[AsyncConnection[Any]] | None = None,
+        name: str = "pgrest_asgi",
+    ) -> psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]]:
+        """A pool of ``db-pool`` connections to ``dsn`` (default: ``db-uri``)."""
         s = self.settings
         return psycopg_pool.AsyncConnectionPool(
-            s.db_uri,
-            connection_class=self._connection_class,
+            dsn or s.db_uri,
+            connection_class=connection_class or self._connection_class,
             min_size=min(s.db_pool_min, s.db_pool),
             max_size=s.db_pool,
             timeout=s.db_pool_acquisition_timeout,
@@ -186,11 +209,21 @@ class PsycopgExecutor:
                 "application_name": self._application_name,
             },
             open=False,
-            name="pgrest_asgi",
+            name=name,
         )
+
+    def _new_replica_pool(
+        self, dsn: str, on_failure: Callable[[psycopg.OperationalError], None], label: str
+    ) -> psycopg_pool.AsyncConnectionPool[AsyncConnection[Any]]:
+        """A replica's pool: as the primary's (``db-pool`` connections), its failed
+        connection attempts reported to the replica set."""
+        return self._new_pool(dsn, _reporting_connection(on_failure), f"pgrest_asgi {label}")
 
     async def close(self) -> None:
         self._open = False
+        replicas, self.replicas = self.replicas, None
+        if replicas is not None:
+            await replicas.close()
         outage, self.outage = self.outage, None
         if outage is not None:
             outage.task.cancel()
@@ -336,8 +369,15 @@ class PsycopgExecutor:
             "timeouts": self.pool_timeouts,
         }
 
+    def replica_stats(self) -> list[dict[str, Any]]:
+        """For metrics, read when scraped: one dict per read replica (``ReplicaSet.stats``:
+        its label, whether it takes reads, its lag and its pool's figures); none without
+        replicas."""
+        return self.replicas.stats() if self.replicas is not None else []
+
     def unavailable_reason(self) -> str | None:
-        """Why the database cannot be reached right now, or ``None`` (no known outage)."""
+        """Why the database (the primary: replicas never make it unavailable) cannot be
+        reached right now, or ``None`` (no known outage)."""
         return self.outage.reason if self.outage is not None else None
 
     def before_main(
@@ -358,40 +398,120 @@ class PsycopgExecutor:
         One dead connection usually means others died with it (a server restart, an admin
         terminating backends), so the pool first checks its idle connections and drops the
         dead ones; the retry then gets a live one.
+
+        With read replicas (``db-replica-uris``), a read-only transaction runs on one of them
+        unless the request asks for the primary (read-your-writes, see ``db/replicas.py``);
+        when its replica fails before answering, it is retried once on the primary. A write's
+        response gets the cookie that sends its client's next reads to the primary.
         """
         extra = self.before_main(statement, tx, context)
+        replicas = self.replicas
+        replica = None
+        if replicas is not None and tx.read_only:
+            replica = replicas.choose(tx, context)
         if not self.settings.log_query:
-            return await self._execute(statement, tx, extra)
-        started = time.perf_counter()
-        try:
-            result = await self._execute(statement, tx, extra)
-        except PgRestError as exc:
-            self._log_queries(statement, tx, extra, time.perf_counter() - started, exc.status)
-            raise
-        except Exception:
-            self._log_queries(statement, tx, extra, time.perf_counter() - started, 500)
-            raise
-        self._log_queries(statement, tx, extra, time.perf_counter() - started, 200)
+            result = await self._execute(statement, tx, extra, replica)
+        else:
+            started = time.perf_counter()
+            try:
+                result = await self._execute(statement, tx, extra, replica)
+            except PgRestError as exc:
+                seconds = time.perf_counter() - started
+                self._log_queries(statement, tx, extra, seconds, exc.status)
+                raise
+            except Exception:
+                self._log_queries(statement, tx, extra, time.perf_counter() - started, 500)
+                raise
+            self._log_queries(statement, tx, extra, time.perf_counter() - started, 200)
+        if replicas is not None and not tx.read_only and not tx.rollback:
+            replicas.pin(result, context)
         return result
 
     async def _execute(
-        self, statement: Statement, tx: TxSpec, extra: Sequence[tuple[str, Sequence[Any]]]
+        self,
+        statement: Statement,
+        tx: TxSpec,
+        extra: Sequence[tuple[str, Sequence[Any]]],
+        replica: Replica | None = None,
     ) -> DbResult:
         try:
+            if replica is not None:
+                return await self._on_replica(replica, statement, tx, extra)
             return await self._with_connection(statement, tx, extra)
         except _Retryable as again:
+            where = "the primary" if replica is not None else "another connection"
             self.observer(
                 Event(
                     name="db.retry",
-                    message=f"retrying the transaction on another connection: {again.reason}",
+                    message=f"retrying the transaction on {where}: {again.reason}",
                     level="warning",
                     fields={"reason": again.reason},
                 )
             )
-            if again.check_pool and self.pool is not None:
+            if replica is not None:
+                if again.check_pool and self.replicas is not None:
+                    self.replicas.failed(replica, again.reason)
+            elif again.check_pool and self.pool is not None:
                 with contextlib.suppress(psycopg_pool.PoolClosed):
                     await self.pool.check()
             return await self._with_connection(statement, tx, extra, retry=False)
+
+    async def _on_replica(
+        self,
+        replica: Replica,
+        statement: Statement,
+        tx: TxSpec,
+        extra: Sequence[tuple[str, Sequence[Any]]],
+    ) -> DbResult:
+        """A read-only transaction on ``replica``; ``_Retryable`` (for the primary) when the
+        replica fails it as the primary would not.
+
+        A standby can write nothing, so a transaction whose connection broke — before its
+        main statement, or while it ran (the replica was stopped), or cancelled by a
+        recovery conflict — left nothing behind: it is run again on the primary, whatever of
+        it had run. A pool closed under us (the replica was found down) never ran it.
+        """
+        pool = replica.pool
+        if pool is None:
+            raise _Retryable("the replica is down", check_pool=False)
+        replica.busy += 1
+        try:
+            conn = await self._live_connection(pool)
+            try:
+                return await self.run(conn, statement, tx, extra=extra)
+            except (PgRestError, psycopg.OperationalError) as exc:
+                if conn.pgconn.status != pq.ConnStatus.OK:
+                    raise _Retryable(
+                        f"the replica's connection was broken ({_first_line(exc)})",
+                        check_pool=True,
+                    ) from None
+                if ReplicaSet.retry_on_primary(exc):
+                    raise _Retryable(_first_line(exc), check_pool=False) from None
+                raise
+            finally:
+                self._last_used[conn] = time.monotonic()
+                await pool.putconn(conn)
+        except psycopg_pool.PoolClosed:
+            raise _Retryable("the replica was found down", check_pool=False) from None
+        except psycopg_pool.PoolTimeout:
+            self.pool_timeouts += 1
+            self.observer(
+                Event(
+                    name="pool.timeout",
+                    message=f"acquisition timed out (replica {replica.label})",
+                    level="warning",
+                )
+            )
+            raise DbConnectionError.pool_timeout() from None
+        except psycopg_pool.TooManyRequests:
+            self.pool_timeouts += 1
+            raise DbConnectionError.pool_queue_full() from None
+        except psycopg.OperationalError as exc:
+            if exc.sqlstate is None:
+                raise _Retryable(_first_line(exc), check_pool=True) from None
+            raise
+        finally:
+            replica.busy -= 1
 
     def _log_queries(
         self,
