@@ -153,6 +153,9 @@ class PsycopgExecutor:
         #: Requests answered PGRST003 (no connection within the acquisition timeout, or too
         #: many waiting), for ``pgrst_db_pool_timeouts_total``.
         self.pool_timeouts = 0
+        #: Set when ``db-uri`` turned out to go through a pooler (``_check_pooler``): no
+        #: statement is prepared any more, whatever ``db-prepared-statements`` says.
+        self.unnamed_statements = False
         #: The read replicas (``db-replica-uris``) while open; ``None`` without any.
         self.replicas: ReplicaSet | None = None
 
@@ -208,8 +211,35 @@ class PsycopgExecutor:
                 "prepare_threshold": None,
                 "application_name": self._application_name,
             },
+            configure=self._check_pooler,
             open=False,
             name=name,
+        )
+
+    async def _check_pooler(self, conn: AsyncConnection[Any]) -> None:
+        """A new connection, before its first use: when it goes through a pooler (the
+        backend pid the connection reported at start-up is made up, not the server's) and
+        prepared statements are on, say once what to set and send statements unnamed from
+        now on. Behind PgBouncer's transaction pooling a statement prepared on one server
+        connection would be executed on another: ``26000``, ``42P05``."""
+        if not self.settings.db_prepared_statements or self.unnamed_statements:
+            return
+        cur = await conn.execute("SELECT pg_catalog.pg_backend_pid()", prepare=False)
+        row = await cur.fetchone()
+        if row is None or row[0] == conn.info.backend_pid or self.unnamed_statements:
+            return  # (the last: another new connection found it meanwhile)
+        self.unnamed_statements = True
+        self.observer(
+            Event(
+                name="db.pooler_detected",
+                message="db-uri goes through a connection pooler (PostgreSQL backend "
+                f"{row[0]}, the connection reported {conn.info.backend_pid}); in transaction "
+                "pooling (PgBouncer) prepared statements cannot work, so statements are sent "
+                "unnamed from now on: set db-prepared-statements = false "
+                "(PGRST_DB_PREPARED_STATEMENTS=false) to say so",
+                level="warning",
+                fields={"backend_pid": row[0], "reported_pid": conn.info.backend_pid},
+            )
         )
 
     def _new_replica_pool(
@@ -847,7 +877,7 @@ class PsycopgExecutor:
                 None,
                 anonymous=False,
             )
-        if not self.settings.db_prepared_statements:
+        if not self.settings.db_prepared_statements or self.unnamed_statements:
             return Message(data, values)
         name, prepare = self.prepared.lookup(conn, data)
         return Message(data, values, name, prepare)

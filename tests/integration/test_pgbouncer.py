@@ -452,3 +452,25 @@ async def _moved(bouncer: PgBouncer) -> None:
         error = rec.named("listener.not_listening")[0]
         assert "moved from PostgreSQL backend" in error.message
         assert "db-listen-uri" in error.message
+
+
+async def test_prepared_statements_left_on_are_turned_off_with_one_warning(
+    api_db: PostgresCluster, bouncer: PgBouncer
+) -> None:
+    """``db-prepared-statements`` left on: the pool's first connection shows the pooler, one
+    warning names the setting, and no statement is ever prepared (else ``42P05``/``26000``:
+    statements prepared on one server connection, run on another)."""
+    events: list[Event] = []
+    settings = through(bouncer, api_db, db_prepared_statements=True, db_pool=8)
+    app = PgRestApp(**settings, hooks=Hooks(observer=events.append))
+    async with app.lifespan(), client_for(app) as http:
+        resps = await asyncio.gather(
+            *(http.get(f"/items?select=id&id=eq.{1 + i % 5}") for i in range(200))
+        )
+        answers = [(r.status_code, r.json()) for r in resps]
+        assert answers == [(200, [{"id": 1 + i % 5}]) for i in range(200)]
+        assert app.executor.unnamed_statements
+    (detected,) = [e for e in events if e.name == "db.pooler_detected"]
+    assert detected.level == "warning"
+    assert "set db-prepared-statements = false" in detected.message
+    assert [e for e in events if e.name in ("db.session_discarded", "db.retry")] == []
