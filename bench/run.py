@@ -22,6 +22,8 @@ is reported.
   h  memory   peak RSS increase of the server for a 100 000-row insert and read
   i  scale    (only with --scale or --only scale) `pgrest-asgi serve`: 1 and 2 workers,
               pools of 5, 10, 20, req/s of row b's request
+  j  replicas (only with --scale or --only replicas) `serve --workers 2` on the primary
+              alone and with a streaming replica (db-replica-uris), row b's request
 
 The default run (rows a to h) takes about 6 minutes. Needs ``wrk`` (apt-get install wrk). It
 is a benchmark, not a test: numbers swing 20-40 % on a shared 2-core machine; compare within
@@ -57,7 +59,7 @@ from harness import (
 )
 from scenarios import JWT_SECRET, WRK_SCENARIOS, Scenario, lua_script, tokens
 
-ROWS = [s.key for s in WRK_SCENARIOS] + ["planning", "memory", "scale"]
+ROWS = [s.key for s in WRK_SCENARIOS] + ["planning", "memory", "scale", "replicas"]
 
 
 def planning_cost(iterations: int = 20000) -> dict[str, float]:
@@ -139,10 +141,10 @@ def parse_args() -> argparse.Namespace:
         unknown = set(args.rows) - set(ROWS)
         if unknown:
             parser.error(f"--only: unknown rows {', '.join(sorted(unknown))}; rows: {ROWS}")
-        if args.scale and "scale" not in args.rows:
-            args.rows.append("scale")
+        if args.scale:
+            args.rows += [row for row in ("scale", "replicas") if row not in args.rows]
     else:
-        args.rows = [row for row in ROWS if row != "scale" or args.scale]
+        args.rows = [row for row in ROWS if row not in ("scale", "replicas") or args.scale]
     return args
 
 
@@ -204,6 +206,12 @@ def main() -> int:
             print("\n== i. pgrest-asgi serve: workers and pool sizes, GET /items?id=eq.N")
             with lua_file(lua_script(WRK_SCENARIOS[1])) as script:
                 results["scale"] = run_scale(dsn, env, script, args)
+        if "replicas" in args.rows:
+            from scale import run_replicas
+
+            print("\n== j. serve --workers 2: the primary alone, and with a streaming replica")
+            with lua_file(lua_script(WRK_SCENARIOS[1])) as script:
+                results["replicas"] = run_replicas(cluster, dsn, env, script, args)
     finally:
         cluster.stop()
     report(results, args)
@@ -315,13 +323,17 @@ def report(results: dict[str, object], args: argparse.Namespace) -> None:
                 f"hand-written +{theirs.growth_mb:5.1f} MB, ratio "
                 f"{ours.growth_mb / max(theirs.growth_mb, 0.1):.2f}"
             )
-    scale = results.get("scale")
-    if isinstance(scale, dict):
-        print("i  pgrest-asgi serve (uvloop), GET /items?id=eq.N anonymous, req/s:")
-        base = scale.get("1 worker, pool 10")
-        for name, row in scale.items():
-            versus = f"  {row['rps'] / base['rps']:.2f} x 1 worker, pool 10" if base else ""
-            print(f"   {name:<26}{row['rps']:8.0f}  p50 {row['p50']:6.2f} ms{versus}")
+    for key, title, base in (
+        ("scale", "i  pgrest-asgi serve (uvloop)", "1 worker, pool 10"),
+        ("replicas", "j  serve --workers 2", "2 workers, primary only"),
+    ):
+        servers = results.get(key)
+        if isinstance(servers, dict):
+            print(f"{title}, GET /items?id=eq.N anonymous, req/s:")
+            first = servers.get(base)
+            for name, row in servers.items():
+                versus = f"  {row['rps'] / first['rps']:.2f} x {base}" if first else ""
+                print(f"   {name:<30}{row['rps']:8.0f}  p50 {row['p50']:6.2f} ms{versus}")
 
 
 if __name__ == "__main__":

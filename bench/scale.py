@@ -56,14 +56,54 @@ def start_serve(
 
 
 def run_scale(dsn: str, env: dict[str, str], script: str, args: argparse.Namespace) -> Summary:
+    configs = {name: (workers, pool, env) for (workers, pool), name in CONFIGS.items()}
+    return compare_servers(dsn, configs, script, args, base="1 worker, pool 10")
+
+
+def compare_servers(
+    dsn: str,
+    configs: dict[str, tuple[int, int, dict[str, str]]],
+    script: str,
+    args: argparse.Namespace,
+    base: str,
+) -> Summary:
+    """Start one ``serve`` per configuration (name → workers, pool, environment), all at
+    once, and take their wrk runs in turn (``compare``)."""
     procs: list[subprocess.Popen[bytes]] = []
     servers: dict[str, int] = {}
     try:
-        for (workers, pool), name in CONFIGS.items():
+        for name, (workers, pool, env) in configs.items():
             proc, port = start_serve(dsn, workers, pool, env)
             procs.append(proc)
             servers[name] = port
-        return compare(servers, script, args, base="1 worker, pool 10")
+        return compare(servers, script, args, base=base)
     finally:
         for proc in procs:
             stop_process(proc)
+
+
+def run_replicas(
+    primary: object, dsn: str, env: dict[str, str], script: str, args: argparse.Namespace
+) -> Summary:
+    """Row j (``--only replicas``): ``serve --workers 2`` on the primary alone, and with a
+    streaming replica of it in ``db-replica-uris`` (made with ``pg_basebackup``, as the
+    read-replica tests make theirs), on row b's request. Both PostgreSQL servers share the
+    machine's cores with the load generator and the workers."""
+    from tests.replica import ReplicaCluster
+
+    replica = ReplicaCluster(primary)  # type: ignore[arg-type]
+    replica.start()
+    try:
+        replica.wait_caught_up()
+        # The replica's connection string: the same database and role, its own socket.
+        params = dict(part.split("=", 1) for part in dsn.split())
+        replica_env = dict(
+            env, PGRST_DB_REPLICA_URIS=replica.dsn(params["dbname"], user=params["user"])
+        )
+        configs = {
+            "2 workers, primary only": (2, 10, env),
+            "2 workers, primary + replica": (2, 10, replica_env),
+        }
+        return compare_servers(dsn, configs, script, args, base="2 workers, primary only")
+    finally:
+        replica.stop()
