@@ -167,7 +167,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: session of its own, which PgBouncer's transaction pooling does not give: behind such a
     #: pooler, point this at PostgreSQL itself (or at a session-pooling PgBouncer).
     db_listen_uri: str | None = None
-    #: Read-only connection strings (streaming replicas), separated by spaces. ``GET`` and
+    #: Read-only connection strings (streaming replicas); in a file or variable, URIs
+    #: separated by spaces (a keyword conninfo holds spaces). ``GET`` and
     #: ``HEAD`` requests, and calls of functions that are not volatile, run on one of them;
     #: everything else, and the schema cache, on ``db-uri``.
     db_replica_uris: tuple[str, ...] = ()
@@ -519,8 +520,17 @@ def _coerce(field: str, value: Any, origin: str) -> Any:
     if field == "db_extra_search_path":
         return tuple(p.strip() for p in text.split(",") if p.strip())
     if field == "db_replica_uris":
-        # Spaces separate them: a libpq URI may itself hold commas (several hosts).
-        return tuple(text.split())
+        # Spaces separate them: a libpq URI may itself hold commas (several hosts), and a
+        # keyword conninfo (host=… port=…) holds spaces, so the text form takes URIs only.
+        uris = tuple(text.split())
+        for uri in uris:
+            if not uri.startswith(("postgresql://", "postgres://")):
+                raise ConfigError(
+                    f"{origin}{uri!r} is not a connection URI: write each replica as "
+                    "postgresql://user@host:port/dbname (a unix socket: "
+                    "postgresql://user@/dbname?host=/run/postgresql), separated by spaces"
+                )
+        return uris
     if text == "":
         return _UNSET
     if field in _LIST_FIELDS:

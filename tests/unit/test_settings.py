@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from pgrest_asgi.admin import redacted_config
 from pgrest_asgi.config import parse_config_text
 from pgrest_asgi.settings import ConfigError, Settings
 
@@ -133,3 +134,33 @@ def test_http_server_limits() -> None:
     values, _ = parse_config_text("server-header-timeout = 3\nserver-max-header-size = 8192\n")
     s = Settings.from_mapping(values)
     assert (s.server_header_timeout, s.server_max_header_size) == (3.0, 8192)
+
+
+def test_replica_uris(tmp_path: Path) -> None:
+    """Spaces separate the replicas (a URI may hold commas: several hosts); the text form
+    takes URIs only (a keyword conninfo holds spaces), the Python form any conninfo; the
+    passwords are masked in /config and the dump reads back."""
+    text = "postgresql://u:pw@h1,h2/db  postgresql://u@/db?host=/run/pg&port=5433"
+    settings = Settings.from_env({"PGRST_DB_REPLICA_URIS": text})
+    assert settings.db_replica_uris == (
+        "postgresql://u:pw@h1,h2/db",
+        "postgresql://u@/db?host=/run/pg&port=5433",
+    )
+    dumped = tmp_path / "dumped.conf"
+    dumped.write_text(settings.dump())
+    assert Settings.from_file(dumped) == settings
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"PGRST_DB_REPLICA_URIS": "host=/run/pg port=5433"})
+    assert str(info.value) == (
+        "PGRST_DB_REPLICA_URIS: 'host=/run/pg' is not a connection URI: write each replica as "
+        "postgresql://user@host:port/dbname (a unix socket: "
+        "postgresql://user@/dbname?host=/run/postgresql), separated by spaces"
+    )
+    assert Settings(db_replica_uris=("host=/run/pg port=5433",)).db_replica_uris == (
+        "host=/run/pg port=5433",
+    )
+    (line,) = [x for x in redacted_config(settings).splitlines() if "replica-uris" in x]
+    assert line == (
+        'db-replica-uris = "postgresql://u:********@h1,h2/db '
+        'postgresql://u@/db?host=/run/pg&port=5433"'
+    )
