@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 import typing
 
@@ -11,9 +13,24 @@ import pgrest_asgi
 def test_all_names_exist() -> None:
     for name in pgrest_asgi.__all__:
         assert hasattr(pgrest_asgi, name), name
+    assert not hasattr(pgrest_asgi, "NoSuchName")
+    assert set(pgrest_asgi.__all__) <= set(dir(pgrest_asgi))
+
+
+def test_importing_the_package_imports_no_dependency() -> None:
+    """``import pgrest_asgi`` (as pytest does for the plugin in every run) loads neither
+    sqlglot, psycopg nor the JOSE library: its names are imported when first read."""
+    code = (
+        "import sys, pgrest_asgi, pgrest_asgi.pytest_plugin; "
+        "print(sorted(m for m in ('sqlglot', 'psycopg', 'joserfc', 'msgspec') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_exported_members() -> None:
+    for name in pgrest_asgi.__all__:  # the package imports its names when first read
+        getattr(pgrest_asgi, name)
     public = {
         name
         for name, value in vars(pgrest_asgi).items()
