@@ -25,6 +25,12 @@ answers) and never in prometheus_client's global ``REGISTRY``, so any number of 
 one process. A host joins its own registry with ``REGISTRY.register(app.metrics.collector)``
 (or ``Metrics.combined({"a": a.metrics, "b": b.metrics})`` when two apps share one).
 
+Under ``pgrest-asgi serve --workers N`` every worker is a process of its own: each writes a
+snapshot of its figures (``snapshot``) every second, and the worker that runs the admin
+server adds the others' (``peers``) to its own when scraped, so ``/metrics`` counts every
+worker (``merge``: counters and histograms add up, as do the pool gauges; a lag or a load
+time is the largest, a replica is healthy when it is for every worker).
+
 What already lives elsewhere is read when scraped, never pushed per request: the pool's
 figures from the executor (``pool_stats()``), the JWT cache's counters from the authenticator
 (``cache_stats()``), the schema cache's loads from ``SchemaState``. Hooks that do not have
@@ -41,6 +47,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from prometheus_client.core import (
     CollectorRegistry,
     CounterMetricFamily,
@@ -107,6 +114,9 @@ class Metrics:
         self.authenticator = authenticator
         self.bounds: tuple[float, ...] = tuple(sorted(buckets))
         self._series: dict[tuple[str, int], _Series] = {}
+        #: Other processes' figures to add to this one's when scraped (``serve --workers``):
+        #: a callable giving one list of families per process (see ``read_snapshot``).
+        self.peers: Callable[[], Iterable[list[Metric]]] | None = None
         self.collector = _Collector(self)
         #: The app's own registry: what ``/metrics`` answers.
         self.registry = CollectorRegistry(auto_describe=False)
@@ -146,7 +156,34 @@ class Metrics:
         return generate_latest(self.registry)
 
     def families(self) -> Iterator[Metric]:
-        """Every metric, with the figures of this moment."""
+        """Every metric, with the figures of this moment (and the peers' last snapshots,
+        when there are peers)."""
+        peers = self.peers
+        if peers is None:
+            return self.own_families()
+        try:
+            others = list(peers())
+        except Exception:  # a scrape answers whatever one source does
+            others = []
+        return merge([list(self.own_families()), *others])
+
+    def snapshot(self) -> bytes:
+        """This process's figures (``own_families``) as JSON, for ``read_snapshot``."""
+        return _SNAPSHOT.encode(
+            [
+                (
+                    f.name,
+                    f.documentation,
+                    f.type,
+                    f.unit,
+                    [(x.name, x.labels, x.value) for x in f.samples],
+                )
+                for f in self.own_families()
+            ]
+        )
+
+    def own_families(self) -> Iterator[Metric]:
+        """This process's metrics, with the figures of this moment."""
         stats = _read(_unwrapped(self.executor, "pool_stats"))
         if stats is not None:
             yield from _pool_families(stats)
@@ -290,6 +327,58 @@ class _Combined(_Collector):
                     s._replace(labels={self.label: app, **s.labels}) for s in family.samples
                 ]
         return iter(merged.values())
+
+
+_SNAPSHOT = msgspec.json.Encoder()
+#: JSON has no NaN: an unknown value (a lag) is written as ``null``.
+_Snapshot = list[tuple[str, str, str, str, list[tuple[str, dict[str, str], float | None]]]]
+
+
+def read_snapshot(data: bytes) -> list[Metric]:
+    """The families ``Metrics.snapshot`` wrote (``msgspec.ValidationError`` or
+    ``msgspec.DecodeError`` for anything else)."""
+    families = []
+    for name, documentation, kind, unit, samples in msgspec.json.decode(data, type=_Snapshot):
+        family = Metric(name, documentation, kind, unit)
+        for sample, labels, value in samples:
+            family.add_sample(sample, labels, math.nan if value is None else value)
+        families.append(family)
+    return families
+
+
+#: Gauges that do not add up across processes: the largest value is the one to report…
+_GAUGE_MAX = frozenset({"pgrst_schema_cache_query_time_seconds", "pgrst_db_replica_lag_seconds"})
+#: …or the smallest (a replica takes reads only where every process finds it healthy).
+_GAUGE_MIN = frozenset({"pgrst_db_replica_healthy"})
+
+
+def merge(groups: Iterable[list[Metric]]) -> Iterator[Metric]:
+    """Several processes' families as one set, in the first group's order (then new names):
+    samples of the same name and labels add up, except for the gauges of ``_GAUGE_MAX`` and
+    ``_GAUGE_MIN``. A NaN (unknown) gives way to a known value."""
+    merged: dict[str, tuple[Metric, dict[tuple[str, tuple[tuple[str, str], ...]], float]]] = {}
+    for families in groups:
+        for family in families:
+            entry = merged.get(family.name)
+            if entry is None:
+                entry = merged[family.name] = (family, {})
+            values = entry[1]
+            pick = max if family.name in _GAUGE_MAX else min if family.name in _GAUGE_MIN else None
+            for sample in family.samples:
+                key = (sample.name, tuple(sorted(sample.labels.items())))
+                old = values.get(key)
+                value = sample.value
+                if old is None or math.isnan(old):
+                    values[key] = value
+                elif math.isnan(value):
+                    continue
+                else:
+                    values[key] = pick(old, value) if pick is not None else old + value
+    for family, values in merged.values():
+        out = Metric(family.name, family.documentation, family.type, family.unit)
+        for (name, labels), value in values.items():
+            out.add_sample(name, dict(labels), value)
+        yield out
 
 
 def _read(source: Callable[[], dict[str, int]] | None) -> dict[str, int] | None:

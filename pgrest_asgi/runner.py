@@ -10,7 +10,9 @@ anyway, answering 503 until the database is back (as PostgREST does).
 With ``--workers N`` the parent forks N processes that serve the same sockets, each with its
 own pool and NOTIFY listener; the parent forwards SIGTERM/SIGINT (stop), SIGUSR1 (reload the
 schema cache) and SIGUSR2 (reload the configuration) to them and starts a worker again if one
-dies. The admin server runs in the first worker.
+dies. The admin server runs in the first worker; with it, every worker writes a snapshot of
+its metrics to a directory of the parent's every ``SNAPSHOT_EVERY`` seconds, and the first
+worker's ``/metrics`` adds the others' to its own (``metrics.merge``).
 """
 
 from __future__ import annotations
@@ -19,17 +21,29 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .settings import Settings
 
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+
+    from .metrics import Metrics
+
 __all__ = ["StartupError", "bind_socket", "check_database", "display_address", "run"]
+
+#: Seconds between two metrics snapshots of a worker (``serve --workers`` with an admin
+#: server): ``/metrics`` shows the other workers' figures at most this old.
+SNAPSHOT_EVERY = 1.0
 
 #: PostgREST's special host names → the address to bind.
 _SPECIAL_HOSTS = {"*": "0.0.0.0", "*4": "0.0.0.0", "!4": "0.0.0.0", "*6": "::", "!6": "::"}  # noqa: S104
@@ -202,9 +216,10 @@ def serve_sockets(
     sock: socket.socket,
     admin: socket.socket | None,
     config_source: Callable[[], Settings],
+    shared: tuple[Path, int] | None = None,
 ) -> None:
     """Serve the app on ``sock`` (and its admin endpoints on ``admin``) in this process until
-    SIGTERM/SIGINT."""
+    SIGTERM/SIGINT. ``shared``: (the workers' metrics directory, this worker's index)."""
     import uvicorn
 
     from .app import PgRestApp
@@ -254,11 +269,20 @@ def serve_sockets(
         admin_config = uvicorn.Config(app.admin, lifespan="off", **common)
         servers.append((uvicorn.Server(admin_config), admin))
 
+    if shared is not None and admin is not None:
+        app.metrics.peers = lambda: _peer_metrics(shared[0], shared[1])
+
     async def serve_all() -> None:
         # The admin server starts second, so it takes the stop signal first and passes it on
         # (uvicorn restores the previous handler and raises the signal again when it exits).
         tasks = [asyncio.ensure_future(server.serve(sockets=[s])) for server, s in servers]
-        await asyncio.gather(*tasks)
+        if shared is not None:
+            snapshots = asyncio.ensure_future(_write_snapshots(app.metrics, *shared))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            if shared is not None:
+                snapshots.cancel()
 
     # uvloop when installed (the `server` extra brings it), as uvicorn's own runner would
     # choose: 8-25 % more requests per second in bench/http_servers.py.
@@ -269,6 +293,31 @@ def serve_sockets(
             f"the database connection was lost ({lost[0]}) and db-pool-automatic-recovery is"
             " off: exiting"
         )
+
+
+async def _write_snapshots(metrics: Metrics, directory: Path, index: int) -> None:
+    """Every ``SNAPSHOT_EVERY`` seconds, this worker's metrics into ``worker-<index>.json``
+    (written aside and renamed, so a reader never sees half a file)."""
+    path = directory / f"worker-{index}.json"
+    aside = directory / f".worker-{index}.json"
+    while True:
+        with contextlib.suppress(OSError):  # the parent removed the directory: stopping
+            aside.write_bytes(metrics.snapshot())
+            os.replace(aside, path)
+        await asyncio.sleep(SNAPSHOT_EVERY)
+
+
+def _peer_metrics(directory: Path, index: int) -> list[list[Metric]]:
+    """The other workers' last snapshots (one that cannot be read is left out)."""
+    from .metrics import read_snapshot
+
+    found = []
+    for path in sorted(directory.glob("worker-*.json")):
+        if path.name == f"worker-{index}.json":
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            found.append(read_snapshot(path.read_bytes()))
+    return found
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -346,6 +395,8 @@ def _supervise(
     """Fork ``workers`` processes and keep them running until SIGTERM/SIGINT."""
     children: dict[int, int] = {}  # pid → worker index
     stopping = False
+    # With an admin server: where the workers leave their metrics for the first one's.
+    shared = Path(tempfile.mkdtemp(prefix="pgrest-metrics-")) if admin is not None else None
 
     def start(index: int) -> None:
         pid = os.fork()
@@ -355,7 +406,13 @@ def _supervise(
                 for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2):
                     signal.signal(signum, signal.SIG_DFL)
                 sock = sockets[index % len(sockets)]
-                serve_sockets(settings, sock, admin if index == 0 else None, config_source)
+                serve_sockets(
+                    settings,
+                    sock,
+                    admin if index == 0 else None,
+                    config_source,
+                    (shared, index) if shared is not None else None,
+                )
             except StartupError as exc:
                 print(f"pgrest-asgi: {exc}", file=sys.stderr, flush=True)
                 code = 1
@@ -402,6 +459,8 @@ def _supervise(
             time.sleep(wait)
         restarts[index] = time.monotonic()
         start(index)
+    if shared is not None:
+        shutil.rmtree(shared, ignore_errors=True)
     return 0
 
 

@@ -52,11 +52,11 @@ def clean_env(extra: dict[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def launched(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+def launched(env: dict[str, str], args: tuple[str, ...] = ()) -> Iterator[subprocess.Popen[str]]:
     """A running ``pgrest-asgi`` whose stderr (its start-up lines) the test reads; killed,
     and its output drained, on the way out."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pgrest_asgi.cli"],
+        [sys.executable, "-m", "pgrest_asgi.cli", *args],
         env=clean_env(env),
         stderr=subprocess.PIPE,
         text=True,
@@ -529,10 +529,48 @@ def test_admin_server_live_ready_metrics_and_the_ready_flag(own: PostgresCluster
     )
 
 
+def test_metrics_count_every_worker(own: PostgresCluster) -> None:
+    """``serve --workers 2`` with an admin server (in the first worker): ``/metrics`` adds
+    the other worker's figures, from its snapshot of at most a second ago, to its own —
+    requests answered by either worker, both pools."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    env = own_env(own, PGRST_ADMIN_SERVER_PORT="0", PGRST_DB_POOL="3", PGRST_DB_POOL_MIN="3")
+    with served_with_admin(env, ("serve", "--workers", "2")) as (base, admin):
+        port = int(base.rsplit(":", 1)[1])
+        owners = set()
+        for _ in range(40):  # each on a connection of its own: the kernel spreads them
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                conn.request("GET", "/items?select=id&limit=1")
+                resp = conn.getresponse()
+                assert (resp.status, resp.read()) == (200, b'[{"id":1}]')
+                owners.add(owner_of(port, conn.sock.getsockname()[1]))
+            finally:
+                conn.close()
+        assert len(owners) == 2, owners  # both workers answered
+
+        def samples() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+            text = httpx.get(admin + "/metrics").text
+            return {
+                (s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+            }
+
+        ok = ("pgrst_requests_total", (("method", "GET"), ("status", "200")))
+        wait_until(lambda: samples().get(ok) == 40, "the workers' requests never added up")
+        figures = samples()
+        assert figures[("pgrst_db_pool_max", ())] == 6  # 3 + 3
+        assert figures[("pgrst_schema_cache_loads_total", (("status", "SUCCESS"),))] == 2
+        count = ("pgrst_request_duration_seconds_count", (("method", "GET"), ("status", "200")))
+        assert figures[count] == 40
+
+
 @contextmanager
-def served_with_admin(env: dict[str, str]) -> Iterator[tuple[str, str]]:
+def served_with_admin(env: dict[str, str], args: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
     """A real server with an admin server: (the API's base URL, the admin server's)."""
-    with launched(env) as proc:
+    with launched(env, args) as proc:
         assert proc.stderr is not None
         api = proc.stderr.readline()
         admin = proc.stderr.readline()

@@ -203,3 +203,71 @@ def test_a_host_joins_its_registry() -> None:
     assert value(families, "pgrst_db_pool_max", app="two") == 7
     assert value(families, "pgrst_requests_total", app="one", method="GET", status="200") == 1
     assert families["pgrst_db_pool_max"].documentation == "Max pool connections"
+
+
+class Replicas:
+    def __init__(self, healthy: int, lag: float | None) -> None:
+        self.figures = [
+            {"replica": "r1:5432", "healthy": healthy, "lag": lag, "available": 2, "max": 3}
+        ]
+
+    def replica_stats(self) -> list[dict[str, Any]]:
+        return self.figures
+
+
+class PoolAndReplicas(Pool, Replicas):
+    def __init__(self, healthy: int, lag: float | None, **stats: int) -> None:
+        Pool.__init__(self, **stats)
+        Replicas.__init__(self, healthy, lag)
+
+
+def test_workers_snapshots_add_up() -> None:
+    """``serve --workers``: the first worker's scrape with the others' snapshots (through
+    JSON, as the files carry them): counters, histograms and pool gauges add up; the schema
+    load time and a replica's lag are the largest, its health the smallest; an unknown lag
+    gives way to a known one."""
+    from pgrest_asgi.metrics import read_snapshot
+
+    first = Metrics(
+        PoolAndReplicas(1, None, available=3, waiting=0, max=10, timeouts=1),
+        Schema(success=1, seconds=0.02),  # type: ignore[arg-type]
+        Jwt(hits=5, misses=2, evictions=0),
+    )
+    second = Metrics(
+        PoolAndReplicas(0, 2.5, available=1, waiting=4, max=10, timeouts=2),
+        Schema(success=2, seconds=0.05),  # type: ignore[arg-type]
+        Jwt(hits=1, misses=1, evictions=1),
+    )
+    for metrics, times in ((first, (0.001, 0.2)), (second, (0.001, 0.001, 7.0))):
+        for seconds in times:
+            metrics.observe_request("GET", 200, seconds)
+    second.observe_request("POST", 201, 0.01)
+    first.peers = lambda: [read_snapshot(second.snapshot())]
+    families = scrape(first.registry)
+    assert value(families, "pgrst_db_pool_timeouts_total") == 3
+    assert value(families, "pgrst_db_pool_available") == 4
+    assert value(families, "pgrst_db_pool_waiting") == 4
+    assert value(families, "pgrst_db_pool_max") == 20
+    assert value(families, "pgrst_schema_cache_loads_total", status="SUCCESS") == 3
+    assert value(families, "pgrst_schema_cache_query_time_seconds") == 0.05
+    assert value(families, "pgrst_jwt_cache_requests_total") == 9
+    assert value(families, "pgrst_requests_total", method="GET", status="200") == 5
+    assert value(families, "pgrst_requests_total", method="POST", status="201") == 1
+    get = {"method": "GET", "status": "200"}
+    assert value(families, "pgrst_request_duration_seconds_count", **get) == 5
+    assert value(families, "pgrst_request_duration_seconds_sum", **get) == pytest.approx(7.203)
+    assert value(families, "pgrst_request_duration_seconds_bucket", le="+Inf", **get) == 5
+    assert value(families, "pgrst_db_replica_healthy", replica="r1:5432") == 0
+    assert value(families, "pgrst_db_replica_lag_seconds", replica="r1:5432") == 2.5
+    assert value(families, "pgrst_db_replica_pool_max", replica="r1:5432") == 6
+    # Without peers, the first worker's own figures only.
+    first.peers = None
+    assert value(scrape(first.registry), "pgrst_db_pool_max") == 10
+    # Both lags unknown: NaN, as for one worker.
+    second.executor.figures[0]["lag"] = None  # type: ignore[attr-defined]
+    first.peers = lambda: [read_snapshot(second.snapshot())]
+    lag = value(scrape(first.registry), "pgrst_db_replica_lag_seconds", replica="r1:5432")
+    assert lag != lag  # NaN
+    # Peers that cannot be read are left out: the scrape answers this worker's figures.
+    first.peers = lambda: [read_snapshot(b"not json")]
+    assert value(scrape(first.registry), "pgrst_db_pool_max") == 10
