@@ -153,8 +153,10 @@ class PsycopgExecutor:
         #: Requests answered PGRST003 (no connection within the acquisition timeout, or too
         #: many waiting), for ``pgrst_db_pool_timeouts_total``.
         self.pool_timeouts = 0
-        #: Set when ``db-uri`` turned out to go through a pooler (``_check_pooler``): no
-        #: statement is prepared any more, whatever ``db-prepared-statements`` says.
+        #: Set when ``db-uri`` turned out to go through a pooler (``_check_pooler``).
+        self.pooled = False
+        #: Set with ``pooled`` while prepared statements are on: none is prepared any more,
+        #: whatever ``db-prepared-statements`` says.
         self.unnamed_statements = False
         #: The read replicas (``db-replica-uris``) while open; ``None`` without any.
         self.replicas: ReplicaSet | None = None
@@ -217,16 +219,20 @@ class PsycopgExecutor:
         )
 
     async def _check_pooler(self, conn: AsyncConnection[Any]) -> None:
-        """A new connection, before its first use: when it goes through a pooler (the
-        backend pid the connection reported at start-up is made up, not the server's) and
+        """A new connection, before its first use: does it go through a pooler (the backend
+        pid the connection reported at start-up is made up, not the server's)? Then a
+        session the check finds unclean is reported for what it is (``_discard``), and when
         prepared statements are on, say once what to set and send statements unnamed from
-        now on. Behind PgBouncer's transaction pooling a statement prepared on one server
-        connection would be executed on another: ``26000``, ``42P05``."""
-        if not self.settings.db_prepared_statements or self.unnamed_statements:
+        now on: behind PgBouncer's transaction pooling a statement prepared on one server
+        connection would be executed on another (``26000``, ``42P05``)."""
+        if self.pooled:
             return
         cur = await conn.execute("SELECT pg_catalog.pg_backend_pid()", prepare=False)
         row = await cur.fetchone()
-        if row is None or row[0] == conn.info.backend_pid or self.unnamed_statements:
+        if row is None or row[0] == conn.info.backend_pid:
+            return
+        self.pooled = True
+        if not self.settings.db_prepared_statements or self.unnamed_statements:
             return  # (the last: another new connection found it meanwhile)
         self.unnamed_statements = True
         self.observer(
@@ -819,19 +825,28 @@ class PsycopgExecutor:
             reasons = f"{reasons} listen".lstrip()
         if not reasons:
             return
-        if reasons == "temp":
+        if reasons == "temp" and not self.pooled:
             done = await run_pipeline(conn, [Message(b"DISCARD TEMP")])
             if done[0].status == ExecStatus.COMMAND_OK:
                 return
         await self._discard(conn, reasons)
 
     async def _discard(self, conn: AsyncConnection[Any], reasons: str) -> None:
-        """Close a connection whose session cannot be trusted; the pool replaces it."""
+        """Close a connection whose session cannot be trusted; the pool replaces it. Behind
+        a pooler that closes only the connection to the pooler: the server session stays as
+        it was, lent to the next client, unless the pooler resets it; said as an error."""
+        message = f"closing a connection a request left unclean: {reasons}"
+        if self.pooled:
+            message += (
+                "; db-uri goes through a connection pooler, which keeps the server session as"
+                " it is for its next client: set server_reset_query_always = 1 in PgBouncer"
+                " (or use session pooling)"
+            )
         self.observer(
             Event(
                 name="db.session_discarded",
-                message=f"closing a connection a request left unclean: {reasons}",
-                level="warning",
+                message=message,
+                level="error" if self.pooled else "warning",
                 fields={"reasons": reasons},
             )
         )

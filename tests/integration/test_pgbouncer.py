@@ -479,3 +479,26 @@ async def test_prepared_statements_left_on_are_turned_off_with_one_warning(
     assert detected.level == "warning"
     assert "set db-prepared-statements = false" in detected.message
     assert [e for e in events if e.name in ("db.session_discarded", "db.retry")] == []
+
+
+async def test_an_unclean_session_behind_a_pooler_is_an_error_naming_the_reset_setting(
+    lone_bouncer: PgBouncer, api_db: PostgresCluster
+) -> None:
+    """PgBouncer without ``server_reset_query_always``: a function leaves a ``WITH HOLD``
+    cursor; the session check finds it, and closing the app's connection cannot clean the
+    server session behind PgBouncer, so the app says so as an error naming the setting."""
+    events: list[Event] = []
+    app = PgRestApp(**through(lone_bouncer, api_db), hooks=Hooks(observer=events.append))
+    async with app.lifespan(), client_for(app) as http:
+        resp = await http.post("/rpc/ss_cursor", json={"secret": "mine"}, headers=USER_A)
+        assert resp.status_code == 200
+        assert app.executor.pooled
+    (discarded,) = [e for e in events if e.name == "db.session_discarded"]
+    assert discarded.level == "error"
+    assert discarded.message == (
+        "closing a connection a request left unclean: cursor; db-uri goes through a connection"
+        " pooler, which keeps the server session as it is for its next client: set"
+        " server_reset_query_always = 1 in PgBouncer (or use session pooling)"
+    )
+    # With prepared statements off, that is all there is to say about the pooler.
+    assert not any(e.name == "db.pooler_detected" for e in events)
