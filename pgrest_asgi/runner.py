@@ -301,7 +301,9 @@ async def _write_snapshots(metrics: Metrics, directory: Path, index: int) -> Non
     path = directory / f"worker-{index}.json"
     aside = directory / f".worker-{index}.json"
     while True:
-        with contextlib.suppress(OSError):  # the parent removed the directory: stopping
+        # OSError: the parent removed the directory (stopping). Anything else a source of
+        # figures raised leaves the last snapshot in place; the next second tries again.
+        with contextlib.suppress(Exception):
             aside.write_bytes(metrics.snapshot())
             os.replace(aside, path)
         await asyncio.sleep(SNAPSHOT_EVERY)
