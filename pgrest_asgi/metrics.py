@@ -25,9 +25,9 @@ answers) and never in prometheus_client's global ``REGISTRY``, so any number of 
 one process. A host joins its own registry with ``REGISTRY.register(app.metrics.collector)``
 (or ``Metrics.combined({"a": a.metrics, "b": b.metrics})`` when two apps share one).
 
-Under ``pgrest-asgi serve --workers N`` every worker is a process of its own: each writes a
-snapshot of its figures (``snapshot``) every second, and the worker that runs the admin
-server adds the others' (``peers``) to its own when scraped, so ``/metrics`` counts every
+Under ``pgrest-asgi serve --workers N`` every worker is a process of its own: the workers
+without the admin server write a snapshot of their figures (``snapshot``) every second, and
+the one with it adds theirs (``peers``) to its own when scraped, so ``/metrics`` counts every
 worker (``merge``: counters and histograms add up, as do the pool gauges; a lag or a load
 time is the largest, a replica is healthy when it is for every worker).
 

@@ -10,9 +10,9 @@ anyway, answering 503 until the database is back (as PostgREST does).
 With ``--workers N`` the parent forks N processes that serve the same sockets, each with its
 own pool and NOTIFY listener; the parent forwards SIGTERM/SIGINT (stop), SIGUSR1 (reload the
 schema cache) and SIGUSR2 (reload the configuration) to them and starts a worker again if one
-dies. The admin server runs in the first worker; with it, every worker writes a snapshot of
-its metrics to a directory of the parent's every ``SNAPSHOT_EVERY`` seconds, and the first
-worker's ``/metrics`` adds the others' to its own (``metrics.merge``).
+dies. The admin server runs in the first worker; with it, every other worker writes a
+snapshot of its metrics to a directory of the parent's every ``SNAPSHOT_EVERY`` seconds, and
+the first worker's ``/metrics`` adds the others' to its own (``metrics.merge``).
 """
 
 from __future__ import annotations
@@ -276,12 +276,14 @@ def serve_sockets(
         # The admin server starts second, so it takes the stop signal first and passes it on
         # (uvicorn restores the previous handler and raises the signal again when it exits).
         tasks = [asyncio.ensure_future(server.serve(sockets=[s])) for server, s in servers]
-        if shared is not None:
+        # The other workers leave their figures for the one with the admin server.
+        snapshots = None
+        if shared is not None and admin is None:
             snapshots = asyncio.ensure_future(_write_snapshots(app.metrics, *shared))
         try:
             await asyncio.gather(*tasks)
         finally:
-            if shared is not None:
+            if snapshots is not None:
                 snapshots.cancel()
 
     # uvloop when installed (the `server` extra brings it), as uvicorn's own runner would

@@ -529,19 +529,8 @@ class PsycopgExecutor:
                 await pool.putconn(conn)
         except psycopg_pool.PoolClosed:
             raise _Retryable("the replica was found down", check_pool=False) from None
-        except psycopg_pool.PoolTimeout:
-            self.pool_timeouts += 1
-            self.observer(
-                Event(
-                    name="pool.timeout",
-                    message=f"acquisition timed out (replica {replica.label})",
-                    level="warning",
-                )
-            )
-            raise DbConnectionError.pool_timeout() from None
-        except psycopg_pool.TooManyRequests:
-            self.pool_timeouts += 1
-            raise DbConnectionError.pool_queue_full() from None
+        except (psycopg_pool.PoolTimeout, psycopg_pool.TooManyRequests) as exc:
+            raise self._no_connection(exc, f" (replica {replica.label})") from None
         except psycopg.OperationalError as exc:
             if exc.sqlstate is None:
                 raise _Retryable(_first_line(exc), check_pool=True) from None
@@ -615,23 +604,27 @@ class PsycopgExecutor:
         except psycopg_pool.PoolClosed:
             # The pool was closed under us: an outage began (or the app is shutting down).
             raise self._pool_error() from None
-        except psycopg_pool.PoolTimeout:
-            if self.outage is not None:
+        except (psycopg_pool.PoolTimeout, psycopg_pool.TooManyRequests) as exc:
+            if self.outage is not None and isinstance(exc, psycopg_pool.PoolTimeout):
                 raise self.outage.error() from None
-            self.pool_timeouts += 1
-            self.observer(
-                Event(name="pool.timeout", message="acquisition timed out", level="warning")
-            )
-            raise DbConnectionError.pool_timeout() from None
-        except psycopg_pool.TooManyRequests:
-            self.pool_timeouts += 1
-            raise DbConnectionError.pool_queue_full() from None
+            raise self._no_connection(exc) from None
         except psycopg.OperationalError as exc:
             if self.outage is not None:
                 raise self.outage.error() from None
             if exc.sqlstate is None:
                 raise DbConnectionError.unreachable(_first_line(exc)) from None
             raise
+
+    def _no_connection(self, exc: Exception, where: str = "") -> PgRestError:
+        """PGRST003: no connection within the acquisition timeout (``exc`` a ``PoolTimeout``),
+        or too many requests already waiting; ``where``: which pool, for the log."""
+        self.pool_timeouts += 1
+        if isinstance(exc, psycopg_pool.TooManyRequests):
+            return DbConnectionError.pool_queue_full()
+        self.observer(
+            Event(name="pool.timeout", message=f"acquisition timed out{where}", level="warning")
+        )
+        return DbConnectionError.pool_timeout()
 
     def _pool_error(self) -> PgRestError:
         if self.outage is not None:
